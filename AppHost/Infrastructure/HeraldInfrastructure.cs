@@ -1,0 +1,69 @@
+using Herald.AppHost.Infrastructure.Kafka;
+using Herald.AppHost.Infrastructure.Local;
+using Herald.Kafka;
+using Microsoft.Extensions.Configuration;
+
+namespace Herald.AppHost.Infrastructure;
+
+/// <summary>
+/// The three resources every Herald service uses. Their names are the contract the services see
+/// (<c>ConnectionStrings__herald</c>, <c>__redis</c>, <c>__kafka</c>) and are the same in every mode.
+/// </summary>
+public sealed record HeraldInfrastructure(
+    InfrastructureMode Mode,
+    IResourceBuilder<IResourceWithConnectionString> Database,
+    IResourceBuilder<IResourceWithConnectionString> Redis,
+    IResourceBuilder<IResourceWithConnectionString> Kafka);
+
+public static class HeraldInfrastructureExtensions
+{
+    public const string DatabaseName = "herald";
+    public const string RedisName = "redis";
+    public const string KafkaName = "kafka";
+
+    public static HeraldInfrastructure AddHeraldInfrastructure(this IDistributedApplicationBuilder builder)
+    {
+        var mode = InfrastructureModes.Detect(builder);
+        Console.WriteLine($"Herald infrastructure: {mode.Mode} ({mode.Reason})");
+
+        return new HeraldInfrastructure(
+            mode.Mode,
+            External(builder, DatabaseName) ?? Database(builder, mode.Mode),
+            External(builder, RedisName) ?? Redis(builder, mode.Mode),
+            External(builder, KafkaName) ?? Kafka(builder, mode.Mode));
+    }
+
+    public static IResourceBuilder<ProjectResource> WithHeraldInfrastructure(this IResourceBuilder<ProjectResource> project, HeraldInfrastructure infrastructure)
+    {
+        foreach (var resource in new[] { infrastructure.Database, infrastructure.Redis, infrastructure.Kafka })
+        {
+            project.WithReference(resource).WaitFor(resource);
+        }
+        return project;
+    }
+
+    // An existing server given as ConnectionStrings:<name> overrides whatever the mode would start.
+    private static IResourceBuilder<IResourceWithConnectionString>? External(IDistributedApplicationBuilder builder, string name) =>
+        string.IsNullOrWhiteSpace(builder.Configuration.GetConnectionString(name)) ? null : builder.AddConnectionString(name);
+
+    private static IResourceBuilder<IResourceWithConnectionString> Database(IDistributedApplicationBuilder builder, InfrastructureMode mode)
+    {
+        var password = builder.AddParameter("postgres-password", new GenerateParameterDefault { MinLength = 22, Special = false }, secret: true, persist: true);
+        return mode == InfrastructureMode.Containers
+            ? builder.AddPostgres("postgres", password: password).WithDataVolume().AddDatabase(DatabaseName)
+            : builder.AddLocalPostgres("postgres", password).AddDatabase(DatabaseName);
+    }
+
+    private static IResourceBuilder<IResourceWithConnectionString> Redis(IDistributedApplicationBuilder builder, InfrastructureMode mode)
+    {
+        var password = builder.AddParameter("redis-password", new GenerateParameterDefault { MinLength = 22, Special = false }, secret: true, persist: true);
+        return mode == InfrastructureMode.Containers
+            ? builder.AddRedis(RedisName, password: password)
+            : builder.AddLocalRedis(RedisName, password);
+    }
+
+    private static IResourceBuilder<IResourceWithConnectionString> Kafka(IDistributedApplicationBuilder builder, InfrastructureMode mode) =>
+        mode == InfrastructureMode.Containers
+            ? builder.AddKafkaContainer(KafkaName)
+            : builder.AddEmbeddedKafka(KafkaName, brokers: 3, Topics.All);
+}

@@ -1,0 +1,76 @@
+using Herald.Kafka;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+
+namespace Herald.AppHost.Infrastructure.Kafka;
+
+/// <summary>A Kafka-protocol cluster hosted in the AppHost process (<see cref="KafkaMockCluster"/>).</summary>
+public sealed class EmbeddedKafkaResource(string name, int brokers) : Resource(name), IResourceWithConnectionString
+{
+    private readonly BootstrapServers _bootstrapServers = new(name);
+
+    public int Brokers { get; } = brokers;
+
+    public ReferenceExpression ConnectionStringExpression => ReferenceExpression.Create($"{_bootstrapServers}");
+
+    internal void Started(string bootstrapServers) => _bootstrapServers.Set(bootstrapServers);
+
+    /// <summary>The broker addresses, known only once the cluster has bound its ports.</summary>
+    private sealed class BootstrapServers(string resourceName) : IValueProvider, IManifestExpressionProvider
+    {
+        private readonly TaskCompletionSource<string> _value = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public string ValueExpression => $"{{{resourceName}.connectionString}}";
+
+        public void Set(string value) => _value.TrySetResult(value);
+
+        public async ValueTask<string?> GetValueAsync(CancellationToken cancellationToken = default) =>
+            await _value.Task.WaitAsync(cancellationToken);
+    }
+}
+
+public static class EmbeddedKafkaExtensions
+{
+    public static IResourceBuilder<EmbeddedKafkaResource> AddEmbeddedKafka(this IDistributedApplicationBuilder builder, string name,
+        int brokers, IEnumerable<TopicSpec> topics)
+    {
+        var kafka = new EmbeddedKafkaResource(name, brokers);
+        var topicList = topics.ToList();
+
+        // One cluster per AppHost; the container disposes it (cluster before handle) when the AppHost stops.
+        builder.Services.AddSingleton(_ => new KafkaMockCluster(brokers));
+
+        builder.Eventing.Subscribe<InitializeResourceEvent>(kafka, async (@event, ct) =>
+        {
+            var logger = @event.Logger;
+            await @event.Notifications.PublishUpdateAsync(kafka, state => state with { State = KnownResourceStates.Starting });
+
+            var cluster = @event.Services.GetRequiredService<KafkaMockCluster>();
+            foreach (var topic in topicList)
+            {
+                cluster.CreateTopic(topic.Name, topic.Partitions, replicationFactor: Math.Min(3, brokers));
+            }
+            kafka.Started(cluster.BootstrapServers);
+            logger.LogInformation("Embedded Kafka: {Brokers} brokers at {BootstrapServers}; topics {Topics}",
+                brokers, cluster.BootstrapServers, string.Join(", ", topicList.Select(t => $"{t.Name} ({t.Partitions} partitions)")));
+
+            await @event.Eventing.PublishAsync(new ConnectionStringAvailableEvent(kafka, @event.Services), ct);
+            await @event.Notifications.PublishUpdateAsync(kafka, state => state with
+            {
+                State = KnownResourceStates.Running,
+                StartTimeStamp = DateTime.UtcNow,
+                Properties = [.. state.Properties, new("kafka.bootstrap", cluster.BootstrapServers), new("kafka.brokers", brokers)],
+            });
+        });
+
+        return builder.AddResource(kafka)
+            .WithInitialState(new CustomResourceSnapshot
+            {
+                ResourceType = "EmbeddedKafka",
+                State = KnownResourceStates.NotStarted,
+                Properties = [],
+            })
+            .WithKafkaHealthCheck()
+            .ExcludeFromManifest();
+    }
+}

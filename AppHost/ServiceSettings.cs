@@ -1,0 +1,22 @@
+using Microsoft.Extensions.Configuration;
+
+namespace Herald.AppHost;
+
+public static class ServiceSettings
+{
+    /// <summary>Sections of the AppHost's configuration that are handed to every service as environment variables, so
+    /// <c>dotnet run --project AppHost -- --Herald:Shutdown:DrainDelay=00:00:02</c> (or a test) reaches them.</summary>
+    public static readonly string[] ForwardedSections = ["Herald:Shutdown", "Herald:Delivery", "Herald:Postgres", "Kafka"];
+
+    public static IResourceBuilder<ProjectResource> WithServiceSettings(this IResourceBuilder<ProjectResource> project, IConfiguration configuration)
+    {
+        foreach (var section in ForwardedSections)
+        {
+            foreach (var (key, value) in configuration.GetSection(section).AsEnumerable())
+            {
+                if (value is not null) project.WithEnvironment(key.Replace(":", "__", StringComparison.Ordinal), value);
+            }
+        }
+        return project;
+    }
+}

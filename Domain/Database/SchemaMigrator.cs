@@ -1,0 +1,88 @@
+using System.Text.RegularExpressions;
+using Microsoft.Extensions.Logging;
+using Npgsql;
+
+namespace Herald.Database;
+
+/// <summary>
+/// Applies the versioned SQL scripts embedded in this assembly (<c>Database/Migrations/NNNN_name.sql</c>) in order,
+/// each in its own transaction. Every service may call it at start-up: a PostgreSQL advisory lock makes concurrent
+/// replicas take turns, and applied versions are recorded in <c>schema_migrations</c>.
+/// </summary>
+public sealed partial class SchemaMigrator(NpgsqlDataSource dataSource, ILogger<SchemaMigrator> logger)
+{
+    // Any constant works; it only has to be the same for every Herald process sharing the database.
+    private const long AdvisoryLockKey = 0x4865_7261_6C64;
+
+    public static IReadOnlyList<Migration> Migrations { get; } = LoadMigrations();
+
+    public async Task MigrateAsync(CancellationToken cancellationToken)
+    {
+        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+        await ExecuteAsync(connection, $"SELECT pg_advisory_lock({AdvisoryLockKey})", cancellationToken);
+        try
+        {
+            await ExecuteAsync(connection, """
+                CREATE TABLE IF NOT EXISTS schema_migrations (
+                    version    integer     PRIMARY KEY,
+                    name       text        NOT NULL,
+                    applied_at timestamptz NOT NULL DEFAULT now())
+                """, cancellationToken);
+
+            var applied = new HashSet<int>();
+            await using (var command = new NpgsqlCommand("SELECT version FROM schema_migrations", connection))
+            await using (var reader = await command.ExecuteReaderAsync(cancellationToken))
+            {
+                while (await reader.ReadAsync(cancellationToken)) applied.Add(reader.GetInt32(0));
+            }
+
+            foreach (var migration in Migrations.Where(m => !applied.Contains(m.Version)))
+            {
+                await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
+                await ExecuteAsync(connection, migration.Sql, cancellationToken);
+                await using (var record = new NpgsqlCommand(
+                    "INSERT INTO schema_migrations (version, name) VALUES ($1, $2)", connection))
+                {
+                    record.Parameters.Add(new() { Value = migration.Version });
+                    record.Parameters.Add(new() { Value = migration.Name });
+                    await record.ExecuteNonQueryAsync(cancellationToken);
+                }
+                await transaction.CommitAsync(cancellationToken);
+                logger.LogInformation("Applied database migration {Version} {Name}", migration.Version, migration.Name);
+            }
+        }
+        finally
+        {
+            await ExecuteAsync(connection, $"SELECT pg_advisory_unlock({AdvisoryLockKey})", CancellationToken.None);
+        }
+    }
+
+    private static async Task ExecuteAsync(NpgsqlConnection connection, string sql, CancellationToken cancellationToken)
+    {
+        await using var command = new NpgsqlCommand(sql, connection);
+        await command.ExecuteNonQueryAsync(cancellationToken);
+    }
+
+    private static List<Migration> LoadMigrations()
+    {
+        var assembly = typeof(SchemaMigrator).Assembly;
+        var migrations = new List<Migration>();
+        foreach (var resource in assembly.GetManifestResourceNames())
+        {
+            var match = MigrationName().Match(resource);
+            if (!match.Success) continue;
+            using var stream = assembly.GetManifestResourceStream(resource)!;
+            using var reader = new StreamReader(stream);
+            migrations.Add(new Migration(int.Parse(match.Groups["version"].Value), match.Groups["name"].Value, reader.ReadToEnd()));
+        }
+        migrations.Sort((a, b) => a.Version.CompareTo(b.Version));
+        if (migrations.Select(m => m.Version).Distinct().Count() != migrations.Count)
+            throw new InvalidOperationException("Two database migrations share a version number.");
+        return migrations;
+    }
+
+    [GeneratedRegex(@"\.Migrations\.(?<version>\d{4})_(?<name>[a-z0-9_]+)\.sql$")]
+    private static partial Regex MigrationName();
+}
+
+public sealed record Migration(int Version, string Name, string Sql);

@@ -1,0 +1,13 @@
+namespace Herald.Kafka;
+
+/// <summary>The Kafka topics Herald uses, with the partition counts it needs. One place, shared by every service
+/// and by the AppHost that creates them on the embedded broker.</summary>
+public static class Topics
+{
+    /// <summary>Committed messages, keyed by message id; the Processor's consumer group reads it.</summary>
+    public static readonly TopicSpec Messages = new("herald.messages", Partitions: 12);
+
+    public static IReadOnlyList<TopicSpec> All { get; } = [Messages];
+}
+
+public sealed record TopicSpec(string Name, int Partitions);

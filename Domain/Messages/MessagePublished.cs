@@ -1,0 +1,25 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+
+namespace Herald.Messages;
+
+/// <summary>
+/// The Kafka record the API publishes once a message is committed: everything the Processor needs to deliver it
+/// without reading the message row back.
+/// </summary>
+public sealed record MessagePublished(
+    string MessageId,
+    string EventType,
+    JsonElement Payload,
+    DateTimeOffset CreatedAt)
+{
+    public byte[] ToUtf8Bytes() => JsonSerializer.SerializeToUtf8Bytes(this, HeraldJsonContext.Default.MessagePublished);
+
+    public static MessagePublished FromUtf8Bytes(ReadOnlySpan<byte> utf8) =>
+        JsonSerializer.Deserialize(utf8, HeraldJsonContext.Default.MessagePublished)
+        ?? throw new JsonException("A MessagePublished record was null.");
+}
+
+[JsonSourceGenerationOptions(JsonSerializerDefaults.Web)]
+[JsonSerializable(typeof(MessagePublished))]
+internal sealed partial class HeraldJsonContext : JsonSerializerContext;

@@ -1,0 +1,88 @@
+using System.Diagnostics;
+using System.Net.Http.Headers;
+using Herald.Messages;
+using Microsoft.Extensions.Http.Resilience;
+using Microsoft.Extensions.Options;
+using StandardWebhooks;
+
+namespace Herald.Processor.Delivery;
+
+public static class WebhookDeliveryExtensions
+{
+    public static void AddWebhookDelivery(this IHostApplicationBuilder builder)
+    {
+        builder.Services.Configure<DeliveryOptions>(builder.Configuration.GetSection(DeliveryOptions.Section));
+        builder.Services.AddSingleton<AttemptLog>();
+        // RemoveAllResilienceHandlers is marked experimental but is the supported way to opt one client out of the defaults.
+#pragma warning disable EXTEXP0001
+        builder.Services.AddHttpClient<WebhookSender>()
+            .ConfigurePrimaryHttpMessageHandler(() => new SocketsHttpHandler
+            {
+                // A 3xx is the receiver's answer, not an instruction: following it could lead anywhere.
+                AllowAutoRedirect = false,
+                PooledConnectionLifetime = TimeSpan.FromMinutes(2),
+            })
+            // Herald owns the retry schedule; a transparent HttpClient retry would hide attempts from it.
+            .RemoveAllResilienceHandlers();
+#pragma warning restore EXTEXP0001
+    }
+}
+
+public sealed record Attempt(bool Succeeded, int? HttpStatus, TimeSpan Latency, string? ResponseBody, string? Error);
+
+/// <summary>Sends one message to one endpoint as a Standard Webhooks signed POST.</summary>
+public sealed class WebhookSender(HttpClient http, IOptions<DeliveryOptions> options, TimeProvider time)
+{
+    private const int ResponseBodyLimit = 4096;
+
+    public async Task<Attempt> SendAsync(Uri endpoint, string secret, MessagePublished message, CancellationToken cancellationToken)
+    {
+        var body = message.Payload.GetRawText();
+        var timestamp = time.GetUtcNow();
+        var signature = new StandardWebhook(secret).Sign(message.MessageId, timestamp, body);
+
+        using var request = new HttpRequestMessage(HttpMethod.Post, endpoint)
+        {
+            Content = new StringContent(body, System.Text.Encoding.UTF8, "application/json"),
+        };
+        // webhook-id is the message id on every attempt, so receivers can deduplicate.
+        request.Headers.Add("webhook-id", message.MessageId);
+        request.Headers.Add("webhook-timestamp", timestamp.ToUnixTimeSeconds().ToString(System.Globalization.CultureInfo.InvariantCulture));
+        request.Headers.Add("webhook-signature", signature);
+        request.Headers.UserAgent.Add(ProductInfoHeaderValue.Parse(options.Value.UserAgent));
+
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        timeout.CancelAfter(options.Value.RequestTimeout);
+        var started = Stopwatch.GetTimestamp();
+        try
+        {
+            using var response = await http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, timeout.Token);
+            var responseBody = await ReadLimitedAsync(response.Content, timeout.Token);
+            return new Attempt(response.IsSuccessStatusCode && (int)response.StatusCode < 300, (int)response.StatusCode,
+                Stopwatch.GetElapsedTime(started), responseBody, null);
+        }
+        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+        {
+            return new Attempt(false, null, Stopwatch.GetElapsedTime(started), null, "timeout");
+        }
+        catch (HttpRequestException exception)
+        {
+            return new Attempt(false, null, Stopwatch.GetElapsedTime(started), null, exception.HttpRequestError.ToString());
+        }
+    }
+
+    private static async Task<string> ReadLimitedAsync(HttpContent content, CancellationToken cancellationToken)
+    {
+        await using var stream = await content.ReadAsStreamAsync(cancellationToken);
+        var buffer = new byte[ResponseBodyLimit];
+        var read = 0;
+        while (read < buffer.Length)
+        {
+            var n = await stream.ReadAsync(buffer.AsMemory(read), cancellationToken);
+            if (n == 0) break;
+            read += n;
+        }
+        // PostgreSQL text cannot hold NUL characters.
+        return System.Text.Encoding.UTF8.GetString(buffer, 0, read).Replace("\0", "", StringComparison.Ordinal);
+    }
+}

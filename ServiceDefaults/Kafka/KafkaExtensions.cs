@@ -1,0 +1,101 @@
+using Confluent.Kafka;
+using Confluent.Kafka.Admin;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+
+namespace Herald.ServiceDefaults.Kafka;
+
+/// <summary>
+/// The Kafka client integration (Aspire.Confluent.Kafka is not available to us): the broker address from
+/// <c>ConnectionStrings:kafka</c>, a readiness check, a shared producer, consumer configuration and topic creation.
+/// Any librdkafka property can be set under <c>Kafka:Producer</c> or <c>Kafka:Consumer</c>.
+/// </summary>
+public static class KafkaExtensions
+{
+    public const string ConnectionName = "kafka";
+
+    public static void AddKafka(this IHostApplicationBuilder builder, params IReadOnlyList<TopicSpecification> topics)
+    {
+        var bootstrapServers = builder.Configuration.GetConnectionString(ConnectionName);
+        if (string.IsNullOrWhiteSpace(bootstrapServers))
+        {
+            throw new InvalidOperationException(
+                $"ConnectionStrings:{ConnectionName} is not set. Run Herald through the AppHost, or give the Kafka bootstrap servers in configuration.");
+        }
+
+        var connection = new KafkaConnection(bootstrapServers, builder.Environment.ApplicationName, builder.Configuration.GetSection("Kafka"));
+        builder.Services.AddSingleton(connection);
+        builder.Services.AddSingleton(sp => new AdminClientBuilder(connection.ClientConfig())
+            .SetLogHandler(LogTo(sp.GetRequiredService<ILoggerFactory>()))
+            .Build());
+        builder.Services.AddHealthChecks().AddCheck<KafkaHealthCheck>("kafka");
+        builder.Services.AddSingleton(new KafkaTopicSet(topics));
+        builder.Services.AddHostedService<KafkaTopicInitializer>();
+    }
+
+    /// <summary>One producer per process (it is thread-safe and batches): idempotent, acknowledged by all in-sync replicas.</summary>
+    public static void AddKafkaProducer(this IHostApplicationBuilder builder)
+    {
+        builder.Services.AddSingleton(sp =>
+        {
+            var connection = sp.GetRequiredService<KafkaConnection>();
+            var logger = sp.GetRequiredService<ILoggerFactory>();
+            return new ProducerBuilder<string, byte[]>(connection.ProducerConfig())
+                .SetLogHandler(LogTo(logger))
+                .SetErrorHandler((_, error) => logger.CreateLogger("Herald.Kafka").LogWarning("Kafka producer: {Reason}", error.Reason))
+                .Build();
+        });
+    }
+
+    internal static Action<IClient, LogMessage> LogTo(ILoggerFactory loggers)
+    {
+        var logger = loggers.CreateLogger("Herald.Kafka");
+        return (_, message) => logger.Log(
+            message.Level switch
+            {
+                SyslogLevel.Emergency or SyslogLevel.Alert or SyslogLevel.Critical or SyslogLevel.Error => LogLevel.Error,
+                SyslogLevel.Warning => LogLevel.Warning,
+                SyslogLevel.Notice or SyslogLevel.Info => LogLevel.Information,
+                _ => LogLevel.Debug,
+            },
+            "librdkafka {Facility}: {Message}", message.Facility, message.Message);
+    }
+}
+
+/// <summary>Where the brokers are, and the client settings every Herald client starts from.</summary>
+public sealed class KafkaConnection(string bootstrapServers, string clientId, IConfiguration overrides)
+{
+    public string BootstrapServers { get; } = bootstrapServers;
+
+    public ClientConfig ClientConfig() => new() { BootstrapServers = BootstrapServers, ClientId = clientId };
+
+    public ProducerConfig ProducerConfig() => Apply(new ProducerConfig(ClientConfig())
+    {
+        // No acknowledged record may be lost or duplicated by the producer itself.
+        EnableIdempotence = true,
+        Acks = Acks.All,
+        // A short linger batches concurrent API requests without adding visible latency.
+        LingerMs = 2,
+    }, "Producer");
+
+    public ConsumerConfig ConsumerConfig(string groupId) => Apply(new ConsumerConfig(ClientConfig())
+    {
+        GroupId = groupId,
+        // At-least-once: offsets are stored by the application only after the work is durably recorded.
+        EnableAutoOffsetStore = false,
+        EnableAutoCommit = true,
+        AutoOffsetReset = AutoOffsetReset.Earliest,
+        PartitionAssignmentStrategy = PartitionAssignmentStrategy.CooperativeSticky,
+    }, "Consumer");
+
+    private T Apply<T>(T config, string section) where T : ClientConfig
+    {
+        foreach (var setting in overrides.GetSection(section).AsEnumerable(makePathsRelative: true))
+        {
+            if (setting.Value is not null) config.Set(setting.Key, setting.Value);
+        }
+        return config;
+    }
+}

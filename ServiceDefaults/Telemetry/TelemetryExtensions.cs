@@ -1,0 +1,46 @@
+using Herald.ServiceDefaults.Health;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using OpenTelemetry;
+using OpenTelemetry.Metrics;
+using OpenTelemetry.Trace;
+
+namespace Herald.ServiceDefaults.Telemetry;
+
+public static class TelemetryExtensions
+{
+    /// <summary>Meters and activity sources named <c>Herald.*</c> are exported without further registration.</summary>
+    public const string HeraldInstrumentation = "Herald.*";
+
+    public static void AddHeraldTelemetry(this IHostApplicationBuilder builder)
+    {
+        builder.Logging.AddOpenTelemetry(logging =>
+        {
+            logging.IncludeFormattedMessage = true;
+            logging.IncludeScopes = true;
+        });
+
+        var telemetry = builder.Services.AddOpenTelemetry()
+            .WithMetrics(metrics => metrics
+                .AddAspNetCoreInstrumentation()
+                .AddHttpClientInstrumentation()
+                .AddRuntimeInstrumentation()
+                .AddMeter(HeraldInstrumentation)
+                .AddPrometheusExporter())
+            .WithTracing(tracing => tracing
+                .AddSource(builder.Environment.ApplicationName, HeraldInstrumentation)
+                .AddAspNetCoreInstrumentation(aspnet =>
+                    // Probes and scrapes every few seconds would drown real traces.
+                    aspnet.Filter = context => context.Request.Path != HealthProbes.LivenessPath
+                                               && context.Request.Path != HealthProbes.ReadinessPath
+                                               && context.Request.Path != "/metrics")
+                .AddHttpClientInstrumentation());
+
+        // The Aspire dashboard (or any collector) sets this; without it nothing is pushed.
+        if (!string.IsNullOrWhiteSpace(builder.Configuration["OTEL_EXPORTER_OTLP_ENDPOINT"]))
+        {
+            telemetry.UseOtlpExporter();
+        }
+    }
+}
