@@ -1,0 +1,84 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using System.Net;
+using Aspire.Hosting.ApplicationModel;
+using Aspire.Hosting.Testing;
+using Herald.Tests.Infrastructure;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace Herald.Tests.Foundation;
+
+/// <summary>SIGTERM to a service process, as Kubernetes sends it: readiness turns 503 during the drain, the process
+/// exits 0 within the shutdown timeout, and the log tells the story. The service is started again afterwards.</summary>
+[Collection(HeraldAppCollection.Name)]
+public sealed class GracefulShutdownTests(HeraldAppFixture herald)
+{
+    private static readonly TimeSpan ShutdownTimeout = TimeSpan.FromSeconds(30);
+
+    [Theory]
+    [InlineData("api", "Shutdown: in-flight work finished")]
+    [InlineData("processor", "Consumer closed; stored offsets committed")]
+    public async Task Sigterm_drains_then_exits_zero(string service, string finalLogLine)
+    {
+        using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(2));
+        var running = await herald.CurrentStateAsync(service, timeout.Token);
+        var pid = int.Parse(running.Snapshot.Properties.Single(p => p.Name == "executable.pid").Value!.ToString()!);
+        var logs = new ConcurrentQueue<string>();
+        using var stopWatching = CancellationTokenSource.CreateLinkedTokenSource(timeout.Token);
+        var watching = WatchLogsAsync(running.ResourceId, logs, stopWatching.Token);
+        using var http = herald.App.CreateHttpClient(service);
+        http.Timeout = TimeSpan.FromSeconds(2);
+
+        var signalled = Stopwatch.StartNew();
+        using (var kill = Process.Start("kill", ["-TERM", pid.ToString()])) await kill.WaitForExitAsync(timeout.Token);
+
+        var readiness = new List<HttpStatusCode>();
+        while (!Process.GetProcesses().All(p => p.Id != pid) && signalled.Elapsed < ShutdownTimeout)
+        {
+            try
+            {
+                readiness.Add((await http.GetAsync("/readyz", timeout.Token)).StatusCode);
+            }
+            catch (HttpRequestException)
+            {
+                // Intake has stopped; the process is on its way out.
+            }
+            catch (TaskCanceledException) when (!timeout.IsCancellationRequested)
+            {
+            }
+            await Task.Delay(100, timeout.Token);
+        }
+
+        var exited = await herald.App.ResourceNotifications.WaitForResourceAsync(service,
+            e => KnownResourceStates.TerminalStates.Contains(e.Snapshot.State?.Text), timeout.Token);
+        var elapsed = signalled.Elapsed;
+        await Task.Delay(500, timeout.Token); // let the last log lines arrive
+        await stopWatching.CancelAsync();
+        await watching;
+
+        Assert.Contains(HttpStatusCode.ServiceUnavailable, readiness);
+        Assert.DoesNotContain(HttpStatusCode.OK, readiness);
+        Assert.Equal(0, exited.Snapshot.ExitCode);
+        Assert.True(elapsed < ShutdownTimeout, $"Took {elapsed} to exit.");
+        Assert.Contains(logs, line => line.Contains("Shutdown: draining, readiness now reports 503"));
+        Assert.Contains(logs, line => line.Contains(finalLogLine));
+
+        await herald.App.ResourceCommands.ExecuteCommandAsync(running.ResourceId, KnownResourceCommands.StartCommand, timeout.Token);
+        await herald.App.ResourceNotifications.WaitForResourceHealthyAsync(service, timeout.Token);
+    }
+
+    private async Task WatchLogsAsync(string resourceId, ConcurrentQueue<string> logs, CancellationToken cancellationToken)
+    {
+        var logger = herald.App.Services.GetRequiredService<ResourceLoggerService>();
+        try
+        {
+            await foreach (var batch in logger.WatchAsync(resourceId).WithCancellation(cancellationToken))
+            {
+                foreach (var line in batch) logs.Enqueue(line.Content);
+            }
+        }
+        catch (OperationCanceledException)
+        {
+        }
+    }
+}

@@ -1,0 +1,62 @@
+using System.Net;
+using System.Text.Json;
+using Aspire.Hosting.Testing;
+using Herald.Tests.Infrastructure;
+
+namespace Herald.Tests.Foundation;
+
+[Collection(HeraldAppCollection.Name)]
+public sealed class HealthAndMetricsTests(HeraldAppFixture herald)
+{
+    public static TheoryData<string> Services => ["api", "processor"];
+
+    [Theory]
+    [MemberData(nameof(Services))]
+    public async Task Liveness_checks_only_the_process(string service)
+    {
+        using var http = herald.App.CreateHttpClient(service);
+        var response = await http.GetAsync("/healthz");
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        var checks = await ChecksAsync(response);
+        Assert.Equal(["self"], checks.Keys);
+    }
+
+    [Theory]
+    [MemberData(nameof(Services))]
+    public async Task Readiness_checks_postgres_redis_kafka_and_draining(string service)
+    {
+        using var http = herald.App.CreateHttpClient(service);
+        var response = await http.GetAsync("/readyz");
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        var checks = await ChecksAsync(response);
+        Assert.Contains("PostgreSql", checks.Keys);
+        Assert.Contains("StackExchange.Redis", checks.Keys);
+        Assert.Contains("kafka", checks.Keys);
+        Assert.Contains("draining", checks.Keys);
+        Assert.All(checks.Values, status => Assert.Equal("Healthy", status));
+    }
+
+    [Theory]
+    [MemberData(nameof(Services))]
+    public async Task Metrics_are_served_in_prometheus_text_format(string service)
+    {
+        using var http = herald.App.CreateHttpClient(service);
+        var response = await http.GetAsync("/metrics");
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal("text/plain", response.Content.Headers.ContentType?.MediaType);
+        var text = await response.Content.ReadAsStringAsync();
+        Assert.Contains("# TYPE ", text);
+        Assert.Contains($"service_name=\"{service}\"", text);
+        Assert.Contains("dotnet_gc_collections_total", text);
+    }
+
+    private static async Task<Dictionary<string, string>> ChecksAsync(HttpResponseMessage response)
+    {
+        var report = JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement;
+        return report.GetProperty("checks").EnumerateObject()
+            .ToDictionary(check => check.Name, check => check.Value.GetProperty("status").GetString()!);
+    }
+}

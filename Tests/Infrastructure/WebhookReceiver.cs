@@ -1,0 +1,83 @@
+using System.Collections.Concurrent;
+using System.Threading.Channels;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Http.Features;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+
+namespace Herald.Tests.Infrastructure;
+
+public sealed record ReceivedWebhook(string Path, IReadOnlyDictionary<string, string> Headers, string Body, DateTimeOffset ReceivedAt)
+{
+    public HeaderDictionary HeaderDictionary()
+    {
+        var headers = new HeaderDictionary();
+        foreach (var (name, value) in Headers) headers[name] = value;
+        return headers;
+    }
+}
+
+/// <summary>A real HTTP server on loopback that plays a customer's webhook endpoint and records what arrives.</summary>
+public sealed class WebhookReceiver : IAsyncDisposable
+{
+    private readonly WebApplication _app;
+    private readonly ConcurrentQueue<ReceivedWebhook> _received = new();
+    private readonly Channel<ReceivedWebhook> _arrivals = Channel.CreateUnbounded<ReceivedWebhook>();
+
+    public WebhookReceiver()
+    {
+        var builder = WebApplication.CreateSlimBuilder();
+        builder.WebHost.UseUrls("http://127.0.0.1:0");
+        builder.Logging.SetMinimumLevel(LogLevel.Warning);
+        _app = builder.Build();
+        _app.MapPost("/{**path}", async (HttpContext context) =>
+        {
+            using var reader = new StreamReader(context.Request.Body);
+            var body = await reader.ReadToEndAsync();
+            var webhook = new ReceivedWebhook(
+                context.Request.Path,
+                context.Request.Headers.ToDictionary(h => h.Key.ToLowerInvariant(), h => h.Value.ToString()),
+                body,
+                DateTimeOffset.UtcNow);
+            _received.Enqueue(webhook);
+            _arrivals.Writer.TryWrite(webhook);
+            return Results.NoContent();
+        });
+    }
+
+    public Uri Url { get; private set; } = null!;
+
+    public IReadOnlyCollection<ReceivedWebhook> Received => _received;
+
+    public async Task StartAsync()
+    {
+        await _app.StartAsync();
+        var address = _app.Services.GetRequiredService<IServer>().Features.GetRequiredFeature<IServerAddressesFeature>().Addresses.First();
+        Url = new Uri(new Uri(address), "/webhooks");
+    }
+
+    /// <summary>Waits for the webhook carrying <paramref name="messageId"/>, skipping others.</summary>
+    public async Task<ReceivedWebhook> WaitForAsync(string messageId, TimeSpan timeout)
+    {
+        var existing = _received.FirstOrDefault(w => w.Headers.GetValueOrDefault("webhook-id") == messageId);
+        if (existing is not null) return existing;
+        using var deadline = new CancellationTokenSource(timeout);
+        try
+        {
+            await foreach (var webhook in _arrivals.Reader.ReadAllAsync(deadline.Token))
+            {
+                if (webhook.Headers.GetValueOrDefault("webhook-id") == messageId) return webhook;
+            }
+        }
+        catch (OperationCanceledException)
+        {
+        }
+        throw new TimeoutException($"No webhook for {messageId} arrived within {timeout}; {_received.Count} others did.");
+    }
+
+    public async ValueTask DisposeAsync() => await _app.DisposeAsync();
+}
