@@ -1,10 +1,20 @@
 using Herald.AppHost;
 using Herald.AppHost.Infrastructure;
+using Herald.AppHost.Infrastructure.Local;
 
 var builder = DistributedApplication.CreateBuilder(args);
 
 // PostgreSQL, Redis and Kafka: containers, local binaries, or existing servers (see Infrastructure/).
-var infrastructure = builder.AddHeraldInfrastructure();
+HeraldInfrastructure infrastructure;
+try
+{
+    infrastructure = builder.AddHeraldInfrastructure();
+}
+catch (MissingPrerequisiteException missing)
+{
+    Console.Error.WriteLine(missing.Message);
+    return 1;
+}
 
 builder.AddProject<Projects.ApiService>("api")
     .WithHeraldInfrastructure(infrastructure)
@@ -18,3 +28,4 @@ builder.AddProject<Projects.Processor>("processor")
     .WithHttpHealthCheck("/readyz");
 
 builder.Build().Run();
+return 0;

@@ -19,12 +19,12 @@ public static class LocalBinaries
             var server = Path.Combine(bin, "postgres");
             if (File.Exists(initdb) && File.Exists(server)) return new Postgres(initdb, server);
         }
-        throw Missing("PostgreSQL server (initdb, postgres)", "postgresql");
+        throw Missing("the PostgreSQL server (initdb, postgres)", "postgresql");
     }
 
     public static string FindRedis() =>
         PathDirectories().Select(directory => Path.Combine(directory, "redis-server")).FirstOrDefault(File.Exists)
-        ?? throw Missing("Redis server (redis-server)", "redis-server");
+        ?? throw Missing("the Redis server (redis-server)", "redis-server");
 
     public static void RequireSetprivWhenRoot()
     {
@@ -35,11 +35,14 @@ public static class LocalBinaries
     private static IEnumerable<string> PathDirectories() =>
         (Environment.GetEnvironmentVariable("PATH") ?? "").Split(Path.PathSeparator, StringSplitOptions.RemoveEmptyEntries);
 
-    private static DistributedApplicationException Missing(string what, string debianPackage) => new(
+    private static MissingPrerequisiteException Missing(string what, string debianPackage) => new(
         $"""
-        Herald's local infrastructure needs the {what}, which is not installed.
+        Herald's local infrastructure needs {what}, which is not installed.
           Debian/Ubuntu:  sudo apt-get install {debianPackage}
         Or run with a container runtime (Docker/Podman; {InfrastructureModes.Setting}=Containers),
         or point Herald at an existing server with ConnectionStrings:<name> in the AppHost's configuration.
         """);
 }
+
+/// <summary>Something local mode needs is not installed; the message says what to install.</summary>
+public sealed class MissingPrerequisiteException(string message) : Exception(message);
