@@ -16,8 +16,13 @@ catch (MissingPrerequisiteException missing)
     return 1;
 }
 
+// The first admin API key, so a fresh install is usable without touching the database. Generated into the
+// AppHost's user secrets on first run (read it with `dotnet user-secrets list --project AppHost`).
+var adminKey = builder.AddParameter("admin-api-key", new GenerateParameterDefault { MinLength = 40, Special = false }, secret: true, persist: true);
+
 builder.AddProject<Projects.ApiService>("api")
     .WithHeraldInfrastructure(infrastructure)
+    .WithEnvironment("Herald__Auth__AdminKey", adminKey)
     .WithServiceSettings(builder.Configuration)
     .WithHttpHealthCheck("/readyz")
     .WithExternalHttpEndpoints();
