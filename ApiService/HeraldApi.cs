@@ -21,11 +21,6 @@ public static class HeraldApi
         builder.Services.Configure<EndpointOptions>(configuration.GetSection(EndpointOptions.Section));
         builder.Services.Configure<RateLimitOptions>(configuration.GetSection(RateLimitOptions.Section));
 
-        // Every body is small except a message's; cap them all at what the largest message needs.
-        var messages = configuration.GetSection(MessageOptions.Section).Get<MessageOptions>() ?? new MessageOptions();
-        builder.Services.Configure<Microsoft.AspNetCore.Server.Kestrel.Core.KestrelServerOptions>(kestrel =>
-            kestrel.Limits.MaxRequestBodySize = messages.MaxPayloadBytes + 16 * 1024);
-
         builder.Services.AddProblemDetails();
         builder.Services.AddExceptionHandler<ApiErrorHandler>();
         builder.Services.AddOpenApi();
@@ -44,5 +39,22 @@ public static class HeraldApi
 
         builder.Services.AddHostedService<OutboxRelay>();
         builder.Services.AddHostedService<RetentionService>();
+    }
+
+    /// <summary>Every REST body is small except a message's: cap them all at what the largest message needs, so an
+    /// oversized body is refused while it is read (413) rather than buffered. gRPC enforces the same cap itself
+    /// (MaxReceiveMessageSize), answering RESOURCE_EXHAUSTED.</summary>
+    public static void UseRequestBodyLimit(this WebApplication app)
+    {
+        var messages = app.Services.GetRequiredService<Microsoft.Extensions.Options.IOptions<MessageOptions>>().Value;
+        app.Use((context, next) =>
+        {
+            if (!ProblemResponses.IsGrpc(context.Request)
+                && context.Features.Get<Microsoft.AspNetCore.Http.Features.IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } limit)
+            {
+                limit.MaxRequestBodySize = messages.MaxPayloadBytes + MessageOptions.EnvelopeAllowance;
+            }
+            return next(context);
+        });
     }
 }

@@ -5,6 +5,7 @@ using Herald.ApiService.Attempts;
 using Herald.ApiService.Auth;
 using Herald.ApiService.Endpoints;
 using Herald.ApiService.EventTypes;
+using Herald.ApiService.Grpc;
 using Herald.ApiService.Idempotency;
 using Herald.ApiService.Messages;
 using Herald.ApiService.RateLimiting;
@@ -23,11 +24,13 @@ builder.AddKafkaProducer();
 
 builder.AddApiKeyAuthentication();
 builder.AddHeraldApi();
+builder.AddHeraldGrpc();
 
 var app = builder.Build();
 
 app.UseExceptionHandler();
 app.UseStatusCodePages();
+app.UseRequestBodyLimit();
 app.UseAuthentication();
 app.UseMiddleware<ApiKeyRateLimiter>();
 app.UseAuthorization();
@@ -47,6 +50,7 @@ api.MapEventTypes();
 api.MapWebhookEndpoints();
 api.MapMessages();
 api.MapAttempts();
+app.MapHeraldGrpc();
 
 await app.Services.MigrateDatabaseAsync();
 app.Run();

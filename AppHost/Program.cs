@@ -23,6 +23,9 @@ var adminKey = builder.AddParameter("admin-api-key", new GenerateParameterDefaul
 builder.AddProject<Projects.ApiService>("api")
     .WithHeraldInfrastructure(infrastructure)
     .WithEnvironment("Herald__Auth__AdminKey", adminKey)
+    // gRPC on a cleartext HTTP/2 port of its own; REST stays on the http endpoint.
+    .WithHttpEndpoint(port: 5381, name: "grpc", env: "GRPC_PORT")
+    .WithEndpoint("grpc", endpoint => endpoint.Transport = "http2")
     .WithServiceSettings(builder.Configuration)
     .WithHttpHealthCheck("/readyz")
     .WithExternalHttpEndpoints();

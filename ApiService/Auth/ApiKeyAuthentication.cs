@@ -30,12 +30,6 @@ internal sealed class ApiKeyAuthenticationHandler(
     protected override Task HandleChallengeAsync(AuthenticationProperties properties)
     {
         Response.Headers.WWWAuthenticate = "Bearer";
-        // gRPC clients read the HTTP 401 as Unauthenticated; they cannot parse a JSON body.
-        if (Request.ContentType?.StartsWith("application/grpc", StringComparison.Ordinal) == true)
-        {
-            Response.StatusCode = StatusCodes.Status401Unauthorized;
-            return Task.CompletedTask;
-        }
         return ProblemResponses.WriteAsync(Context, new ApiError(ApiErrorKind.Unauthenticated,
             "A valid API key is required: send 'Authorization: Bearer <api key>'."));
     }

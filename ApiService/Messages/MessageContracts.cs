@@ -16,6 +16,9 @@ public sealed class MessageOptions
 {
     public const string Section = "Herald:Messages";
 
+    /// <summary>Room for eventType, eventId and JSON framing around a payload of the maximum size.</summary>
+    public const int EnvelopeAllowance = 16 * 1024;
+
     /// <summary>The largest payload accepted, in bytes of its JSON text.</summary>
     public int MaxPayloadBytes { get; set; } = 256 * 1024;
 

@@ -2,16 +2,12 @@ using System.Text.Json;
 using Herald.ApiService.Auth;
 using Herald.ApiService.Http;
 using Herald.ApiService.Problems;
-using Microsoft.AspNetCore.Http.Features;
 using Microsoft.Extensions.Options;
 
 namespace Herald.ApiService.Messages;
 
 public static class MessageEndpoints
 {
-    // Room for eventType, eventId and JSON framing around a payload of the maximum size.
-    private const int EnvelopeAllowance = 16 * 1024;
-
     public static RouteGroupBuilder MapMessages(this RouteGroupBuilder api)
     {
         var messages = api.MapGroup("/apps/{appId}/messages").WithTags("Messages");
@@ -32,10 +28,8 @@ public static class MessageEndpoints
     /// <summary>202 once the message is committed; the same 202 body for a repeated eventId.</summary>
     private static async Task<IResult> CreateAsync(string appId, HttpContext context, MessageService service, IOptions<MessageOptions> options, CancellationToken ct)
     {
-        // Refuse oversized bodies while reading instead of buffering them first.
-        if (context.Features.Get<IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } limit)
-            limit.MaxRequestBodySize = options.Value.MaxPayloadBytes + EnvelopeAllowance;
-        if (context.Request.ContentLength > options.Value.MaxPayloadBytes + EnvelopeAllowance)
+        // Kestrel refuses bodies beyond the cap while reading (see AddHeraldApi); a declared length is refused at once.
+        if (context.Request.ContentLength > options.Value.MaxPayloadBytes + MessageOptions.EnvelopeAllowance)
             throw new ApiError(ApiErrorKind.PayloadTooLarge, $"The payload is larger than {options.Value.MaxPayloadBytes} bytes.");
 
         if (!context.Request.HasJsonContentType()) throw ApiError.Invalid("body", "Send a JSON body with Content-Type: application/json.");

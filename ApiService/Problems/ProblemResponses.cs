@@ -1,11 +1,15 @@
 using System.Globalization;
 using Microsoft.AspNetCore.Diagnostics;
+using Herald.ApiService.Grpc;
 using Microsoft.AspNetCore.Mvc;
 
 namespace Herald.ApiService.Problems;
 
 public static class ProblemResponses
 {
+    public static bool IsGrpc(HttpRequest request) =>
+        request.ContentType?.StartsWith("application/grpc", StringComparison.Ordinal) == true;
+
     public static int StatusCode(this ApiErrorKind kind) => kind switch
     {
         ApiErrorKind.Validation => StatusCodes.Status400BadRequest,
@@ -22,6 +26,15 @@ public static class ProblemResponses
 
     public static Task WriteAsync(HttpContext context, ApiError error)
     {
+        if (IsGrpc(context.Request))
+        {
+            // A trailers-only gRPC response: the status travels in headers, and HTTP stays 200 as gRPC requires.
+            context.Response.StatusCode = StatusCodes.Status200OK;
+            context.Response.ContentType = "application/grpc";
+            context.Response.Headers["grpc-status"] = ((int)error.Kind.ToGrpcStatus()).ToString(CultureInfo.InvariantCulture);
+            context.Response.Headers["grpc-message"] = Uri.EscapeDataString(error.Describe());
+            return Task.CompletedTask;
+        }
         var status = error.Kind.StatusCode();
         context.Response.StatusCode = status;
         if (error.RetryAfter is { } retryAfter)
@@ -36,31 +49,23 @@ public static class ProblemResponses
     }
 }
 
-/// <summary>Turns an <see cref="ApiError"/> from any handler into its ProblemDetails response.</summary>
-internal sealed class ApiErrorHandler(ILogger<ApiErrorHandler> logger) : IExceptionHandler
+/// <summary>Which exceptions are client-visible errors, and as what. Shared by REST and gRPC.</summary>
+public static class ApiErrors
 {
-    public async ValueTask<bool> TryHandleAsync(HttpContext context, Exception exception, CancellationToken cancellationToken)
+    public static ApiError? From(Exception exception) => exception switch
     {
-        var error = exception switch
-        {
-            ApiError api => api,
-            // Kestrel's own limits (body too large, malformed request) surface as BadHttpRequestException.
-            BadHttpRequestException { StatusCode: StatusCodes.Status413PayloadTooLarge } =>
-                new ApiError(ApiErrorKind.PayloadTooLarge, "The request body is too large."),
-            BadHttpRequestException bad => new ApiError(ApiErrorKind.Validation, bad.Message),
-            // A dependency outage is not the client's fault, and not a bug: 503 tells it to come back.
-            Npgsql.NpgsqlException database when IsOutage(database) =>
-                new ApiError(ApiErrorKind.Unavailable, "A dependency is unavailable; retry shortly.") { RetryAfter = TimeSpan.FromSeconds(1) },
-            StackExchange.Redis.RedisConnectionException or TimeoutException =>
-                new ApiError(ApiErrorKind.Unavailable, "A dependency is unavailable; retry shortly.") { RetryAfter = TimeSpan.FromSeconds(1) },
-            _ => null,
-        };
-        if (error is null) return false;
-        if (error.Kind == ApiErrorKind.Unavailable && exception is not ApiError)
-            logger.LogWarning(exception, "Answered 503: a dependency failed");
-        await ProblemResponses.WriteAsync(context, error);
-        return true;
-    }
+        ApiError api => api,
+        // Kestrel's own limits (body too large, malformed request) surface as BadHttpRequestException.
+        BadHttpRequestException { StatusCode: StatusCodes.Status413PayloadTooLarge } =>
+            new ApiError(ApiErrorKind.PayloadTooLarge, "The request body is too large."),
+        BadHttpRequestException bad => new ApiError(ApiErrorKind.Validation, bad.Message),
+        // A dependency outage is not the client's fault, and not a bug: 503 tells it to come back.
+        Npgsql.NpgsqlException database when IsOutage(database) =>
+            new ApiError(ApiErrorKind.Unavailable, "A dependency is unavailable; retry shortly.") { RetryAfter = TimeSpan.FromSeconds(1) },
+        StackExchange.Redis.RedisConnectionException or TimeoutException =>
+            new ApiError(ApiErrorKind.Unavailable, "A dependency is unavailable; retry shortly.") { RetryAfter = TimeSpan.FromSeconds(1) },
+        _ => null,
+    };
 
     // Connection failures, resource exhaustion and server shutdown are outages; any other PostgreSQL error (a
     // constraint, a syntax error) is a bug and stays a 500 so it is seen.
@@ -68,4 +73,17 @@ internal sealed class ApiErrorHandler(ILogger<ApiErrorHandler> logger) : IExcept
         || postgres.SqlState.StartsWith("08", StringComparison.Ordinal)
         || postgres.SqlState.StartsWith("53", StringComparison.Ordinal)
         || postgres.SqlState.StartsWith("57P", StringComparison.Ordinal);
+}
+
+/// <summary>Turns an <see cref="ApiError"/> from any handler into its ProblemDetails response.</summary>
+internal sealed class ApiErrorHandler(ILogger<ApiErrorHandler> logger) : IExceptionHandler
+{
+    public async ValueTask<bool> TryHandleAsync(HttpContext context, Exception exception, CancellationToken cancellationToken)
+    {
+        if (ApiErrors.From(exception) is not { } error) return false;
+        if (error.Kind == ApiErrorKind.Unavailable && exception is not ApiError)
+            logger.LogWarning(exception, "Answered 503: a dependency failed");
+        await ProblemResponses.WriteAsync(context, error);
+        return true;
+    }
 }

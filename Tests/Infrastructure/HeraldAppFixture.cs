@@ -45,10 +45,16 @@ public sealed class HeraldAppFixture : IAsyncLifetime
         await App.StartAsync(timeout.Token);
         await WaitUntilHealthyAsync(timeout.Token);
         Admin = Client(AdminKey);
+        Grpc = global::Grpc.Net.Client.GrpcChannel.ForAddress(App.GetEndpoint("api", "grpc"));
     }
 
     /// <summary>The API as an admin-key holder sees it.</summary>
     public HeraldClient Admin { get; private set; } = null!;
+
+    /// <summary>A gRPC channel to the API's HTTP/2 port (authenticate per call with <see cref="Bearer"/>).</summary>
+    public global::Grpc.Net.Client.GrpcChannel Grpc { get; private set; } = null!;
+
+    public static global::Grpc.Core.Metadata Bearer(string apiKey) => new() { { "authorization", $"Bearer {apiKey}" } };
 
     /// <summary>The API with the given key (or none).</summary>
     public HeraldClient Client(string? apiKey)
@@ -72,6 +78,7 @@ public sealed class HeraldAppFixture : IAsyncLifetime
 
     public async Task DisposeAsync()
     {
+        Grpc?.Dispose();
         if (App is not null)
         {
             await App.StopAsync();

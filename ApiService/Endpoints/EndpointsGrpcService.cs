@@ -1,0 +1,70 @@
+using Google.Protobuf.WellKnownTypes;
+using Grpc.Core;
+using Herald.ApiService.Grpc;
+using Herald.Grpc.V1;
+using EndpointInput = Herald.ApiService.Endpoints.EndpointInput;
+using Endpoint = Herald.Grpc.V1.Endpoint;
+
+namespace Herald.ApiService.Endpoints;
+
+internal sealed class EndpointsGrpcService(EndpointService endpoints) : Herald.Grpc.V1.Endpoints.EndpointsBase
+{
+    public override async Task<Endpoint> Create(CreateEndpointRequest request, ServerCallContext context) =>
+        ToProto(await endpoints.CreateAsync(context.Caller(), request.AppId, ToInput(request.Endpoint, withSecret: true), context.CancellationToken));
+
+    public override async Task<EndpointPage> List(ListEndpointsRequest request, ServerCallContext context)
+    {
+        var page = await endpoints.ListAsync(context.Caller(), request.AppId, request.Page.ToPageRequest(), context.CancellationToken);
+        return new EndpointPage { Data = { page.Data.Select(ToProto) }, Iterator = page.Iterator ?? "", Done = page.Done };
+    }
+
+    public override async Task<Endpoint> Get(EndpointRef request, ServerCallContext context) =>
+        ToProto(await endpoints.GetAsync(context.Caller(), request.AppId, request.EndpointId, context.CancellationToken));
+
+    public override async Task<Endpoint> Update(UpdateEndpointRequest request, ServerCallContext context) =>
+        ToProto(await endpoints.UpdateAsync(context.Caller(), request.AppId, request.EndpointId, ToInput(request.Endpoint, withSecret: false), context.CancellationToken));
+
+    public override async Task<Empty> Delete(EndpointRef request, ServerCallContext context)
+    {
+        await endpoints.DeleteAsync(context.Caller(), request.AppId, request.EndpointId, context.CancellationToken);
+        return new Empty();
+    }
+
+    public override async Task<EndpointSecret> GetSecret(EndpointRef request, ServerCallContext context) =>
+        new() { Key = (await endpoints.GetSecretAsync(context.Caller(), request.AppId, request.EndpointId, context.CancellationToken)).Key };
+
+    public override async Task<Empty> RotateSecret(RotateSecretRequest request, ServerCallContext context)
+    {
+        await endpoints.RotateSecretAsync(context.Caller(), request.AppId, request.EndpointId, new RotateSecretInput(request.Key.OrNull()), context.CancellationToken);
+        return new Empty();
+    }
+
+    private static EndpointInput ToInput(Herald.Grpc.V1.EndpointInput? input, bool withSecret) => input is null
+        ? new EndpointInput(null, null, null, null, null, null, null)
+        : new EndpointInput(
+            input.Url.OrNull(),
+            input.Description,
+            input.EventTypes.Count == 0 ? null : [.. input.EventTypes],
+            input.Disabled,
+            input.HasRateLimit ? input.RateLimit : null,
+            input.Headers.ToDictionary(),
+            withSecret ? input.Secret.OrNull() : null);
+
+    private static Endpoint ToProto(EndpointResponse endpoint)
+    {
+        var proto = new Endpoint
+        {
+            Id = endpoint.Id,
+            Url = endpoint.Url,
+            Description = endpoint.Description,
+            EventTypes = { endpoint.EventTypes ?? [] },
+            Disabled = endpoint.Disabled,
+            DisabledReason = endpoint.DisabledReason ?? "",
+            Headers = { endpoint.Headers.ToDictionary() },
+            CreatedAt = endpoint.CreatedAt.ToTimestamp(),
+            UpdatedAt = endpoint.UpdatedAt.ToTimestamp(),
+        };
+        if (endpoint.RateLimit is { } rateLimit) proto.RateLimit = rateLimit;
+        return proto;
+    }
+}

@@ -1,0 +1,53 @@
+using Grpc.Core;
+using Grpc.Core.Interceptors;
+using Herald.ApiService.Problems;
+
+namespace Herald.ApiService.Grpc;
+
+/// <summary>Turns the application layer's <see cref="ApiError"/> into the matching gRPC status, with the failing
+/// fields in the message; nothing internal is ever sent.</summary>
+internal sealed class ApiErrorInterceptor : Interceptor
+{
+    public override async Task<TResponse> UnaryServerHandler<TRequest, TResponse>(
+        TRequest request, ServerCallContext context, UnaryServerMethod<TRequest, TResponse> continuation)
+    {
+        try
+        {
+            return await continuation(request, context);
+        }
+        catch (Exception exception) when (ApiErrors.From(exception) is { } error)
+        {
+            throw error.ToRpcException();
+        }
+    }
+}
+
+public static class GrpcStatuses
+{
+    public static StatusCode ToGrpcStatus(this ApiErrorKind kind) => kind switch
+    {
+        ApiErrorKind.Validation => StatusCode.InvalidArgument,
+        ApiErrorKind.Unauthenticated => StatusCode.Unauthenticated,
+        ApiErrorKind.Forbidden => StatusCode.PermissionDenied,
+        ApiErrorKind.NotFound => StatusCode.NotFound,
+        ApiErrorKind.Conflict => StatusCode.AlreadyExists,
+        ApiErrorKind.Unprocessable => StatusCode.FailedPrecondition,
+        ApiErrorKind.PayloadTooLarge => StatusCode.ResourceExhausted,
+        ApiErrorKind.RateLimited => StatusCode.ResourceExhausted,
+        ApiErrorKind.Unavailable => StatusCode.Unavailable,
+        _ => StatusCode.InvalidArgument,
+    };
+
+    /// <summary>"The request is not valid. eventType: …; payload: …"</summary>
+    public static string Describe(this ApiError error) => error.Errors.Count == 0
+        ? error.Title
+        : $"{error.Title} {string.Join("; ", error.Errors.Select(e => $"{e.Key}: {string.Join(" ", e.Value)}"))}";
+
+    public static RpcException ToRpcException(this ApiError error)
+    {
+        var trailers = new Metadata();
+        if (error.RetryAfter is { } retryAfter)
+            trailers.Add("retry-after", Math.Max(1, (int)Math.Ceiling(retryAfter.TotalSeconds)).ToString(System.Globalization.CultureInfo.InvariantCulture));
+        return new RpcException(new Status(error.Kind.ToGrpcStatus(), error.Describe()), trailers);
+    }
+}

@@ -1,0 +1,83 @@
+using System.Net;
+using Herald.ApiService.ApiKeys;
+using Herald.ApiService.Applications;
+using Herald.ApiService.Endpoints;
+using Herald.ApiService.EventTypes;
+using Herald.ApiService.Idempotency;
+using Herald.ApiService.Messages;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
+
+namespace Herald.ApiService.Grpc;
+
+public static class GrpcHosting
+{
+    /// <summary>The port gRPC is served on (cleartext HTTP/2).</summary>
+    public const string PortSetting = "GRPC_PORT";
+
+    /// <summary>
+    /// gRPC over cleartext needs HTTP/2 with prior knowledge, which a port that also speaks HTTP/1.1 cannot offer;
+    /// so REST keeps the URLs ASP.NET is given and gRPC gets a port of its own when <see cref="PortSetting"/> is set.
+    /// </summary>
+    public static void AddHeraldGrpc(this WebApplicationBuilder builder)
+    {
+        var messages = builder.Configuration.GetSection(MessageOptions.Section).Get<MessageOptions>() ?? new MessageOptions();
+        builder.Services.AddGrpc(grpc =>
+        {
+            // The same cap as REST: room for a maximum payload and its envelope; beyond it, RESOURCE_EXHAUSTED.
+            grpc.MaxReceiveMessageSize = messages.MaxPayloadBytes + MessageOptions.EnvelopeAllowance;
+            // Outermost first: errors from the idempotency check are mapped too.
+            grpc.Interceptors.Add<ApiErrorInterceptor>();
+            grpc.Interceptors.Add<IdempotencyInterceptor>();
+        });
+        builder.Services.AddGrpcReflection();
+        builder.Services.AddGrpcHealthChecks().AddCheck("api", () => Microsoft.Extensions.Diagnostics.HealthChecks.HealthCheckResult.Healthy());
+
+        if (builder.Configuration.GetValue<int?>(PortSetting) is not { } grpcPort) return;
+        var restUrls = RestUrls(builder.Configuration);
+        builder.WebHost.ConfigureKestrel(kestrel =>
+        {
+            foreach (var url in restUrls) Listen(kestrel, url, HttpProtocols.Http1AndHttp2);
+            kestrel.ListenAnyIP(grpcPort, listen => listen.Protocols = HttpProtocols.Http2);
+        });
+    }
+
+    public static void MapHeraldGrpc(this WebApplication app)
+    {
+        app.MapGrpcService<ApplicationsGrpcService>().RequireAuthorization();
+        app.MapGrpcService<ApiKeysGrpcService>().RequireAuthorization();
+        app.MapGrpcService<EventTypesGrpcService>().RequireAuthorization();
+        app.MapGrpcService<EndpointsGrpcService>().RequireAuthorization();
+        app.MapGrpcService<MessagesGrpcService>().RequireAuthorization();
+        app.MapGrpcReflectionService();
+        app.MapGrpcHealthChecksService();
+    }
+
+    // What Kestrel would have bound from ASPNETCORE_URLS / HTTP_PORTS had we not added a listener of our own.
+    private static List<Uri> RestUrls(IConfiguration configuration)
+    {
+        var urls = (configuration["urls"] ?? configuration["ASPNETCORE_URLS"] ?? "")
+            .Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
+            .Select(url => new Uri(url.Replace("://*", "://0.0.0.0", StringComparison.Ordinal).Replace("://+", "://0.0.0.0", StringComparison.Ordinal)))
+            .ToList();
+        if (urls.Count == 0)
+        {
+            var ports = (configuration["HTTP_PORTS"] ?? "8080").Split(';', StringSplitOptions.RemoveEmptyEntries);
+            urls.AddRange(ports.Select(port => new Uri($"http://0.0.0.0:{port}")));
+        }
+        return urls;
+    }
+
+    private static void Listen(KestrelServerOptions kestrel, Uri url, HttpProtocols protocols)
+    {
+        void Configure(ListenOptions listen)
+        {
+            listen.Protocols = protocols;
+            if (url.Scheme == Uri.UriSchemeHttps) listen.UseHttps();
+        }
+
+        if (url.Host == "localhost") kestrel.ListenLocalhost(url.Port, Configure);
+        else if (IPAddress.TryParse(url.Host.Trim('[', ']'), out var address) && !address.Equals(IPAddress.Any) && !address.Equals(IPAddress.IPv6Any))
+            kestrel.Listen(address, url.Port, Configure);
+        else kestrel.ListenAnyIP(url.Port, Configure);
+    }
+}

@@ -1,0 +1,81 @@
+using System.Text.Json;
+using Google.Protobuf.WellKnownTypes;
+using Grpc.Core;
+using Herald.ApiService.Attempts;
+using Herald.ApiService.Grpc;
+using Herald.ApiService.Http;
+using Herald.ApiService.Problems;
+using Herald.Grpc.V1;
+
+namespace Herald.ApiService.Messages;
+
+internal sealed class MessagesGrpcService(MessageService messages, AttemptService attempts) : Herald.Grpc.V1.Messages.MessagesBase
+{
+    public override async Task<Message> Create(CreateMessageRequest request, ServerCallContext context)
+    {
+        JsonDocument payload;
+        try
+        {
+            payload = JsonDocument.Parse(request.PayloadJson.Length == 0 ? "null" : request.PayloadJson);
+        }
+        catch (JsonException exception)
+        {
+            throw ApiError.Invalid("payload_json", $"Not valid JSON: {exception.Message}");
+        }
+        using (payload)
+        {
+            var (message, _) = await messages.CreateAsync(context.Caller(), request.AppId,
+                new CreateMessageInput(request.EventType.OrNull(), request.EventId.OrNull(), payload.RootElement), context.CancellationToken);
+            return ToProto(message);
+        }
+    }
+
+    public override async Task<MessagePage> List(ListMessagesRequest request, ServerCallContext context)
+    {
+        var filter = new MessageFilter(request.EventTypes.Count == 0 ? null : [.. request.EventTypes],
+            request.Before?.ToDateTimeOffset(), request.After?.ToDateTimeOffset());
+        var page = await messages.ListAsync(context.Caller(), request.AppId, filter, request.Page.ToPageRequest(), context.CancellationToken);
+        return new MessagePage { Data = { page.Data.Select(ToProto) }, Iterator = page.Iterator ?? "", Done = page.Done };
+    }
+
+    public override async Task<Message> Get(MessageRef request, ServerCallContext context) =>
+        ToProto(await messages.GetAsync(context.Caller(), request.AppId, request.MessageId, context.CancellationToken));
+
+    public override async Task<AttemptPage> ListAttempts(MessageRef request, ServerCallContext context) =>
+        ToProto(await attempts.ByMessageAsync(context.Caller(), request.AppId, request.MessageId, request.Page.ToPageRequest(), context.CancellationToken));
+
+    public override async Task<AttemptPage> ListEndpointAttempts(EndpointRef request, ServerCallContext context) =>
+        ToProto(await attempts.ByEndpointAsync(context.Caller(), request.AppId, request.EndpointId, request.Page.ToPageRequest(), context.CancellationToken));
+
+    private static Message ToProto(MessageResponse message) => new()
+    {
+        Id = message.Id,
+        EventType = message.EventType,
+        EventId = message.EventId ?? "",
+        PayloadJson = message.Payload?.GetRawText() ?? "",
+        CreatedAt = message.CreatedAt.ToTimestamp(),
+    };
+
+    private static AttemptPage ToProto(Page<AttemptResponse> page)
+    {
+        var proto = new AttemptPage { Iterator = page.Iterator ?? "", Done = page.Done };
+        foreach (var attempt in page.Data)
+        {
+            var item = new Attempt
+            {
+                Id = attempt.Id,
+                MessageId = attempt.MessageId,
+                EndpointId = attempt.EndpointId,
+                Status = attempt.Status,
+                LatencyMs = attempt.LatencyMs,
+                ResponseBody = attempt.ResponseBody ?? "",
+                Error = attempt.Error ?? "",
+                AttemptedAt = attempt.AttemptedAt.ToTimestamp(),
+                NextAttemptAt = attempt.NextAttemptAt.ToTimestamp(),
+            };
+            if (attempt.HttpStatus is { } status) item.HttpStatus = status;
+            proto.Data.Add(item);
+        }
+        return proto;
+    }
+}

@@ -1,0 +1,179 @@
+using System.Text.Json;
+using Grpc.Core;
+using Grpc.Health.V1;
+using Grpc.Reflection.V1Alpha;
+using Herald.Grpc.V1;
+using Herald.Tests.Infrastructure;
+using StandardWebhooks;
+
+namespace Herald.Tests.Api;
+
+/// <summary>The gRPC surface over a real HTTP/2 connection: the same behaviour as REST, with gRPC statuses.</summary>
+[Collection(HeraldAppCollection.Name)]
+public sealed class GrpcApiTests(HeraldAppFixture herald)
+{
+    private Metadata Admin => HeraldAppFixture.Bearer(herald.AdminKey);
+
+    [Fact]
+    public async Task Everything_an_application_needs_works_over_grpc_end_to_end()
+    {
+        var applications = new Applications.ApplicationsClient(herald.Grpc);
+        var keys = new ApiKeys.ApiKeysClient(herald.Grpc);
+        var types = new EventTypes.EventTypesClient(herald.Grpc);
+        var endpoints = new Endpoints.EndpointsClient(herald.Grpc);
+        var messages = new Herald.Grpc.V1.Messages.MessagesClient(herald.Grpc);
+
+        var app = await applications.CreateAsync(new CreateApplicationRequest { Application = new() { Name = "grpc app", RateLimit = 5 } }, Admin);
+        Assert.StartsWith("app_", app.Id);
+        Assert.Equal(5, app.RateLimit);
+        var created = await keys.CreateAsync(new CreateApiKeyRequest { AppId = app.Id, Name = "grpc" }, Admin);
+        var auth = HeraldAppFixture.Bearer(created.Key);
+
+        var type = await types.CreateAsync(new EventTypeRequest { AppId = app.Id, Name = "invoice.paid", Description = "paid" }, auth);
+        Assert.Equal("invoice.paid", type.Name);
+        var url = herald.Receiver.UrlFor(Guid.NewGuid().ToString("N"));
+        var endpoint = await endpoints.CreateAsync(new CreateEndpointRequest
+        {
+            AppId = app.Id,
+            Endpoint = new() { Url = url.ToString(), EventTypes = { "invoice.paid" }, Headers = { ["X-Source"] = "grpc" } },
+        }, auth);
+        var secret = await endpoints.GetSecretAsync(new EndpointRef { AppId = app.Id, EndpointId = endpoint.Id }, auth);
+
+        var message = await messages.CreateAsync(new CreateMessageRequest
+        {
+            AppId = app.Id, EventType = "invoice.paid", EventId = "grpc-1", PayloadJson = """{"amount": 12.50}""",
+        }, auth);
+        var webhook = await herald.Receiver.WaitForAsync(message.Id, TimeSpan.FromSeconds(30), url.AbsolutePath);
+        new StandardWebhook(secret.Key).Verify(webhook.Body, webhook.HeaderDictionary());
+        Assert.Equal("""{"amount": 12.50}""", webhook.Body);
+        Assert.Equal("grpc", webhook.Headers["x-source"]);
+
+        var fetched = await messages.GetAsync(new MessageRef { AppId = app.Id, MessageId = message.Id }, auth);
+        Assert.Equal(12.5m, JsonDocument.Parse(fetched.PayloadJson).RootElement.GetProperty("amount").GetDecimal());
+        var listed = await messages.ListAsync(new ListMessagesRequest { AppId = app.Id, EventTypes = { "invoice.paid" } }, auth);
+        Assert.Equal(message.Id, Assert.Single(listed.Data).Id);
+        AttemptPage attempts = new();
+        for (var i = 0; i < 50 && attempts.Data.Count == 0; i++, await Task.Delay(100))
+            attempts = await messages.ListAttemptsAsync(new MessageRef { AppId = app.Id, MessageId = message.Id }, auth);
+        Assert.Equal("succeeded", Assert.Single(attempts.Data).Status);
+        Assert.Single((await messages.ListEndpointAttemptsAsync(new EndpointRef { AppId = app.Id, EndpointId = endpoint.Id }, auth)).Data);
+
+        var updated = await endpoints.UpdateAsync(new UpdateEndpointRequest
+        {
+            AppId = app.Id, EndpointId = endpoint.Id, Endpoint = new() { Url = "https://example.com/new", Disabled = true },
+        }, auth);
+        Assert.True(updated.Disabled);
+        Assert.Empty(updated.EventTypes);
+        await endpoints.RotateSecretAsync(new RotateSecretRequest { AppId = app.Id, EndpointId = endpoint.Id }, auth);
+        Assert.NotEqual(secret.Key, (await endpoints.GetSecretAsync(new EndpointRef { AppId = app.Id, EndpointId = endpoint.Id }, auth)).Key);
+        Assert.Single((await endpoints.ListAsync(new ListEndpointsRequest { AppId = app.Id }, auth)).Data);
+        await endpoints.DeleteAsync(new EndpointRef { AppId = app.Id, EndpointId = endpoint.Id }, auth);
+
+        await types.ArchiveAsync(new EventTypeRef { AppId = app.Id, Name = "invoice.paid" }, auth);
+        Assert.True((await types.GetAsync(new EventTypeRef { AppId = app.Id, Name = "invoice.paid" }, auth)).Archived);
+        Assert.Empty((await types.ListAsync(new ListEventTypesRequest { AppId = app.Id }, auth)).Data);
+
+        var renamed = await applications.UpdateAsync(new UpdateApplicationRequest { AppId = app.Id, Application = new() { Name = "renamed" } }, auth);
+        Assert.Equal("renamed", renamed.Name);
+        Assert.False(renamed.HasRateLimit);
+
+        await keys.RevokeAsync(new ApiKeyRef { AppId = app.Id, KeyId = created.ApiKey.Id }, Admin);
+        var revoked = await Assert.ThrowsAsync<RpcException>(() => applications.GetAsync(new ApplicationRef { AppId = app.Id }, auth).ResponseAsync);
+        Assert.Equal(StatusCode.Unauthenticated, revoked.StatusCode);
+        await applications.DeleteAsync(new ApplicationRef { AppId = app.Id }, Admin);
+    }
+
+    [Fact]
+    public async Task Errors_are_mapped_to_grpc_statuses()
+    {
+        var applications = new Applications.ApplicationsClient(herald.Grpc);
+        var types = new EventTypes.EventTypesClient(herald.Grpc);
+        var messages = new Herald.Grpc.V1.Messages.MessagesClient(herald.Grpc);
+        var a = await applications.CreateAsync(new CreateApplicationRequest { Application = new() { Name = "a" } }, Admin);
+        var b = await applications.CreateAsync(new CreateApplicationRequest { Application = new() { Name = "b" } }, Admin);
+        var keyB = HeraldAppFixture.Bearer(await herald.Admin.CreateApplicationKeyAsync(b.Id));
+        await types.CreateAsync(new EventTypeRequest { AppId = a.Id, Name = "x.y" }, Admin);
+
+        async Task<RpcException> Fails<T>(AsyncUnaryCall<T> call) => await Assert.ThrowsAsync<RpcException>(() => call.ResponseAsync);
+
+        Assert.Equal(StatusCode.Unauthenticated, (await Fails(applications.GetAsync(new ApplicationRef { AppId = a.Id }))).StatusCode);
+        Assert.Equal(StatusCode.Unauthenticated, (await Fails(applications.GetAsync(new ApplicationRef { AppId = a.Id }, HeraldAppFixture.Bearer("hk_app_wrong")))).StatusCode);
+        Assert.Equal(StatusCode.NotFound, (await Fails(applications.GetAsync(new ApplicationRef { AppId = a.Id }, keyB))).StatusCode);
+        Assert.Equal(StatusCode.NotFound, (await Fails(messages.CreateAsync(new CreateMessageRequest { AppId = a.Id, EventType = "x.y", PayloadJson = "{}" }, keyB))).StatusCode);
+        Assert.Equal(StatusCode.PermissionDenied, (await Fails(applications.ListAsync(new ListApplicationsRequest(), keyB))).StatusCode);
+        Assert.Equal(StatusCode.AlreadyExists, (await Fails(types.CreateAsync(new EventTypeRequest { AppId = a.Id, Name = "x.y" }, Admin))).StatusCode);
+
+        var invalid = await Fails(messages.CreateAsync(new CreateMessageRequest { AppId = a.Id, EventType = "bad type", PayloadJson = "[1]" }, Admin));
+        Assert.Equal(StatusCode.InvalidArgument, invalid.StatusCode);
+        Assert.Contains("eventType", invalid.Status.Detail);
+        Assert.Contains("payload", invalid.Status.Detail);
+        var notJson = await Fails(messages.CreateAsync(new CreateMessageRequest { AppId = a.Id, EventType = "x.y", PayloadJson = "{nope" }, Admin));
+        Assert.Equal(StatusCode.InvalidArgument, notJson.StatusCode);
+        var tooBig = await Fails(messages.CreateAsync(new CreateMessageRequest
+        {
+            AppId = a.Id, EventType = "x.y", PayloadJson = JsonSerializer.Serialize(new { blob = new string('x', 300 * 1024) }),
+        }, Admin));
+        Assert.True(tooBig.StatusCode == StatusCode.ResourceExhausted, tooBig.Status.ToString());
+        Assert.Equal(StatusCode.InvalidArgument, (await Fails(applications.ListAsync(new ListApplicationsRequest { Page = new() { Limit = 999 } }, Admin))).StatusCode);
+    }
+
+    [Fact]
+    public async Task Twenty_racing_creates_with_one_idempotency_key_make_one_message()
+    {
+        var app = await herald.Admin.CreateApplicationAsync();
+        var messages = new Herald.Grpc.V1.Messages.MessagesClient(herald.Grpc);
+        var headers = HeraldAppFixture.Bearer(herald.AdminKey);
+        headers.Add("idempotency-key", Guid.NewGuid().ToString());
+        var request = new CreateMessageRequest { AppId = app, EventType = "order.placed", PayloadJson = """{"order":1}""" };
+
+        var results = await Task.WhenAll(Enumerable.Range(0, 20).Select(_ => messages.CreateAsync(request, headers).ResponseAsync));
+
+        Assert.Single(results.Select(r => r.Id).Distinct());
+        Assert.Single((await messages.ListAsync(new ListMessagesRequest { AppId = app }, headers)).Data);
+        var other = new CreateMessageRequest { AppId = app, EventType = "order.placed", PayloadJson = """{"order":2}""" };
+        var reused = await Assert.ThrowsAsync<RpcException>(() => messages.CreateAsync(other, headers).ResponseAsync);
+        Assert.Equal(StatusCode.FailedPrecondition, reused.StatusCode);
+    }
+
+    [Fact]
+    public async Task A_key_over_its_rate_limit_gets_resource_exhausted()
+    {
+        var app = await herald.Admin.CreateApplicationAsync();
+        var auth = HeraldAppFixture.Bearer(await herald.Admin.CreateApplicationKeyAsync(app));
+        var applications = new Applications.ApplicationsClient(herald.Grpc);
+        var statuses = new System.Collections.Concurrent.ConcurrentBag<StatusCode>();
+
+        await Parallel.ForEachAsync(Enumerable.Range(0, HeraldAppFixture.RateLimit * 4), new ParallelOptions { MaxDegreeOfParallelism = 32 }, async (_, _) =>
+        {
+            try
+            {
+                await applications.GetAsync(new ApplicationRef { AppId = app }, auth);
+                statuses.Add(StatusCode.OK);
+            }
+            catch (RpcException exception)
+            {
+                statuses.Add(exception.StatusCode);
+            }
+        });
+
+        Assert.Contains(StatusCode.ResourceExhausted, statuses);
+        Assert.All(statuses, s => Assert.Contains(s, new[] { StatusCode.OK, StatusCode.ResourceExhausted }));
+    }
+
+    [Fact]
+    public async Task Reflection_lists_the_services_and_health_reports_serving()
+    {
+        var reflection = new ServerReflection.ServerReflectionClient(herald.Grpc);
+        using var call = reflection.ServerReflectionInfo();
+        await call.RequestStream.WriteAsync(new ServerReflectionRequest { ListServices = "" });
+        await call.RequestStream.CompleteAsync();
+        Assert.True(await call.ResponseStream.MoveNext(CancellationToken.None));
+        var services = call.ResponseStream.Current.ListServicesResponse.Service.Select(s => s.Name).ToList();
+        Assert.Contains("herald.v1.Messages", services);
+        Assert.Contains("herald.v1.Endpoints", services);
+        Assert.Contains("grpc.health.v1.Health", services);
+
+        var health = await new Health.HealthClient(herald.Grpc).CheckAsync(new HealthCheckRequest());
+        Assert.Equal(HealthCheckResponse.Types.ServingStatus.Serving, health.Status);
+    }
+}
