@@ -8,6 +8,7 @@ using Herald.ApiService.EventTypes;
 using Herald.ApiService.Grpc;
 using Herald.ApiService.Idempotency;
 using Herald.ApiService.Messages;
+using Herald.ApiService.Problems;
 using Herald.ApiService.RateLimiting;
 using Herald.Database;
 using Herald.Kafka;
@@ -43,6 +44,7 @@ app.MapDefaultEndpoints();
 
 var api = app.MapGroup("/api/v1")
     .RequireAuthorization()
+    .AddEndpointFilter<StorableInputFilter>()
     .AddEndpointFilter<IdempotencyFilter>();
 api.MapApplications();
 api.MapApiKeys();

@@ -19,6 +19,7 @@ public sealed class ApiKeyService(NpgsqlDataSource dataSource, ApiKeyDirectory d
         Authorize(caller, applicationId, "create admin API keys");
         var name = input.Name?.Trim();
         if (string.IsNullOrEmpty(name) || name.Length > 256) throw ApiError.Invalid("name", "Required, at most 256 characters.");
+        new Validation().RequireStorable("name", name).ThrowIfInvalid();
 
         // 256 random bits; the prefix says what the key is for when it turns up in a log or a secret scanner.
         var key = (applicationId is null ? "hk_admin_" : "hk_app_") + Base64Url(RandomNumberGenerator.GetBytes(32));

@@ -87,6 +87,7 @@ public sealed class ApplicationService(NpgsqlDataSource dataSource, TimeProvider
         var validation = new Validation();
         var name = input.Name?.Trim();
         if (string.IsNullOrEmpty(name) || name.Length > 256) validation.Add("name", "Required, at most 256 characters.");
+        validation.RequireStorable("name", name);
         if (input.RateLimit is < 1 or > 1_000_000) validation.Add("rateLimit", "Deliveries per second, from 1 to 1,000,000, or null for no limit.");
         validation.ThrowIfInvalid();
         return (name!, input.RateLimit, input.RequireRegisteredEventTypes ?? false);

@@ -23,6 +23,7 @@ public static partial class EndpointRules
     {
         ValidateUrl(input.Url, options, validation);
         if (input.Description is { Length: > 1024 }) validation.Add("description", "At most 1024 characters.");
+        validation.RequireStorable("description", input.Description);
         if (input.EventTypes is { } types)
         {
             if (types.Length > 100) validation.Add("eventTypes", "At most 100 event types; omit the filter to receive every type.");
@@ -57,7 +58,7 @@ public static partial class EndpointRules
 
     private static void ValidateUrl(string? url, EndpointOptions options, Validation validation)
     {
-        if (string.IsNullOrWhiteSpace(url) || url.Length > MaxUrlLength || !Uri.TryCreate(url, UriKind.Absolute, out var uri))
+        if (string.IsNullOrWhiteSpace(url) || url.Length > MaxUrlLength || !StorableText.IsStorable(url) || !Uri.TryCreate(url, UriKind.Absolute, out var uri))
         {
             validation.Add("url", $"Required: an absolute https URL of at most {MaxUrlLength} characters.");
             return;

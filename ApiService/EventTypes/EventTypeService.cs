@@ -118,6 +118,7 @@ public sealed class EventTypeService(NpgsqlDataSource dataSource, TimeProvider t
     private static void ValidateDescription(string? description, Validation validation)
     {
         if (description is { Length: > 1024 }) validation.Add("description", "At most 1024 characters.");
+        validation.RequireStorable("description", description);
     }
 
     private static EventTypeResponse Read(NpgsqlDataReader reader) => new(

@@ -46,7 +46,7 @@ public sealed class MessageService(
         caller.RequireAccessTo(applicationId);
         var validation = new Validation();
         if (!EventTypeName.IsValid(input.EventType)) validation.Add("eventType", EventTypeName.Rule);
-        if (input.EventId is not null && (input.EventId.Length is 0 or > MaxEventIdLength || input.EventId.Any(char.IsControl)))
+        if (input.EventId is not null && (input.EventId.Length is 0 or > MaxEventIdLength || input.EventId.Any(char.IsControl) || !StorableText.IsStorable(input.EventId)))
             validation.Add("eventId", $"1 to {MaxEventIdLength} printable characters, unique per application.");
         if (input.Payload.ValueKind != JsonValueKind.Object) validation.Add("payload", "Required: a JSON object.");
         validation.ThrowIfInvalid();

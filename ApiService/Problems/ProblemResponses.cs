@@ -62,6 +62,9 @@ public static class ApiErrors
         // A dependency outage is not the client's fault, and not a bug: 503 tells it to come back.
         Npgsql.NpgsqlException database when IsOutage(database) =>
             new ApiError(ApiErrorKind.Unavailable, "A dependency is unavailable; retry shortly.") { RetryAfter = TimeSpan.FromSeconds(1) },
+        // Backstop for text no validation rule caught: PostgreSQL refuses NUL and invalid UTF-8.
+        Npgsql.PostgresException { SqlState: "22021" or "22P05" } or System.Text.EncoderFallbackException =>
+            new ApiError(ApiErrorKind.Validation, $"The request contains text that cannot be stored. {StorableText.Rule}"),
         StackExchange.Redis.RedisConnectionException or TimeoutException =>
             new ApiError(ApiErrorKind.Unavailable, "A dependency is unavailable; retry shortly.") { RetryAfter = TimeSpan.FromSeconds(1) },
         _ => null,
