@@ -37,7 +37,8 @@ public static class KubernetesPublishing
 
             try
             {
-                KustomizeTree.Write(AspireManifest.Load(Path.Combine(output, ManifestFile)), options, output);
+                KustomizeTree.Write(AspireManifest.Load(Path.Combine(output, ManifestFile)), options, output,
+                    name => builder.Configuration[$"Parameters:{name}"] ?? builder.Configuration.GetConnectionString(name));
             }
             catch
             {

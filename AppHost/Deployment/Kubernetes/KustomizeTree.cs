@@ -19,7 +19,8 @@ public static class KustomizeTree
 
     public static string ConfigMapName(string workload) => $"{workload}-config";
 
-    public static void Write(AspireManifest manifest, KubernetesOptions options, string directory)
+    /// <param name="configuredValue">A secret parameter's value in the AppHost's configuration, if it has one.</param>
+    public static void Write(AspireManifest manifest, KubernetesOptions options, string directory, Func<string, string?> configuredValue)
     {
         var containers = manifest.Projects.ToDictionary(p => p.Name, p => ProjectContainer.For(manifest, p, options), StringComparer.Ordinal);
         var resolver = new ManifestExpressionResolver(manifest, containers.ToDictionary(c => c.Key, c => c.Value.Port, StringComparer.Ordinal));
@@ -56,7 +57,7 @@ public static class KustomizeTree
             WriteObjects(Path.Combine(overlay, "autoscalers.yaml"), [.. services.Select(s => s.Workload.Autoscaler(environment))]);
             if (environment.GenerateSecrets)
             {
-                DevelopmentSecrets.Write(Path.Combine(overlay, SecretsFile), manifest.SecretParameters);
+                DevelopmentSecrets.Write(Path.Combine(overlay, SecretsFile), manifest.SecretParameters, configuredValue);
             }
             WriteKustomization(Path.Combine(overlay, "kustomization.yaml"), new Kustomization
             {
