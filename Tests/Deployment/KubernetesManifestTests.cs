@@ -194,21 +194,50 @@ public sealed class KubernetesManifestTests(KubernetesTree tree) : IClassFixture
     [Fact]
     public async Task Timings_follow_the_apphost_configuration_and_regenerating_keeps_the_dev_secrets()
     {
+        await InScratchTreeAsync(
+            prepare: directory => File.Copy(Path.Combine(tree.Directory, DevSecretsFile), Path.Combine(directory, DevSecretsFile)),
+            settings: ["--Herald:Shutdown:DrainDelay=00:00:02", "--Herald:Shutdown:Timeout=00:00:20"],
+            check: (directory, dev) =>
+            {
+                var deployment = dev.Named<V1Deployment>("api");
+                var container = Assert.Single(deployment.Spec.Template.Spec.Containers);
+                Assert.Equal(2, container.Lifecycle.PreStop.Sleep.Seconds);
+                Assert.InRange(deployment.Spec.Template.Spec.TerminationGracePeriodSeconds ?? 0, 22, 30);
+                Assert.Equal("00:00:20", dev.EnvironmentOf(container, _ => "")["Herald__Shutdown__Timeout"]);
+                Assert.Equal(tree.DevSecrets, KubernetesTree.ReadSecrets(Path.Combine(directory, DevSecretsFile)));
+            });
+    }
+
+    [Fact]
+    public async Task A_server_given_as_a_connection_string_replaces_its_stateful_set_and_is_read_from_the_secret()
+    {
+        const string managed = "Host=db.example.com;Username=herald;Password=managed-password;Database=herald";
+        await InScratchTreeAsync(
+            prepare: _ => { },
+            settings: [$"--ConnectionStrings:herald={managed}"],
+            check: (directory, dev) =>
+            {
+                Assert.DoesNotContain(dev.OfKind<V1StatefulSet>(), s => s.Metadata.Name == "postgres");
+                var secrets = KubernetesTree.ReadSecrets(Path.Combine(directory, DevSecretsFile));
+                Assert.Equal(managed, secrets["herald"]);
+                var container = Assert.Single(dev.Named<V1Deployment>("api").Spec.Template.Spec.Containers);
+                Assert.Equal(managed, dev.EnvironmentOf(container, reference => secrets[reference.Key])["ConnectionStrings__herald"]);
+                Assert.DoesNotContain("managed-password", KubernetesYaml.SerializeAll(dev.Objects.Where(o => o is not V1Secret)), StringComparison.Ordinal);
+            });
+    }
+
+    private const string DevSecretsFile = "overlays/dev/" + KustomizeTree.SecretsFile;
+
+    /// <summary>Generates a tree of its own with <paramref name="settings"/> given to the AppHost, and renders its dev overlay.</summary>
+    private static async Task InScratchTreeAsync(Action<string> prepare, string[] settings, Action<string, RenderedOverlay> check)
+    {
         var directory = Path.Combine(Path.GetTempPath(), $"herald-k8s-{Guid.NewGuid():N}");
-        var secrets = Path.Combine(directory, "overlays", "dev", KustomizeTree.SecretsFile);
-        Directory.CreateDirectory(Path.GetDirectoryName(secrets)!);
-        File.Copy(Path.Combine(tree.Directory, "overlays", "dev", KustomizeTree.SecretsFile), secrets);
+        Directory.CreateDirectory(Path.Combine(directory, "overlays", "dev"));
         try
         {
-            await AppHostPublish.KubernetesAsync(directory, "--Herald:Shutdown:DrainDelay=00:00:02", "--Herald:Shutdown:Timeout=00:00:20");
-            var rendered = await KubernetesTree.RenderAsync(Path.Combine(directory, "overlays", "dev"));
-
-            var deployment = rendered.Named<V1Deployment>("api");
-            var container = Assert.Single(deployment.Spec.Template.Spec.Containers);
-            Assert.Equal(2, container.Lifecycle.PreStop.Sleep.Seconds);
-            Assert.InRange(deployment.Spec.Template.Spec.TerminationGracePeriodSeconds ?? 0, 22, 30);
-            Assert.Equal("00:00:20", rendered.EnvironmentOf(container, _ => "")["Herald__Shutdown__Timeout"]);
-            Assert.Equal(tree.DevSecrets, KubernetesTree.ReadSecrets(secrets));
+            prepare(directory);
+            await AppHostPublish.KubernetesAsync(directory, settings);
+            check(directory, await KubernetesTree.RenderAsync(Path.Combine(directory, "overlays", "dev")));
         }
         finally
         {
