@@ -29,14 +29,12 @@ public static class KubernetesPublishing
         builder.Pipeline.AddStep(StepName, context =>
         {
             var output = context.Services.GetRequiredService<IOptions<PipelineOptions>>().Value.OutputPath;
-            if (string.IsNullOrEmpty(output) || output.EndsWith(".json", StringComparison.Ordinal))
-            {
-                Environment.ExitCode = 1;
-                throw new DistributedApplicationException($"{StepName} needs --output-path <directory>.");
-            }
-
             try
             {
+                if (string.IsNullOrEmpty(output) || output.EndsWith(".json", StringComparison.Ordinal))
+                {
+                    throw new DistributedApplicationException($"{StepName} needs --output-path <directory>.");
+                }
                 KustomizeTree.Write(AspireManifest.Load(Path.Combine(output, ManifestFile)), options, output,
                     name => builder.Configuration[$"Parameters:{name}"] ?? builder.Configuration.GetConnectionString(name));
             }
@@ -47,7 +45,7 @@ public static class KubernetesPublishing
                 throw;
             }
             context.Logger.LogInformation("Kubernetes manifests written to {Directory}: base/ and overlays/{Overlays}",
-                Path.GetFullPath(output), string.Join(", overlays/", options.Environments.Keys));
+                Path.GetFullPath(output!), string.Join(", overlays/", options.Environments.Keys));
             return Task.CompletedTask;
         }, dependsOn: ManifestStep);
         return builder;

@@ -42,7 +42,7 @@ public sealed class BackingServiceWorkload
 
         var statefulSet = new V1StatefulSet
         {
-            Metadata = Metadata(container.Name),
+            Metadata = WorkloadLabels.Metadata(container.Name, Component),
             Spec = new V1StatefulSetSpec
             {
                 ServiceName = container.Name,
@@ -101,7 +101,7 @@ public sealed class BackingServiceWorkload
         // Headless: the name resolves straight to the pod, which is what Kafka's advertised listeners expect.
         var service = new V1Service
         {
-            Metadata = Metadata(container.Name),
+            Metadata = WorkloadLabels.Metadata(container.Name, Component),
             Spec = new V1ServiceSpec
             {
                 ClusterIP = "None",
@@ -116,6 +116,4 @@ public sealed class BackingServiceWorkload
     private static string Literal(PodValue value, ManifestResource container, string what) => value.IsLiteral
         ? value.LiteralText
         : throw new DistributedApplicationException($"Container '{container.Name}' has a secret in {what}; pass it as an environment variable.");
-
-    private static V1ObjectMeta Metadata(string name) => new() { Name = name, Labels = WorkloadLabels.All(name, Component) };
 }

@@ -55,7 +55,7 @@ public sealed class ServiceWorkload
         var replicas = environment.Replicas.TryGetValue(_name, out var range) ? range : new ReplicaRange();
         return new V2HorizontalPodAutoscaler
         {
-            Metadata = Metadata(_name),
+            Metadata = WorkloadLabels.Metadata(_name, Component),
             Spec = new V2HorizontalPodAutoscalerSpec
             {
                 ScaleTargetRef = new V2CrossVersionObjectReference { ApiVersion = "apps/v1", Kind = V1Deployment.KubeKind, Name = _name },
@@ -79,7 +79,7 @@ public sealed class ServiceWorkload
 
     private static V1Deployment Deployment(string name, ProjectContainer container, int port, PodEnvironment environment, ServiceTimings timings, KubernetesOptions options) => new()
     {
-        Metadata = Metadata(name),
+        Metadata = WorkloadLabels.Metadata(name, Component),
         Spec = new V1DeploymentSpec
         {
             Selector = new V1LabelSelector { MatchLabels = WorkloadLabels.Selector(name) },
@@ -161,7 +161,7 @@ public sealed class ServiceWorkload
 
     private static V1Service Service(string name, int port) => new()
     {
-        Metadata = Metadata(name),
+        Metadata = WorkloadLabels.Metadata(name, Component),
         Spec = new V1ServiceSpec
         {
             Selector = WorkloadLabels.Selector(name),
@@ -172,13 +172,11 @@ public sealed class ServiceWorkload
     // One pod at a time may be evicted by a drain or an upgrade, whatever the replica count.
     private static V1PodDisruptionBudget DisruptionBudget(string name) => new()
     {
-        Metadata = Metadata(name),
+        Metadata = WorkloadLabels.Metadata(name, Component),
         Spec = new V1PodDisruptionBudgetSpec
         {
             Selector = new V1LabelSelector { MatchLabels = WorkloadLabels.Selector(name) },
             MaxUnavailable = 1,
         },
     };
-
-    private static V1ObjectMeta Metadata(string name) => new() { Name = name, Labels = WorkloadLabels.All(name, Component) };
 }

@@ -1,3 +1,5 @@
+using k8s.Models;
+
 namespace Herald.AppHost.Deployment.Kubernetes;
 
 /// <summary>The recommended <c>app.kubernetes.io</c> labels; a workload's pods are selected by name alone, which never
@@ -16,4 +18,7 @@ public static class WorkloadLabels
         ["app.kubernetes.io/component"] = component,
         ["app.kubernetes.io/part-of"] = PartOf,
     };
+
+    /// <summary>Metadata for a workload's objects: its name and all its labels.</summary>
+    public static V1ObjectMeta Metadata(string name, string component) => new() { Name = name, Labels = All(name, component) };
 }
