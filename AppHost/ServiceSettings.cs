@@ -6,7 +6,10 @@ public static class ServiceSettings
 {
     /// <summary>Sections of the AppHost's configuration that are handed to every service as environment variables, so
     /// <c>dotnet run --project AppHost -- --Herald:Shutdown:DrainDelay=00:00:02</c> (or a test) reaches them.</summary>
-    public static readonly string[] ForwardedSections = ["Herald:Shutdown", "Herald:Delivery", "Herald:Postgres", "Kafka"];
+    public static readonly string[] ForwardedSections = ["Herald", "Kafka"];
+
+    // The AppHost's own settings, meaningless to a service.
+    private static readonly string[] AppHostOnly = [Infrastructure.InfrastructureModes.Setting];
 
     public static IResourceBuilder<ProjectResource> WithServiceSettings(this IResourceBuilder<ProjectResource> project, IConfiguration configuration)
     {
@@ -14,7 +17,7 @@ public static class ServiceSettings
         {
             foreach (var (key, value) in configuration.GetSection(section).AsEnumerable())
             {
-                if (value is not null) project.WithEnvironment(key.Replace(":", "__", StringComparison.Ordinal), value);
+                if (value is not null && !AppHostOnly.Contains(key, StringComparer.OrdinalIgnoreCase)) project.WithEnvironment(key.Replace(":", "__", StringComparison.Ordinal), value);
             }
         }
         return project;

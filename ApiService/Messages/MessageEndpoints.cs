@@ -1,53 +1,68 @@
 using System.Text.Json;
-using System.Text.RegularExpressions;
-using Microsoft.AspNetCore.Http.HttpResults;
+using Herald.ApiService.Auth;
+using Herald.ApiService.Http;
+using Herald.ApiService.Problems;
+using Microsoft.AspNetCore.Http.Features;
+using Microsoft.Extensions.Options;
 
 namespace Herald.ApiService.Messages;
 
-public static partial class MessageEndpoints
+public static class MessageEndpoints
 {
-    public static IServiceCollection AddMessages(this IServiceCollection services) =>
-        services.AddSingleton<MessageStore>();
+    // Room for eventType, eventId and JSON framing around a payload of the maximum size.
+    private const int EnvelopeAllowance = 16 * 1024;
 
-    public static IEndpointRouteBuilder MapMessages(this IEndpointRouteBuilder routes)
+    public static RouteGroupBuilder MapMessages(this RouteGroupBuilder api)
     {
-        var messages = routes.MapGroup("/api/v1/messages").WithTags("Messages");
-        messages.MapPost("/", CreateAsync).WithName("CreateMessage");
-        messages.MapGet("/{id}", GetAsync).WithName("GetMessage");
-        return routes;
+        var messages = api.MapGroup("/apps/{appId}/messages").WithTags("Messages");
+
+        messages.MapPost("/", CreateAsync).Accepts<CreateMessageInput>("application/json").WithName("CreateMessage");
+
+        messages.MapGet("/", async (string appId, HttpContext context, MessageService service, CancellationToken ct) =>
+            TypedResults.Ok(await service.ListAsync(context.Caller(), appId, MessageFilter.From(context.Request), PageRequest.From(context.Request), ct)))
+            .WithName("ListMessages");
+
+        messages.MapGet("/{messageId}", async (string appId, string messageId, HttpContext context, MessageService service, CancellationToken ct) =>
+            TypedResults.Ok(await service.GetAsync(context.Caller(), appId, messageId, ct)))
+            .WithName("GetMessage");
+
+        return api;
     }
 
-    private static async Task<Results<Accepted<MessageResponse>, ValidationProblem>> CreateAsync(
-        CreateMessageRequest request, MessageStore store, CancellationToken cancellationToken)
+    /// <summary>202 once the message is committed; the same 202 body for a repeated eventId.</summary>
+    private static async Task<IResult> CreateAsync(string appId, HttpContext context, MessageService service, IOptions<MessageOptions> options, CancellationToken ct)
     {
-        var errors = Validate(request);
-        if (errors.Count > 0) return TypedResults.ValidationProblem(errors);
+        // Refuse oversized bodies while reading instead of buffering them first.
+        if (context.Features.Get<IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } limit)
+            limit.MaxRequestBodySize = options.Value.MaxPayloadBytes + EnvelopeAllowance;
+        if (context.Request.ContentLength > options.Value.MaxPayloadBytes + EnvelopeAllowance)
+            throw new ApiError(ApiErrorKind.PayloadTooLarge, $"The payload is larger than {options.Value.MaxPayloadBytes} bytes.");
 
-        var message = await store.CreateAsync(request.EventType!, request.Payload.GetRawText(), cancellationToken);
-        return TypedResults.Accepted($"/api/v1/messages/{message.Id}", message);
-    }
-
-    private static async Task<Results<Ok<MessageResponse>, NotFound>> GetAsync(string id, MessageStore store, CancellationToken cancellationToken) =>
-        await store.FindAsync(id, cancellationToken) is { } message ? TypedResults.Ok(message) : TypedResults.NotFound();
-
-    private static Dictionary<string, string[]> Validate(CreateMessageRequest request)
-    {
-        var errors = new Dictionary<string, string[]>();
-        if (request.EventType is not { Length: > 0 and <= 256 } || !EventTypeName().IsMatch(request.EventType))
+        if (!context.Request.HasJsonContentType()) throw ApiError.Invalid("body", "Send a JSON body with Content-Type: application/json.");
+        JsonDocument document;
+        try
         {
-            errors["eventType"] = ["Required: letters, digits, '_', '-' and '.', up to 256 characters, e.g. invoice.paid."];
+            document = await JsonDocument.ParseAsync(context.Request.Body, cancellationToken: ct);
         }
-        if (request.Payload.ValueKind != JsonValueKind.Object)
+        catch (JsonException exception)
         {
-            errors["payload"] = ["Required: a JSON object."];
+            throw ApiError.Invalid("body", $"Not valid JSON: {exception.Message}");
         }
-        return errors;
+        using (document)
+        {
+            var root = document.RootElement;
+            if (root.ValueKind != JsonValueKind.Object) throw ApiError.Invalid("body", "A JSON object is required.");
+            var input = new CreateMessageInput(
+                StringProperty(root, "eventType"),
+                StringProperty(root, "eventId"),
+                root.TryGetProperty("payload", out var payload) ? payload.Clone() : default);
+            var (message, _) = await service.CreateAsync(context.Caller(), appId, input, ct);
+            return TypedResults.Accepted($"/api/v1/apps/{appId}/messages/{message.Id}", message);
+        }
     }
 
-    [GeneratedRegex(@"^[a-zA-Z0-9_\-]+(\.[a-zA-Z0-9_\-]+)*$")]
-    private static partial Regex EventTypeName();
+    private static string? StringProperty(JsonElement root, string name) =>
+        !root.TryGetProperty(name, out var value) || value.ValueKind == JsonValueKind.Null ? null
+        : value.ValueKind == JsonValueKind.String ? value.GetString()
+        : throw ApiError.Invalid(name, "Must be a string.");
 }
-
-public sealed record CreateMessageRequest(string? EventType, JsonElement Payload);
-
-public sealed record MessageResponse(string Id, string EventType, JsonElement Payload, DateTimeOffset CreatedAt, DateTimeOffset? PublishedAt);

@@ -5,12 +5,13 @@ namespace Herald.Messages;
 
 /// <summary>
 /// The Kafka record the API publishes once a message is committed: everything the Processor needs to deliver it
-/// without reading the message row back.
+/// without reading the message row back. The payload is the JSON text exactly as the client sent it.
 /// </summary>
 public sealed record MessagePublished(
     string MessageId,
+    string ApplicationId,
     string EventType,
-    JsonElement Payload,
+    string Payload,
     DateTimeOffset CreatedAt)
 {
     public byte[] ToUtf8Bytes() => JsonSerializer.SerializeToUtf8Bytes(this, HeraldJsonContext.Default.MessagePublished);

@@ -4,7 +4,6 @@ using Herald.Kafka;
 using Herald.Messages;
 using Herald.Processor.Delivery;
 using Herald.ServiceDefaults.Kafka;
-using Microsoft.Extensions.Options;
 
 namespace Herald.Processor.Consuming;
 
@@ -14,9 +13,9 @@ namespace Herald.Processor.Consuming;
 /// </summary>
 internal sealed class MessageConsumer(
     KafkaConnection kafka,
+    EndpointDirectory endpoints,
     WebhookSender sender,
     AttemptLog attempts,
-    IOptions<DeliveryOptions> options,
     ILogger<MessageConsumer> logger) : BackgroundService
 {
     public const string GroupId = "herald-processor";
@@ -100,19 +99,16 @@ internal sealed class MessageConsumer(
         }
     }
 
+    // The walking skeleton's delivery: one attempt per subscribed endpoint, in turn. The delivery engine (retries,
+    // per-endpoint ordering and isolation) replaces this.
     private async Task DeliverAsync(MessagePublished message, CancellationToken cancellationToken)
     {
-        var delivery = options.Value;
-        if (delivery.EndpointUrl is null || string.IsNullOrEmpty(delivery.EndpointSecret))
+        foreach (var endpoint in await endpoints.SubscribedAsync(message.ApplicationId, message.EventType, cancellationToken))
         {
-            logger.LogWarning("No endpoint configured ({Section}:EndpointUrl); message {MessageId} not delivered",
-                DeliveryOptions.Section, message.MessageId);
-            return;
+            var attempt = await sender.SendAsync(endpoint, message, cancellationToken);
+            await attempts.RecordAsync(message, endpoint, attempt, cancellationToken);
+            logger.LogInformation("Delivered {MessageId} to {EndpointId}: {Outcome} {HttpStatus} in {LatencyMs} ms",
+                message.MessageId, endpoint.Id, attempt.Succeeded ? "succeeded" : "failed", attempt.HttpStatus, (int)attempt.Latency.TotalMilliseconds);
         }
-
-        var attempt = await sender.SendAsync(delivery.EndpointUrl, delivery.EndpointSecret, message, cancellationToken);
-        await attempts.RecordAsync(message.MessageId, delivery.EndpointUrl, attempt, cancellationToken);
-        logger.LogInformation("Delivered {MessageId}: {Outcome} {HttpStatus} in {LatencyMs} ms",
-            message.MessageId, attempt.Succeeded ? "succeeded" : "failed", attempt.HttpStatus, (int)attempt.Latency.TotalMilliseconds);
     }
 }

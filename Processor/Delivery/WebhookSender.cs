@@ -12,7 +12,9 @@ public static class WebhookDeliveryExtensions
     public static void AddWebhookDelivery(this IHostApplicationBuilder builder)
     {
         builder.Services.Configure<DeliveryOptions>(builder.Configuration.GetSection(DeliveryOptions.Section));
+        builder.Services.AddSingleton(TimeProvider.System);
         builder.Services.AddSingleton<AttemptLog>();
+        builder.Services.AddSingleton<EndpointDirectory>();
         // RemoveAllResilienceHandlers is marked experimental but is the supported way to opt one client out of the defaults.
 #pragma warning disable EXTEXP0001
         builder.Services.AddHttpClient<WebhookSender>()
@@ -35,16 +37,18 @@ public sealed class WebhookSender(HttpClient http, IOptions<DeliveryOptions> opt
 {
     private const int ResponseBodyLimit = 4096;
 
-    public async Task<Attempt> SendAsync(Uri endpoint, string secret, MessagePublished message, CancellationToken cancellationToken)
+    public async Task<Attempt> SendAsync(EndpointTarget endpoint, MessagePublished message, CancellationToken cancellationToken)
     {
-        var body = message.Payload.GetRawText();
+        var body = message.Payload;
         var timestamp = time.GetUtcNow();
-        var signature = new StandardWebhook(secret).Sign(message.MessageId, timestamp, body);
+        // One signature per active secret, so receivers mid-rotation verify with either.
+        var signature = string.Join(' ', endpoint.Secrets.Select(secret => new StandardWebhook(secret).Sign(message.MessageId, timestamp, body)));
 
-        using var request = new HttpRequestMessage(HttpMethod.Post, endpoint)
+        using var request = new HttpRequestMessage(HttpMethod.Post, endpoint.Url)
         {
             Content = new StringContent(body, System.Text.Encoding.UTF8, "application/json"),
         };
+        foreach (var (name, value) in endpoint.Headers) request.Headers.TryAddWithoutValidation(name, value);
         // webhook-id is the message id on every attempt, so receivers can deduplicate.
         request.Headers.Add("webhook-id", message.MessageId);
         request.Headers.Add("webhook-timestamp", timestamp.ToUnixTimeSeconds().ToString(System.Globalization.CultureInfo.InvariantCulture));

@@ -18,11 +18,13 @@ public sealed class HeraldAppFixture : IAsyncLifetime
 
     public WebhookReceiver Receiver { get; } = new();
 
-    public string EndpointSecret { get; } = "whsec_" + Convert.ToBase64String(RandomNumberGenerator.GetBytes(32));
+    /// <summary>The bootstrap admin key, given to the AppHost as its admin-api-key parameter.</summary>
+    public string AdminKey { get; } = "test-admin-" + Convert.ToHexString(RandomNumberGenerator.GetBytes(24));
+
+    /// <summary>Requests per second per API key in the test app: low enough for a test to exceed it.</summary>
+    public const int RateLimit = 300;
 
     public DistributedApplication App { get; private set; } = null!;
-
-    public HttpClient Api { get; private set; } = null!;
 
     public async Task InitializeAsync()
     {
@@ -30,16 +32,30 @@ public sealed class HeraldAppFixture : IAsyncLifetime
         var builder = await DistributedApplicationTestingBuilder.CreateAsync<Projects.AppHost>(
         [
             "--Herald:Infrastructure=Local",
-            $"--Herald:Delivery:EndpointUrl={Receiver.Url}",
-            $"--Herald:Delivery:EndpointSecret={EndpointSecret}",
+            $"--Parameters:admin-api-key={AdminKey}",
+            $"--Herald:RateLimit:RequestsPerSecond={RateLimit}",
             "--Herald:Shutdown:DrainDelay=00:00:02",
+            // Short enough that a Kafka outage in a test outlasts it and the relay has to step in.
+            "--Kafka:Producer:message.timeout.ms=5000",
+            "--Herald:Messages:RelayGrace=00:00:02",
         ], (options, _) => options.DisableDashboard = true);
 
         App = await builder.BuildAsync();
         using var timeout = new CancellationTokenSource(StartTimeout);
         await App.StartAsync(timeout.Token);
         await WaitUntilHealthyAsync(timeout.Token);
-        Api = App.CreateHttpClient("api");
+        Admin = Client(AdminKey);
+    }
+
+    /// <summary>The API as an admin-key holder sees it.</summary>
+    public HeraldClient Admin { get; private set; } = null!;
+
+    /// <summary>The API with the given key (or none).</summary>
+    public HeraldClient Client(string? apiKey)
+    {
+        var http = App.CreateHttpClient("api");
+        if (apiKey is not null) http.DefaultRequestHeaders.Authorization = new("Bearer", apiKey);
+        return new HeraldClient(http);
     }
 
     public async Task WaitUntilHealthyAsync(CancellationToken cancellationToken)
@@ -56,7 +72,6 @@ public sealed class HeraldAppFixture : IAsyncLifetime
 
     public async Task DisposeAsync()
     {
-        Api?.Dispose();
         if (App is not null)
         {
             await App.StopAsync();

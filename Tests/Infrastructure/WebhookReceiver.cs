@@ -1,5 +1,4 @@
 using System.Collections.Concurrent;
-using System.Threading.Channels;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Hosting.Server;
@@ -26,7 +25,6 @@ public sealed class WebhookReceiver : IAsyncDisposable
 {
     private readonly WebApplication _app;
     private readonly ConcurrentQueue<ReceivedWebhook> _received = new();
-    private readonly Channel<ReceivedWebhook> _arrivals = Channel.CreateUnbounded<ReceivedWebhook>();
 
     public WebhookReceiver()
     {
@@ -44,7 +42,6 @@ public sealed class WebhookReceiver : IAsyncDisposable
                 body,
                 DateTimeOffset.UtcNow);
             _received.Enqueue(webhook);
-            _arrivals.Writer.TryWrite(webhook);
             return Results.NoContent();
         });
     }
@@ -53,6 +50,12 @@ public sealed class WebhookReceiver : IAsyncDisposable
 
     public IReadOnlyCollection<ReceivedWebhook> Received => _received;
 
+    /// <summary>A distinct path on this receiver, so one test's endpoint is told apart from another's.</summary>
+    public Uri UrlFor(string name) => new(Url, $"/webhooks/{name}");
+
+    public IReadOnlyList<ReceivedWebhook> ReceivedFor(string messageId) =>
+        [.. _received.Where(w => w.Headers.GetValueOrDefault("webhook-id") == messageId)];
+
     public async Task StartAsync()
     {
         await _app.StartAsync();
@@ -60,21 +63,15 @@ public sealed class WebhookReceiver : IAsyncDisposable
         Url = new Uri(new Uri(address), "/webhooks");
     }
 
-    /// <summary>Waits for the webhook carrying <paramref name="messageId"/>, skipping others.</summary>
-    public async Task<ReceivedWebhook> WaitForAsync(string messageId, TimeSpan timeout)
+    /// <summary>Waits for the webhook carrying <paramref name="messageId"/> (at <paramref name="path"/>, if given).</summary>
+    public async Task<ReceivedWebhook> WaitForAsync(string messageId, TimeSpan timeout, string? path = null)
     {
-        var existing = _received.FirstOrDefault(w => w.Headers.GetValueOrDefault("webhook-id") == messageId);
-        if (existing is not null) return existing;
-        using var deadline = new CancellationTokenSource(timeout);
-        try
+        bool Matches(ReceivedWebhook w) => w.Headers.GetValueOrDefault("webhook-id") == messageId && (path is null || w.Path == path);
+        var deadline = DateTime.UtcNow + timeout;
+        while (DateTime.UtcNow < deadline)
         {
-            await foreach (var webhook in _arrivals.Reader.ReadAllAsync(deadline.Token))
-            {
-                if (webhook.Headers.GetValueOrDefault("webhook-id") == messageId) return webhook;
-            }
-        }
-        catch (OperationCanceledException)
-        {
+            if (_received.FirstOrDefault(Matches) is { } webhook) return webhook;
+            await Task.Delay(20);
         }
         throw new TimeoutException($"No webhook for {messageId} arrived within {timeout}; {_received.Count} others did.");
     }

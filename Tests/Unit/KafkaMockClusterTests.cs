@@ -50,7 +50,8 @@ public sealed class KafkaMockClusterTests
         {
             BootstrapServers = cluster.BootstrapServers,
             EnableIdempotence = true,
-            MessageTimeoutMs = 60_000,
+            MessageTimeoutMs = 120_000,
+            ReconnectBackoffMaxMs = 1000,
         }).Build();
         await producer.ProduceAsync("events", new Message<Null, string> { Value = "before" });
 
@@ -60,7 +61,7 @@ public sealed class KafkaMockClusterTests
         Assert.False(during.IsCompleted, "A record was acknowledged while every broker was down.");
 
         for (var broker = 1; broker <= 3; broker++) cluster.SetBrokerUp(broker);
-        var result = await during.WaitAsync(TimeSpan.FromSeconds(30));
+        var result = await during.WaitAsync(TimeSpan.FromSeconds(90));
 
         Assert.Equal(PersistenceStatus.Persisted, result.Status);
         Assert.Equal(1, result.Offset.Value);

@@ -1,0 +1,44 @@
+using System.Security.Cryptography;
+using System.Text;
+using Microsoft.Extensions.Caching.Memory;
+using Microsoft.Extensions.Options;
+using Npgsql;
+
+namespace Herald.ApiService.Auth;
+
+/// <summary>Resolves a presented API key to its caller. Keys are looked up by SHA-256 (they are random 256-bit values,
+/// so a fast hash is enough) and remembered briefly so the hot path does not query PostgreSQL per request.</summary>
+public sealed class ApiKeyDirectory(NpgsqlDataSource dataSource, IMemoryCache cache, IOptions<AuthOptions> options)
+{
+    public const string BootstrapAdminKeyId = "key_bootstrap_admin";
+
+    private readonly byte[]? _adminKeyHash = string.IsNullOrEmpty(options.Value.AdminKey) ? null : Hash(options.Value.AdminKey);
+
+    public static byte[] Hash(string key) => SHA256.HashData(Encoding.UTF8.GetBytes(key));
+
+    public async ValueTask<Caller?> FindAsync(string presentedKey, CancellationToken cancellationToken)
+    {
+        if (presentedKey.Length is 0 or > 512) return null;
+        var hash = Hash(presentedKey);
+        if (_adminKeyHash is not null && CryptographicOperations.FixedTimeEquals(hash, _adminKeyHash))
+        {
+            return new Caller(BootstrapAdminKeyId, null);
+        }
+
+        var cacheKey = Convert.ToHexString(hash);
+        if (cache.TryGetValue(cacheKey, out Caller? cached)) return cached;
+
+        await using var query = dataSource.CreateCommand(
+            "SELECT id, application_id FROM api_keys WHERE key_hash = $1 AND revoked_at IS NULL");
+        query.Parameters.Add(new() { Value = hash });
+        await using var reader = await query.ExecuteReaderAsync(cancellationToken);
+        var caller = await reader.ReadAsync(cancellationToken)
+            ? new Caller(reader.GetString(0), reader.IsDBNull(1) ? null : reader.GetString(1))
+            : null;
+        // Unknown keys are remembered too, so a stream of bad keys cannot keep the database busy.
+        cache.Set(cacheKey, caller, options.Value.KeyCacheDuration);
+        return caller;
+    }
+
+    public void Forget(byte[] hash) => cache.Remove(Convert.ToHexString(hash));
+}

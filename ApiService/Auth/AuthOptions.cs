@@ -1,0 +1,14 @@
+namespace Herald.ApiService.Auth;
+
+/// <summary>Configuration section <c>Herald:Auth</c>.</summary>
+public sealed class AuthOptions
+{
+    public const string Section = "Herald:Auth";
+
+    /// <summary>The bootstrap admin key (the AppHost's <c>admin-api-key</c> parameter). Admin keys created through the
+    /// API live in the database alongside application keys.</summary>
+    public string? AdminKey { get; set; }
+
+    /// <summary>How long a key lookup is remembered. Revocation reaches other API replicas within this time.</summary>
+    public TimeSpan KeyCacheDuration { get; set; } = TimeSpan.FromSeconds(10);
+}

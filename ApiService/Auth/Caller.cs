@@ -1,0 +1,46 @@
+using System.Security.Claims;
+using Herald.ApiService.Problems;
+
+namespace Herald.ApiService.Auth;
+
+/// <summary>Who is calling: an application's API key, or an admin key (<see cref="ApplicationId"/> null).</summary>
+public sealed record Caller(string KeyId, string? ApplicationId)
+{
+    public const string KeyIdClaim = "herald:key";
+    public const string ApplicationClaim = "herald:application";
+
+    public bool IsAdmin => ApplicationId is null;
+
+    /// <summary>The namespace for this caller's idempotency keys and rate limits.</summary>
+    public string Scope => ApplicationId ?? "admin";
+
+    /// <summary>An application key sees only its own application: anything else is "not found", never "forbidden",
+    /// so one tenant cannot learn whether another tenant's resources exist.</summary>
+    public void RequireAccessTo(string applicationId)
+    {
+        if (!IsAdmin && !string.Equals(ApplicationId, applicationId, StringComparison.Ordinal))
+            throw ApiError.NotFound("application");
+    }
+
+    public void RequireAdmin(string action)
+    {
+        if (!IsAdmin) throw new ApiError(ApiErrorKind.Forbidden, $"Only an admin API key can {action}.");
+    }
+
+    public ClaimsPrincipal ToPrincipal(string scheme)
+    {
+        var claims = new List<Claim> { new(KeyIdClaim, KeyId) };
+        if (ApplicationId is not null) claims.Add(new Claim(ApplicationClaim, ApplicationId));
+        return new ClaimsPrincipal(new ClaimsIdentity(claims, scheme));
+    }
+
+    public static Caller? From(ClaimsPrincipal principal) =>
+        principal.FindFirst(KeyIdClaim)?.Value is { } keyId ? new Caller(keyId, principal.FindFirst(ApplicationClaim)?.Value) : null;
+}
+
+public static class CallerExtensions
+{
+    /// <summary>The authenticated caller; endpoints that reach here require authorization, so one is always present.</summary>
+    public static Caller Caller(this HttpContext context) =>
+        Auth.Caller.From(context.User) ?? throw new ApiError(ApiErrorKind.Unauthenticated, "An API key is required.");
+}

@@ -1,0 +1,79 @@
+using System.Security.Cryptography;
+using System.Text;
+using System.Text.Json;
+using Herald.ApiService.Auth;
+using Herald.ApiService.Problems;
+using Microsoft.AspNetCore.Http.Json;
+using Microsoft.Extensions.Options;
+
+namespace Herald.ApiService.Idempotency;
+
+/// <summary>
+/// Honours an <c>idempotency-key</c> header on POST: the first successful response is kept and returned for
+/// identical repeats within 24 h; the same key with a different request is 422. Failures are not kept, so a retry
+/// after a 4xx or 5xx runs again.
+/// </summary>
+internal sealed class IdempotencyFilter(IdempotencyStore store, IOptions<JsonOptions> json) : IEndpointFilter
+{
+    public const string Header = "idempotency-key";
+
+    public async ValueTask<object?> InvokeAsync(EndpointFilterInvocationContext context, EndpointFilterDelegate next)
+    {
+        var http = context.HttpContext;
+        if (!HttpMethods.IsPost(http.Request.Method) || http.Request.Headers[Header].ToString() is not { Length: > 0 } key)
+            return await next(context);
+        if (key.Length > 256 || key.Any(char.IsControl))
+            throw ApiError.Invalid(Header, "At most 256 printable characters.");
+
+        var scope = http.Caller().Scope;
+        var claim = await store.ClaimAsync(scope, key, await HashRequestAsync(http.Request), http.RequestAborted);
+        switch (claim)
+        {
+            case IdempotencyClaim.Replay replay:
+                http.Response.Headers["idempotent-replayed"] = "true";
+                if (replay.Location is not null) http.Response.Headers.Location = replay.Location;
+                return Results.Text(replay.Response, "application/json", Encoding.UTF8, replay.StatusCode);
+            case IdempotencyClaim.Mismatch:
+                throw new ApiError(ApiErrorKind.Unprocessable, "This idempotency-key was already used for a different request.");
+            case IdempotencyClaim.StillRunning:
+                throw new ApiError(ApiErrorKind.Conflict, "A request with this idempotency-key is still in progress; retry shortly.");
+        }
+
+        object? result;
+        try
+        {
+            result = await next(context);
+        }
+        catch
+        {
+            await store.AbandonAsync(scope, key);
+            throw;
+        }
+
+        if (result is IStatusCodeHttpResult { StatusCode: >= 200 and < 300 } success and IValueHttpResult { Value: { } value })
+        {
+            // Created<T> and Accepted<T> carry Location as a property; ASP.NET Core has no interface for it.
+            var location = result.GetType().GetProperty("Location")?.GetValue(result) as string;
+            await store.CompleteAsync(scope, key, success.StatusCode ?? 200, location,
+                JsonSerializer.Serialize(value, value.GetType(), json.Value.SerializerOptions), CancellationToken.None);
+        }
+        else
+        {
+            await store.AbandonAsync(scope, key);
+        }
+        return result;
+    }
+
+    // The same key must come with the same request: method, path and body.
+    private static async Task<byte[]> HashRequestAsync(HttpRequest request)
+    {
+        request.EnableBuffering();
+        using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        hash.AppendData(Encoding.UTF8.GetBytes($"{request.Method} {request.Path}\n"));
+        var buffer = new byte[16 * 1024];
+        int read;
+        while ((read = await request.Body.ReadAsync(buffer, request.HttpContext.RequestAborted)) > 0) hash.AppendData(buffer, 0, read);
+        request.Body.Position = 0;
+        return hash.GetHashAndReset();
+    }
+}

@@ -1,0 +1,89 @@
+using System.Collections.Concurrent;
+using System.Threading.Channels;
+using Confluent.Kafka;
+using Herald.Kafka;
+using Herald.Messages;
+using Npgsql;
+
+namespace Herald.ApiService.Messages;
+
+/// <summary>
+/// Publishes committed messages to Kafka and marks them published, in batches. A message whose publication fails
+/// (Kafka down past the producer's timeout, or this process gone) stays unpublished in PostgreSQL, where the
+/// <see cref="OutboxRelay"/> finds it: nothing committed is ever left behind.
+/// </summary>
+public sealed class MessagePublisher : IAsyncDisposable
+{
+    private static readonly TimeSpan FlushInterval = TimeSpan.FromMilliseconds(50);
+
+    private readonly IProducer<string, byte[]> _producer;
+    private readonly NpgsqlDataSource _dataSource;
+    private readonly ILogger<MessagePublisher> _logger;
+    private readonly ConcurrentDictionary<string, byte> _inFlight = new(StringComparer.Ordinal);
+    private readonly Channel<string> _published = Channel.CreateUnbounded<string>(new UnboundedChannelOptions { SingleReader = true });
+    private readonly Task _marker;
+
+    public MessagePublisher(IProducer<string, byte[]> producer, NpgsqlDataSource dataSource, ILogger<MessagePublisher> logger)
+    {
+        _producer = producer;
+        _dataSource = dataSource;
+        _logger = logger;
+        _marker = Task.Run(MarkPublishedAsync);
+    }
+
+    /// <summary>Whether this process is still publishing the message (the relay leaves those alone).</summary>
+    public bool IsInFlight(string messageId) => _inFlight.ContainsKey(messageId);
+
+    public void Publish(NewMessage message)
+    {
+        _inFlight[message.Id] = 0;
+        var record = new MessagePublished(message.Id, message.ApplicationId, message.EventType, message.Payload, message.CreatedAt);
+        try
+        {
+            _producer.Produce(Topics.Messages.Name, new Message<string, byte[]> { Key = message.Id, Value = record.ToUtf8Bytes() }, report =>
+            {
+                _inFlight.TryRemove(message.Id, out _);
+                if (report.Error.IsError)
+                    _logger.LogWarning("Message {MessageId} not published ({Reason}); the relay will retry", message.Id, report.Error.Reason);
+                else
+                    _published.Writer.TryWrite(message.Id);
+            });
+        }
+        catch (ProduceException<string, byte[]> exception)
+        {
+            // The local queue is full or the producer is closing: the relay publishes it later.
+            _inFlight.TryRemove(message.Id, out _);
+            _logger.LogWarning("Message {MessageId} not queued for Kafka ({Reason}); the relay will retry", message.Id, exception.Error.Reason);
+        }
+    }
+
+    private async Task MarkPublishedAsync()
+    {
+        var ids = new List<string>();
+        while (await _published.Reader.WaitToReadAsync())
+        {
+            ids.Clear();
+            while (ids.Count < 5000 && _published.Reader.TryRead(out var id)) ids.Add(id);
+            try
+            {
+                await using var mark = _dataSource.CreateCommand("UPDATE messages SET published_at = now() WHERE id = ANY($1) AND published_at IS NULL");
+                mark.Parameters.Add(new() { Value = ids.ToArray() });
+                await mark.ExecuteNonQueryAsync();
+            }
+            catch (Exception exception) when (exception is NpgsqlException or TimeoutException)
+            {
+                // They are in Kafka; at worst the relay publishes them again (receivers dedupe on webhook-id).
+                _logger.LogWarning("Could not mark {Count} messages published: {Reason}", ids.Count, exception.Message);
+            }
+            await Task.Delay(FlushInterval);
+        }
+    }
+
+    /// <summary>Waits for outstanding deliveries, then records the last of them.</summary>
+    public async ValueTask DisposeAsync()
+    {
+        await Task.Run(() => _producer.Flush(TimeSpan.FromSeconds(10)));
+        _published.Writer.TryComplete();
+        await _marker;
+    }
+}

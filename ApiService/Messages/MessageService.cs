@@ -1,0 +1,121 @@
+using System.Globalization;
+using System.Text;
+using System.Text.Json;
+using Herald.ApiService.Applications;
+using Herald.ApiService.Auth;
+using Herald.ApiService.EventTypes;
+using Herald.ApiService.Http;
+using Herald.ApiService.Problems;
+using Herald.Database;
+using Herald.Messages;
+using Microsoft.Extensions.Options;
+using Npgsql;
+using NpgsqlTypes;
+
+namespace Herald.ApiService.Messages;
+
+public sealed record MessageFilter(string[]? EventTypes, DateTimeOffset? Before, DateTimeOffset? After)
+{
+    public static MessageFilter From(HttpRequest request)
+    {
+        var types = request.Query["eventType"].Where(t => !string.IsNullOrEmpty(t)).Select(t => t!).ToArray();
+        return new MessageFilter(types.Length == 0 ? null : types, Time(request, "before"), Time(request, "after"));
+    }
+
+    private static DateTimeOffset? Time(HttpRequest request, string name) =>
+        request.Query[name].ToString() is { Length: > 0 } text
+            ? DateTimeOffset.TryParse(text, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal, out var value)
+                ? value
+                : throw ApiError.Invalid(name, "An ISO 8601 date and time, e.g. 2026-11-25T12:00:00Z.")
+            : null;
+}
+
+/// <summary>Messages: accepted once committed (group commit), published to Kafka, kept queryable.</summary>
+public sealed class MessageService(
+    MessageIngest ingest,
+    ApplicationSettings applications,
+    EventTypeService eventTypes,
+    NpgsqlDataSource dataSource,
+    IOptions<MessageOptions> options,
+    TimeProvider time)
+{
+    public const int MaxEventIdLength = 256;
+
+    public async Task<(MessageResponse Message, bool Existing)> CreateAsync(Caller caller, string applicationId, CreateMessageInput input, CancellationToken cancellationToken)
+    {
+        caller.RequireAccessTo(applicationId);
+        var validation = new Validation();
+        if (!EventTypeName.IsValid(input.EventType)) validation.Add("eventType", EventTypeName.Rule);
+        if (input.EventId is not null && (input.EventId.Length is 0 or > MaxEventIdLength || input.EventId.Any(char.IsControl)))
+            validation.Add("eventId", $"1 to {MaxEventIdLength} printable characters, unique per application.");
+        if (input.Payload.ValueKind != JsonValueKind.Object) validation.Add("payload", "Required: a JSON object.");
+        validation.ThrowIfInvalid();
+
+        var payload = input.Payload.GetRawText();
+        if (Encoding.UTF8.GetByteCount(payload) > options.Value.MaxPayloadBytes)
+            throw new ApiError(ApiErrorKind.PayloadTooLarge, $"The payload is larger than {options.Value.MaxPayloadBytes} bytes.");
+
+        var application = await applications.GetAsync(applicationId, cancellationToken) ?? throw ApiError.NotFound("application");
+        if (application.RequireRegisteredEventTypes
+            && !(await eventTypes.ActiveAsync(applicationId, [input.EventType!], cancellationToken)).Contains(input.EventType!))
+        {
+            throw ApiError.Invalid("eventType", $"'{input.EventType}' is not a registered event type of this application.");
+        }
+
+        var now = DatabaseTime.Now(time);
+        var committed = await ingest.CommitAsync(
+            new NewMessage(SortableId.New("msg", now), applicationId, input.EventType!, input.EventId, payload, now), cancellationToken);
+        var message = committed.Message;
+        var body = committed.Existing ? Parse(message.Payload) : input.Payload;
+        return (new MessageResponse(message.Id, message.EventType, message.EventId, body, message.CreatedAt), committed.Existing);
+    }
+
+    public async Task<MessageResponse> GetAsync(Caller caller, string applicationId, string messageId, CancellationToken cancellationToken)
+    {
+        caller.RequireAccessTo(applicationId);
+        await using var query = dataSource.CreateCommand(
+            "SELECT id, event_type, event_id, payload::text, created_at FROM messages WHERE application_id = $1 AND id = $2");
+        query.Parameters.Add(new() { Value = applicationId });
+        query.Parameters.Add(new() { Value = messageId });
+        await using var reader = await query.ExecuteReaderAsync(cancellationToken);
+        return await reader.ReadAsync(cancellationToken) ? Read(reader) : throw ApiError.NotFound("message");
+    }
+
+    /// <summary>Newest first.</summary>
+    public async Task<Page<MessageResponse>> ListAsync(Caller caller, string applicationId, MessageFilter filter, PageRequest page, CancellationToken cancellationToken)
+    {
+        caller.RequireAccessTo(applicationId);
+        await using var query = dataSource.CreateCommand("""
+            SELECT id, event_type, event_id, payload::text, created_at FROM messages
+            WHERE application_id = $1
+              AND ($2::text[] IS NULL OR event_type = ANY($2))
+              AND ($3::timestamptz IS NULL OR created_at < $3)
+              AND ($4::timestamptz IS NULL OR created_at > $4)
+              AND ($5::text IS NULL OR id < $5)
+            ORDER BY id DESC LIMIT $6
+            """);
+        query.Parameters.Add(new() { Value = applicationId });
+        query.Parameters.Add(new() { Value = (object?)filter.EventTypes ?? DBNull.Value, NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Text });
+        query.Parameters.Add(new() { Value = (object?)filter.Before ?? DBNull.Value, NpgsqlDbType = NpgsqlDbType.TimestampTz });
+        query.Parameters.Add(new() { Value = (object?)filter.After ?? DBNull.Value, NpgsqlDbType = NpgsqlDbType.TimestampTz });
+        query.Parameters.Add(new() { Value = (object?)page.Iterator ?? DBNull.Value, NpgsqlDbType = NpgsqlDbType.Text });
+        query.Parameters.Add(new() { Value = page.Limit + 1 });
+        var rows = new List<MessageResponse>();
+        await using var reader = await query.ExecuteReaderAsync(cancellationToken);
+        while (await reader.ReadAsync(cancellationToken)) rows.Add(Read(reader));
+        return Page<MessageResponse>.From(rows, page.Limit, m => m.Id);
+    }
+
+    private static MessageResponse Read(NpgsqlDataReader reader) => new(
+        reader.GetString(0),
+        reader.GetString(1),
+        reader.IsDBNull(2) ? null : reader.GetString(2),
+        reader.IsDBNull(3) ? null : Parse(reader.GetString(3)),
+        reader.GetFieldValue<DateTimeOffset>(4));
+
+    private static JsonElement? Parse(string json)
+    {
+        using var document = JsonDocument.Parse(json);
+        return document.RootElement.ValueKind == JsonValueKind.Null ? null : document.RootElement.Clone();
+    }
+}

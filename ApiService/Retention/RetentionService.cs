@@ -1,0 +1,57 @@
+using Herald.ApiService.Idempotency;
+using Herald.ApiService.Messages;
+using Microsoft.Extensions.Options;
+using Npgsql;
+
+namespace Herald.ApiService.Retention;
+
+/// <summary>Drops message payloads older than <see cref="MessageOptions.PayloadRetention"/> (the message and its
+/// attempts stay) and idempotency keys past their 24 h. Safe to run in every replica: each pass is idempotent.</summary>
+public sealed class RetentionService(NpgsqlDataSource dataSource, IOptions<MessageOptions> options, TimeProvider time, ILogger<RetentionService> logger)
+    : BackgroundService
+{
+    private static readonly TimeSpan Interval = TimeSpan.FromMinutes(10);
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        while (!stoppingToken.IsCancellationRequested)
+        {
+            try
+            {
+                await RunOnceAsync(stoppingToken);
+                await Task.Delay(Interval, time, stoppingToken);
+            }
+            catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+            {
+                return;
+            }
+            catch (Exception exception) when (exception is NpgsqlException or TimeoutException)
+            {
+                logger.LogWarning("Retention pass failed; retrying later: {Reason}", exception.Message);
+                await Task.Delay(Interval, time, stoppingToken).ContinueWith(_ => { }, TaskScheduler.Default);
+            }
+        }
+    }
+
+    public async Task RunOnceAsync(CancellationToken cancellationToken)
+    {
+        var now = time.GetUtcNow();
+        int expired;
+        do
+        {
+            // In slices, so one pass never holds many row locks at once.
+            await using var strip = dataSource.CreateCommand("""
+                UPDATE messages SET payload = NULL WHERE id IN (
+                    SELECT id FROM messages WHERE payload IS NOT NULL AND published_at IS NOT NULL AND created_at < $1 LIMIT 5000)
+                """);
+            strip.Parameters.Add(new() { Value = now - options.Value.PayloadRetention });
+            expired = await strip.ExecuteNonQueryAsync(cancellationToken);
+            if (expired > 0) logger.LogInformation("Retention removed {Count} payloads", expired);
+        }
+        while (expired == 5000);
+
+        await using var keys = dataSource.CreateCommand("DELETE FROM idempotency_keys WHERE created_at < $1");
+        keys.Parameters.Add(new() { Value = now - IdempotencyStore.Lifetime });
+        await keys.ExecuteNonQueryAsync(cancellationToken);
+    }
+}

@@ -1,0 +1,116 @@
+using System.Net;
+using System.Text.Json;
+using Herald.Tests.Infrastructure;
+
+namespace Herald.Tests.Api;
+
+[Collection(HeraldAppCollection.Name)]
+public sealed class MessagesApiTests(HeraldAppFixture herald)
+{
+    [Fact]
+    public async Task A_message_is_accepted_once_committed_and_can_be_read_back()
+    {
+        var app = await herald.Admin.CreateApplicationAsync();
+        var (status, accepted, response) = await herald.Admin.PostAsync($"/api/v1/apps/{app}/messages",
+            new { eventType = "user.created", eventId = "evt-1", payload = new { id = 7 } });
+
+        Assert.Equal(HttpStatusCode.Accepted, status);
+        var id = accepted.GetProperty("id").GetString()!;
+        Assert.StartsWith("msg_", id);
+        Assert.Equal($"/api/v1/apps/{app}/messages/{id}", response.Headers.Location?.OriginalString);
+
+        var (_, stored, _) = await herald.Admin.GetAsync($"/api/v1/apps/{app}/messages/{id}");
+        Assert.Equal("user.created", stored.GetProperty("eventType").GetString());
+        Assert.Equal("evt-1", stored.GetProperty("eventId").GetString());
+        Assert.Equal(7, stored.GetProperty("payload").GetProperty("id").GetInt32());
+        Assert.Equal(accepted.GetProperty("createdAt").GetDateTimeOffset(), stored.GetProperty("createdAt").GetDateTimeOffset());
+    }
+
+    [Fact]
+    public async Task A_repeated_event_id_returns_the_existing_message()
+    {
+        var app = await herald.Admin.CreateApplicationAsync();
+        var first = await herald.Admin.SendMessageAsync(app, "user.created", new { v = 1 }, eventId: "dup");
+        var (status, second, _) = await herald.Admin.PostAsync($"/api/v1/apps/{app}/messages", new { eventType = "user.created", eventId = "dup", payload = new { v = 2 } });
+
+        Assert.Equal(HttpStatusCode.Accepted, status);
+        Assert.Equal(first, second.GetProperty("id").GetString());
+        Assert.Equal(1, second.GetProperty("payload").GetProperty("v").GetInt32());
+
+        // The same eventId in another application is another message.
+        var other = await herald.Admin.CreateApplicationAsync();
+        Assert.NotEqual(first, await herald.Admin.SendMessageAsync(other, "user.created", new { v = 3 }, eventId: "dup"));
+    }
+
+    [Fact]
+    public async Task Messages_list_newest_first_filtered_by_event_type_and_time()
+    {
+        var app = await herald.Admin.CreateApplicationAsync();
+        var before = DateTimeOffset.UtcNow.AddSeconds(-1);
+        var ids = new List<string>();
+        for (var i = 0; i < 5; i++) ids.Add(await herald.Admin.SendMessageAsync(app, i % 2 == 0 ? "a.even" : "a.odd", new { i }));
+
+        var (_, all, _) = await herald.Admin.GetAsync($"/api/v1/apps/{app}/messages?limit=3");
+        Assert.Equal(ids.AsEnumerable().Reverse().Take(3), all.GetProperty("data").EnumerateArray().Select(m => m.GetProperty("id").GetString()));
+        Assert.False(all.GetProperty("done").GetBoolean());
+        var (_, rest, _) = await herald.Admin.GetAsync($"/api/v1/apps/{app}/messages?limit=3&iterator={all.GetProperty("iterator").GetString()}");
+        Assert.Equal(ids.Take(2).Reverse(), rest.GetProperty("data").EnumerateArray().Select(m => m.GetProperty("id").GetString()));
+        Assert.True(rest.GetProperty("done").GetBoolean());
+
+        var (_, odd, _) = await herald.Admin.GetAsync($"/api/v1/apps/{app}/messages?eventType=a.odd");
+        Assert.Equal([ids[3], ids[1]], odd.GetProperty("data").EnumerateArray().Select(m => m.GetProperty("id").GetString()));
+
+        var (_, none, _) = await herald.Admin.GetAsync($"/api/v1/apps/{app}/messages?before={before.UtcDateTime:O}");
+        Assert.Equal(0, none.GetProperty("data").GetArrayLength());
+        var (_, after, _) = await herald.Admin.GetAsync($"/api/v1/apps/{app}/messages?after={before.UtcDateTime:O}");
+        Assert.Equal(5, after.GetProperty("data").GetArrayLength());
+        Assert.Equal(HttpStatusCode.BadRequest, (await herald.Admin.GetAsync($"/api/v1/apps/{app}/messages?after=yesterday")).Status);
+    }
+
+    [Theory]
+    [InlineData("""{"eventType":"invoice.paid","payload":[1,2]}""", "payload")]
+    [InlineData("""{"eventType":"invoice.paid"}""", "payload")]
+    [InlineData("""{"eventType":"not valid!","payload":{}}""", "eventType")]
+    [InlineData("""{"payload":{}}""", "eventType")]
+    [InlineData("""{"eventType":7,"payload":{}}""", "eventType")]
+    [InlineData("""{"eventType":"a","eventId":"","payload":{}}""", "eventId")]
+    [InlineData("""{"eventType":"a","payload":{}""", "body")]
+    [InlineData("""["eventType"]""", "body")]
+    [InlineData("", "body")]
+    public async Task Invalid_messages_are_400_problems_naming_the_field(string json, string field)
+    {
+        var app = await herald.Admin.CreateApplicationAsync();
+        var (status, problem, response) = await herald.Admin.PostAsync($"/api/v1/apps/{app}/messages", json);
+
+        Assert.Equal(HttpStatusCode.BadRequest, status);
+        Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
+        Assert.True(problem.GetProperty("errors").TryGetProperty(field, out _), problem.ToString());
+    }
+
+    [Fact]
+    public async Task A_payload_over_the_cap_is_413_and_nothing_is_stored()
+    {
+        var app = await herald.Admin.CreateApplicationAsync();
+        var big = new { blob = new string('x', 256 * 1024) };
+        var (status, problem, _) = await herald.Admin.PostAsync($"/api/v1/apps/{app}/messages", new { eventType = "big.one", payload = big });
+
+        Assert.Equal(HttpStatusCode.RequestEntityTooLarge, status);
+        Assert.Equal(413, problem.GetProperty("status").GetInt32());
+        var (_, list, _) = await herald.Admin.GetAsync($"/api/v1/apps/{app}/messages");
+        Assert.Equal(0, list.GetProperty("data").GetArrayLength());
+
+        // A body far beyond the cap is cut off while reading, and still gets a 413.
+        var huge = new { blob = new string('x', 4 * 1024 * 1024) };
+        Assert.Equal(HttpStatusCode.RequestEntityTooLarge,
+            (await herald.Admin.PostAsync($"/api/v1/apps/{app}/messages", new { eventType = "big.one", payload = huge })).Status);
+    }
+
+    [Fact]
+    public async Task Messages_of_an_unknown_application_or_unknown_id_are_404()
+    {
+        Assert.Equal(HttpStatusCode.NotFound, (await herald.Admin.PostAsync("/api/v1/apps/app_missing/messages", new { eventType = "a", payload = new { } })).Status);
+        var app = await herald.Admin.CreateApplicationAsync();
+        Assert.Equal(HttpStatusCode.NotFound, (await herald.Admin.GetAsync($"/api/v1/apps/{app}/messages/msg_missing")).Status);
+        Assert.Equal(HttpStatusCode.NotFound, (await herald.Admin.GetAsync($"/api/v1/apps/{app}/messages/msg_missing/attempts")).Status);
+    }
+}
