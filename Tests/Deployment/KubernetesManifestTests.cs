@@ -192,18 +192,23 @@ public sealed class KubernetesManifestTests(KubernetesTree tree) : IClassFixture
     }
 
     [Fact]
-    public async Task Timings_follow_the_apphost_configuration_and_regenerating_keeps_the_dev_secrets()
+    public async Task Timings_and_images_follow_the_apphost_configuration_and_regenerating_keeps_the_dev_secrets()
     {
         await InScratchTreeAsync(
             prepare: directory => File.Copy(Path.Combine(tree.Directory, DevSecretsFile), Path.Combine(directory, DevSecretsFile)),
-            settings: ["--Herald:Shutdown:DrainDelay=00:00:02", "--Herald:Shutdown:Timeout=00:00:20"],
+            settings: ["--Herald:Shutdown:DrainDelay=00:00:02", "--Herald:Shutdown:Timeout=00:00:20",
+                "--Herald:Kubernetes:ImageRegistry=registry.test", "--Herald:Kubernetes:ImageTag=1.2.3"],
             check: (directory, dev) =>
             {
                 var deployment = dev.Named<V1Deployment>("api");
                 var container = Assert.Single(deployment.Spec.Template.Spec.Containers);
+                var environment = dev.EnvironmentOf(container, _ => "");
                 Assert.Equal(2, container.Lifecycle.PreStop.Sleep.Seconds);
                 Assert.InRange(deployment.Spec.Template.Spec.TerminationGracePeriodSeconds ?? 0, 22, 30);
-                Assert.Equal("00:00:20", dev.EnvironmentOf(container, _ => "")["Herald__Shutdown__Timeout"]);
+                Assert.Equal("00:00:20", environment["Herald__Shutdown__Timeout"]);
+                Assert.Equal("registry.test/herald-api:1.2.3", container.Image);
+                // The generator's own settings stay with the AppHost.
+                Assert.DoesNotContain(environment.Keys, key => key.StartsWith("Herald__Kubernetes", StringComparison.OrdinalIgnoreCase));
                 Assert.Equal(tree.DevSecrets, KubernetesTree.ReadSecrets(Path.Combine(directory, DevSecretsFile)));
             });
     }
