@@ -1,4 +1,5 @@
 using Herald.AppHost;
+using Herald.AppHost.Deployment;
 using Herald.AppHost.Infrastructure;
 using Herald.AppHost.Infrastructure.Local;
 
@@ -35,5 +36,8 @@ builder.AddProject<Projects.Processor>("processor")
     .WithServiceSettings(builder.Configuration)
     .WithHttpHealthCheck("/readyz");
 
+builder.AddKubernetesPublishing();
+
 builder.Build().Run();
-return 0;
+// Aspire logs a failed publish step and stops with 0; the step sets the exit code so scripts see the failure.
+return Environment.ExitCode;

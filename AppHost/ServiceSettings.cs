@@ -8,8 +8,8 @@ public static class ServiceSettings
     /// <c>dotnet run --project AppHost -- --Herald:Shutdown:DrainDelay=00:00:02</c> (or a test) reaches them.</summary>
     public static readonly string[] ForwardedSections = ["Herald", "Kafka"];
 
-    // The AppHost's own settings, meaningless to a service.
-    private static readonly string[] AppHostOnly = [Infrastructure.InfrastructureModes.Setting];
+    // The AppHost's own settings (a key, or a whole section), meaningless to a service.
+    private static readonly string[] AppHostOnly = [Infrastructure.InfrastructureModes.Setting, Deployment.Kubernetes.KubernetesOptions.Section];
 
     public static IResourceBuilder<ProjectResource> WithServiceSettings(this IResourceBuilder<ProjectResource> project, IConfiguration configuration)
     {
@@ -17,9 +17,12 @@ public static class ServiceSettings
         {
             foreach (var (key, value) in configuration.GetSection(section).AsEnumerable())
             {
-                if (value is not null && !AppHostOnly.Contains(key, StringComparer.OrdinalIgnoreCase)) project.WithEnvironment(key.Replace(":", "__", StringComparison.Ordinal), value);
+                if (value is not null && !IsAppHostOnly(key)) project.WithEnvironment(key.Replace(":", "__", StringComparison.Ordinal), value);
             }
         }
         return project;
     }
+
+    private static bool IsAppHostOnly(string key) => AppHostOnly.Any(own =>
+        key.Equals(own, StringComparison.OrdinalIgnoreCase) || key.StartsWith(own + ":", StringComparison.OrdinalIgnoreCase));
 }

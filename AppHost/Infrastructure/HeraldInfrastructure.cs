@@ -1,5 +1,6 @@
 using Herald.AppHost.Infrastructure.Kafka;
 using Herald.AppHost.Infrastructure.Local;
+using Herald.AppHost.Infrastructure.Publishing;
 using Herald.Kafka;
 using Microsoft.Extensions.Configuration;
 
@@ -35,6 +36,10 @@ public static class HeraldInfrastructureExtensions
 
     public static IResourceBuilder<ProjectResource> WithHeraldInfrastructure(this IResourceBuilder<ProjectResource> project, HeraldInfrastructure infrastructure)
     {
+        // The services read only ConnectionStrings__<name>. Aspire would also inject each connection's parts
+        // (HERALD_HOST, REDIS_URI, …); the URIs carry the passwords URI-encoded, which the manifest can only write as
+        // `annotated.string` resources that azd and aspirate do not understand. Everything else is injected as usual.
+        project.WithReferenceEnvironment(ReferenceEnvironmentInjectionFlags.All & ~ReferenceEnvironmentInjectionFlags.ConnectionProperties);
         foreach (var resource in new[] { infrastructure.Database, infrastructure.Redis, infrastructure.Kafka })
         {
             project.WithReference(resource).WaitFor(resource);
@@ -58,7 +63,7 @@ public static class HeraldInfrastructureExtensions
     {
         var password = builder.AddParameter("redis-password", new GenerateParameterDefault { MinLength = 22, Special = false }, secret: true, persist: true);
         return mode == InfrastructureMode.Containers
-            ? builder.AddRedis(RedisName, password: password)
+            ? builder.AddRedis(RedisName, password: password).WithDataVolume().WithPlainConnectionStringWhenPublishing()
             : builder.AddLocalRedis(RedisName, password);
     }
 

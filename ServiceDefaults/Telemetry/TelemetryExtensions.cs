@@ -13,6 +13,9 @@ public static class TelemetryExtensions
     /// <summary>Meters and activity sources named <c>Herald.*</c> are exported without further registration.</summary>
     public const string HeraldInstrumentation = "Herald.*";
 
+    /// <summary>Where Prometheus scrapes each service (the Kubernetes manifests' scrape annotations say so too).</summary>
+    public const string MetricsPath = "/metrics";
+
     public static void AddHeraldTelemetry(this IHostApplicationBuilder builder)
     {
         builder.Logging.AddOpenTelemetry(logging =>
@@ -34,7 +37,7 @@ public static class TelemetryExtensions
                     // Probes and scrapes every few seconds would drown real traces.
                     aspnet.Filter = context => context.Request.Path != HealthProbes.LivenessPath
                                                && context.Request.Path != HealthProbes.ReadinessPath
-                                               && context.Request.Path != "/metrics")
+                                               && context.Request.Path != MetricsPath)
                 .AddHttpClientInstrumentation());
 
         // The Aspire dashboard (or any collector) sets this; without it nothing is pushed.

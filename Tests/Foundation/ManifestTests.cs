@@ -1,5 +1,5 @@
 using System.Text.Json;
-using Herald.AppHost.Infrastructure.Local;
+using Herald.Tests.Infrastructure;
 
 namespace Herald.Tests.Foundation;
 
@@ -11,11 +11,7 @@ public sealed class ManifestTests
     public async Task The_manifest_has_containers_for_infrastructure_projects_for_services_and_no_executables()
     {
         var output = Path.Combine(Path.GetTempPath(), $"herald-manifest-{Guid.NewGuid():N}.json");
-        var appHost = Path.Combine(RepositoryRoot(), "AppHost");
-        var result = await LocalProcess.RunAsync("dotnet",
-            ["run", "--project", appHost, "--no-build", "--no-launch-profile", "--", "--publisher", "manifest", "--output-path", output],
-            TimeSpan.FromMinutes(3), CancellationToken.None);
-        Assert.True(result.ExitCode == 0, result.Output);
+        await AppHostPublish.ManifestAsync(output);
 
         using var manifest = JsonDocument.Parse(await File.ReadAllTextAsync(output));
         var resources = manifest.RootElement.GetProperty("resources").EnumerateObject()
@@ -31,12 +27,5 @@ public sealed class ManifestTests
         Assert.DoesNotContain(resources.Values, type => type.StartsWith("executable.", StringComparison.Ordinal));
         Assert.Equal("parameter.v0", resources["postgres-password"]);
         Assert.Equal("parameter.v0", resources["redis-password"]);
-    }
-
-    internal static string RepositoryRoot()
-    {
-        var directory = new DirectoryInfo(AppContext.BaseDirectory);
-        while (directory is not null && !File.Exists(Path.Combine(directory.FullName, "Aspire.sln"))) directory = directory.Parent;
-        return directory?.FullName ?? throw new InvalidOperationException("Aspire.sln not found above the test binaries.");
     }
 }

@@ -24,17 +24,24 @@ public static class KafkaContainerExtensions
     private const int InternalPort = 9093;
     private const string InternalPortText = "9093";
 
+    // Where the broker keeps its log, on a volume so topics and committed offsets survive a restart (the path
+    // Aspire.Hosting.Kafka's WithDataVolume uses for this image).
+    private const string DataDirectory = "/var/lib/kafka/data";
+
     public static IResourceBuilder<KafkaContainerResource> AddKafkaContainer(this IDistributedApplicationBuilder builder, string name)
     {
         var kafka = new KafkaContainerResource(name);
-        return builder.AddResource(kafka)
+        var resource = builder.AddResource(kafka);
+        return resource
             .WithImage("confluentinc/confluent-local", "7.9.0")
             .WithImageRegistry("docker.io")
+            .WithVolume(VolumeNameGenerator.Generate(resource, "data"), DataDirectory)
             .WithEndpoint(targetPort: HostPort, name: KafkaContainerResource.PrimaryEndpointName)
             .WithEndpoint(targetPort: InternalPort, name: KafkaContainerResource.InternalEndpointName)
             .WithEnvironment(context =>
             {
                 // The image's defaults plus a listener other containers reach by the resource's name.
+                context.EnvironmentVariables["KAFKA_LOG_DIRS"] = DataDirectory;
                 context.EnvironmentVariables["KAFKA_LISTENERS"] =
                     $"PLAINTEXT://localhost:29092,CONTROLLER://localhost:29093,PLAINTEXT_HOST://0.0.0.0:{HostPort},PLAINTEXT_INTERNAL://0.0.0.0:{InternalPort}";
                 context.EnvironmentVariables["KAFKA_LISTENER_SECURITY_PROTOCOL_MAP"] =

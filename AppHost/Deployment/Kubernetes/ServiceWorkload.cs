@@ -1,0 +1,182 @@
+using Herald.AppHost.Deployment.Manifest;
+using Herald.ServiceDefaults.Health;
+using Herald.ServiceDefaults.Telemetry;
+using k8s;
+using k8s.Models;
+
+namespace Herald.AppHost.Deployment.Kubernetes;
+
+/// <summary>
+/// A Herald service (an Aspire project): a Deployment that probes the paths ServiceDefaults maps and stops within the
+/// grace period its own shutdown settings imply, a Service, a PodDisruptionBudget, and per environment an autoscaler.
+/// </summary>
+public sealed class ServiceWorkload
+{
+    private const string Component = "service";
+    private const string HttpPort = "http";
+    private const string TempVolume = "tmp";
+
+    private readonly string _name;
+    private readonly KubernetesOptions _options;
+
+    private ServiceWorkload(string name, KubernetesOptions options, PodEnvironment environment, IReadOnlyList<IKubernetesObject> objects)
+    {
+        _name = name;
+        _options = options;
+        Environment = environment;
+        Objects = objects;
+    }
+
+    public PodEnvironment Environment { get; }
+
+    /// <summary>Deployment, Service and PodDisruptionBudget, for the base.</summary>
+    public IReadOnlyList<IKubernetesObject> Objects { get; }
+
+    public static ServiceWorkload For(ManifestResource project, ProjectContainer container, ManifestExpressionResolver resolver, KubernetesOptions options)
+    {
+        var timings = ServiceTimings.For(project, options);
+        var environment = PodEnvironment.For(project, resolver, options.SecretName, timings.PodSettings());
+        var http = project.Bindings.FirstOrDefault(b => b.Scheme == "http")
+            ?? throw new DistributedApplicationException($"Project '{project.Name}' has no http binding to probe.");
+        var port = resolver.PortOf(project, http);
+
+        IKubernetesObject[] objects =
+        [
+            Deployment(project.Name, container, port, environment, timings, options),
+            Service(project.Name, port),
+            DisruptionBudget(project.Name),
+        ];
+        return new ServiceWorkload(project.Name, options, environment, objects);
+    }
+
+    /// <summary>Scales on CPU between the environment's bounds for this service.</summary>
+    public V2HorizontalPodAutoscaler Autoscaler(EnvironmentOptions environment)
+    {
+        var replicas = environment.Replicas.TryGetValue(_name, out var range) ? range : new ReplicaRange();
+        return new V2HorizontalPodAutoscaler
+        {
+            Metadata = WorkloadLabels.Metadata(_name, Component),
+            Spec = new V2HorizontalPodAutoscalerSpec
+            {
+                ScaleTargetRef = new V2CrossVersionObjectReference { ApiVersion = "apps/v1", Kind = V1Deployment.KubeKind, Name = _name },
+                MinReplicas = replicas.Min,
+                MaxReplicas = replicas.Max,
+                Metrics =
+                [
+                    new V2MetricSpec
+                    {
+                        Type = "Resource",
+                        Resource = new V2ResourceMetricSource
+                        {
+                            Name = "cpu",
+                            Target = new V2MetricTarget { Type = "Utilization", AverageUtilization = _options.TargetCpuUtilization },
+                        },
+                    },
+                ],
+            },
+        };
+    }
+
+    private static V1Deployment Deployment(string name, ProjectContainer container, int port, PodEnvironment environment, ServiceTimings timings, KubernetesOptions options) => new()
+    {
+        Metadata = WorkloadLabels.Metadata(name, Component),
+        Spec = new V1DeploymentSpec
+        {
+            Selector = new V1LabelSelector { MatchLabels = WorkloadLabels.Selector(name) },
+            // Start the new pod before stopping an old one: capacity never drops during a rollout.
+            Strategy = new V1DeploymentStrategy
+            {
+                Type = "RollingUpdate",
+                RollingUpdate = new V1RollingUpdateDeployment { MaxUnavailable = 0, MaxSurge = 1 },
+            },
+            Template = new V1PodTemplateSpec
+            {
+                Metadata = new V1ObjectMeta
+                {
+                    Labels = WorkloadLabels.All(name, Component),
+                    Annotations = new Dictionary<string, string>
+                    {
+                        ["prometheus.io/scrape"] = "true",
+                        ["prometheus.io/port"] = port.ToString(System.Globalization.CultureInfo.InvariantCulture),
+                        ["prometheus.io/path"] = TelemetryExtensions.MetricsPath,
+                    },
+                },
+                Spec = new V1PodSpec
+                {
+                    TerminationGracePeriodSeconds = timings.TerminationGracePeriodSeconds,
+                    // Service links would add REDIS_PORT, KAFKA_PORT, … to every container; nothing reads them.
+                    EnableServiceLinks = false,
+                    AutomountServiceAccountToken = false,
+                    SecurityContext = new V1PodSecurityContext
+                    {
+                        RunAsNonRoot = true,
+                        RunAsUser = container.User,
+                        RunAsGroup = container.User,
+                        SeccompProfile = new V1SeccompProfile { Type = "RuntimeDefault" },
+                    },
+                    Containers = [Container(name, container.Image, port, environment, timings, options)],
+                    // The root filesystem is read-only; .NET still wants a writable temp directory.
+                    Volumes = [new V1Volume { Name = TempVolume, EmptyDir = new V1EmptyDirVolumeSource() }],
+                },
+            },
+        },
+    };
+
+    private static V1Container Container(string name, string image, int port, PodEnvironment environment, ServiceTimings timings, KubernetesOptions options)
+    {
+        var probes = options.Probes;
+        return new V1Container
+        {
+            Name = name,
+            Image = image,
+            Ports = [new V1ContainerPort { Name = HttpPort, ContainerPort = port, Protocol = "TCP" }],
+            EnvFrom = environment.ConfigMapSource(name),
+            Env = environment.Variables.Count > 0 ? [.. environment.Variables] : null,
+            Resources = options.WorkloadFor(name).ToResourceRequirements(),
+            // Liveness is held back until the service first answers, however long migrations and connections take.
+            StartupProbe = HttpProbe(HealthProbes.LivenessPath, probes.StartupPeriodSeconds, probes.LivenessTimeoutSeconds,
+                (int)Math.Ceiling(probes.StartupBudget.TotalSeconds / probes.StartupPeriodSeconds)),
+            LivenessProbe = HttpProbe(HealthProbes.LivenessPath, probes.LivenessPeriodSeconds, probes.LivenessTimeoutSeconds, probes.LivenessFailureThreshold),
+            ReadinessProbe = HttpProbe(HealthProbes.ReadinessPath, probes.ReadinessPeriodSeconds, probes.ReadinessTimeoutSeconds, probes.ReadinessFailureThreshold),
+            Lifecycle = timings.PreStopSleepSeconds > 0
+                ? new V1Lifecycle { PreStop = new V1LifecycleHandler { Sleep = new V1SleepAction { Seconds = timings.PreStopSleepSeconds } } }
+                : null,
+            SecurityContext = new V1SecurityContext
+            {
+                AllowPrivilegeEscalation = false,
+                ReadOnlyRootFilesystem = true,
+                Capabilities = new V1Capabilities { Drop = ["ALL"] },
+            },
+            VolumeMounts = [new V1VolumeMount { Name = TempVolume, MountPath = "/tmp" }],
+        };
+    }
+
+    private static V1Probe HttpProbe(string path, int period, int timeout, int failureThreshold) => new()
+    {
+        HttpGet = new V1HTTPGetAction { Path = path, Port = HttpPort },
+        PeriodSeconds = period,
+        TimeoutSeconds = timeout,
+        FailureThreshold = failureThreshold,
+    };
+
+    private static V1Service Service(string name, int port) => new()
+    {
+        Metadata = WorkloadLabels.Metadata(name, Component),
+        Spec = new V1ServiceSpec
+        {
+            Selector = WorkloadLabels.Selector(name),
+            Ports = [new V1ServicePort { Name = HttpPort, Port = port, TargetPort = HttpPort, Protocol = "TCP" }],
+        },
+    };
+
+    // One pod at a time may be evicted by a drain or an upgrade, whatever the replica count.
+    private static V1PodDisruptionBudget DisruptionBudget(string name) => new()
+    {
+        Metadata = WorkloadLabels.Metadata(name, Component),
+        Spec = new V1PodDisruptionBudgetSpec
+        {
+            Selector = new V1LabelSelector { MatchLabels = WorkloadLabels.Selector(name) },
+            MaxUnavailable = 1,
+        },
+    };
+}

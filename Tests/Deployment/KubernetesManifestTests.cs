@@ -1,0 +1,265 @@
+using System.Text;
+using Herald.AppHost.Deployment.Kubernetes;
+using Herald.Kafka;
+using Herald.ServiceDefaults.Health;
+using Herald.ServiceDefaults.Shutdown;
+using Herald.ServiceDefaults.Telemetry;
+using Herald.Tests.Infrastructure;
+using k8s;
+using k8s.Models;
+using Npgsql;
+using StackExchange.Redis;
+
+namespace Herald.Tests.Deployment;
+
+/// <summary>
+/// The generated kustomize tree, checked as each overlay renders: probes on the paths ServiceDefaults maps, shutdown
+/// within the grace period the services' own shutdown settings imply, sized and hardened pods, secrets only in the
+/// Secret, and everything the issue asks a cluster to have.
+/// </summary>
+public sealed class KubernetesManifestTests(KubernetesTree tree) : IClassFixture<KubernetesTree>
+{
+    private static readonly string[] Services = ["api", "processor"];
+    private static readonly string[] BackingServices = ["postgres", "redis", "kafka"];
+
+    public static TheoryData<string> Overlays => [.. KubernetesTree.Overlays];
+
+    [Theory]
+    [MemberData(nameof(Overlays))]
+    public void Each_overlay_has_every_workload_in_its_own_namespace(string overlay)
+    {
+        var rendered = tree.Rendered[overlay];
+        var @namespace = Assert.Single(rendered.OfKind<V1Namespace>()).Metadata.Name;
+
+        Assert.Equal(Services, rendered.OfKind<V1Deployment>().Select(d => d.Metadata.Name).Order());
+        Assert.Equal(BackingServices.Order(), rendered.OfKind<V1StatefulSet>().Select(s => s.Metadata.Name).Order());
+        Assert.Equal(Services.Concat(BackingServices).Order(), rendered.OfKind<V1Service>().Select(s => s.Metadata.Name).Order());
+        Assert.Equal(Services, rendered.OfKind<V1PodDisruptionBudget>().Select(p => p.Metadata.Name).Order());
+        Assert.Equal(Services, rendered.OfKind<V2HorizontalPodAutoscaler>().Select(h => h.Metadata.Name).Order());
+        Assert.All(rendered.Objects.OfType<IMetadata<V1ObjectMeta>>().Where(o => o is not V1Namespace),
+            o => Assert.Equal(@namespace, o.Metadata.NamespaceProperty));
+    }
+
+    [Theory]
+    [MemberData(nameof(Overlays))]
+    public void Every_deployment_probes_the_paths_the_services_serve(string overlay)
+    {
+        foreach (var deployment in tree.Rendered[overlay].OfKind<V1Deployment>())
+        {
+            var container = Assert.Single(deployment.Spec.Template.Spec.Containers);
+            var port = Assert.Single(container.Ports);
+
+            Assert.Equal((HealthProbes.LivenessPath, port.Name), (container.StartupProbe.HttpGet.Path, container.StartupProbe.HttpGet.Port.Value));
+            Assert.Equal((HealthProbes.LivenessPath, port.Name), (container.LivenessProbe.HttpGet.Path, container.LivenessProbe.HttpGet.Port.Value));
+            Assert.Equal((HealthProbes.ReadinessPath, port.Name), (container.ReadinessProbe.HttpGet.Path, container.ReadinessProbe.HttpGet.Port.Value));
+            // The service listens where the probes knock.
+            Assert.Equal(port.ContainerPort.ToString(System.Globalization.CultureInfo.InvariantCulture), Settings(overlay, container)["HTTP_PORTS"]);
+        }
+    }
+
+    [Theory]
+    [MemberData(nameof(Overlays))]
+    public void Every_deployment_drains_in_pre_stop_and_finishes_within_its_grace_period(string overlay)
+    {
+        var service = new ShutdownOptions();
+        foreach (var deployment in tree.Rendered[overlay].OfKind<V1Deployment>())
+        {
+            var container = Assert.Single(deployment.Spec.Template.Spec.Containers);
+            var settings = Settings(overlay, container);
+            var preStop = container.Lifecycle.PreStop.Sleep.Seconds;
+
+            Assert.Equal((long)Math.Ceiling(service.DrainDelay.TotalSeconds), preStop);
+            // Drained once, before SIGTERM: the pod's own drain delay is off and its timeout is the services' default.
+            Assert.Equal(TimeSpan.Zero, TimeSpan.Parse(settings["Herald__Shutdown__DrainDelay"], System.Globalization.CultureInfo.InvariantCulture));
+            Assert.Equal(service.Timeout, TimeSpan.Parse(settings["Herald__Shutdown__Timeout"], System.Globalization.CultureInfo.InvariantCulture));
+            Assert.True(deployment.Spec.Template.Spec.TerminationGracePeriodSeconds >= preStop + service.Timeout.TotalSeconds,
+                $"{deployment.Metadata.Name}: grace {deployment.Spec.Template.Spec.TerminationGracePeriodSeconds} s < preStop {preStop} s + timeout {service.Timeout.TotalSeconds} s");
+        }
+    }
+
+    [Theory]
+    [MemberData(nameof(Overlays))]
+    public void Every_container_has_requests_and_limits(string overlay)
+    {
+        var rendered = tree.Rendered[overlay];
+        var containers = rendered.OfKind<V1Deployment>().SelectMany(d => d.Spec.Template.Spec.Containers)
+            .Concat(rendered.OfKind<V1StatefulSet>().SelectMany(s => s.Spec.Template.Spec.Containers)).ToList();
+
+        Assert.Equal(5, containers.Count);
+        foreach (var container in containers)
+        {
+            foreach (var resource in new[] { "cpu", "memory" })
+            {
+                var request = container.Resources.Requests[resource].ToDecimal();
+                var limit = container.Resources.Limits[resource].ToDecimal();
+                Assert.True(request > 0 && request <= limit, $"{container.Name} {resource}: request {request}, limit {limit}");
+            }
+        }
+    }
+
+    [Theory]
+    [MemberData(nameof(Overlays))]
+    public void Services_run_non_root_on_a_read_only_root_filesystem_and_are_scraped_by_prometheus(string overlay)
+    {
+        foreach (var deployment in tree.Rendered[overlay].OfKind<V1Deployment>())
+        {
+            var pod = deployment.Spec.Template;
+            var container = Assert.Single(pod.Spec.Containers);
+
+            Assert.True(pod.Spec.SecurityContext.RunAsNonRoot);
+            Assert.NotEqual(0, pod.Spec.SecurityContext.RunAsUser);
+            Assert.True(container.SecurityContext.ReadOnlyRootFilesystem);
+            Assert.False(container.SecurityContext.AllowPrivilegeEscalation);
+            Assert.Equal("true", pod.Metadata.Annotations["prometheus.io/scrape"]);
+            Assert.Equal(TelemetryExtensions.MetricsPath, pod.Metadata.Annotations["prometheus.io/path"]);
+            Assert.Equal(Assert.Single(container.Ports).ContainerPort.ToString(System.Globalization.CultureInfo.InvariantCulture),
+                pod.Metadata.Annotations["prometheus.io/port"]);
+        }
+    }
+
+    [Fact]
+    public void Secrets_are_only_in_the_secret_never_in_a_config_map_or_a_literal()
+    {
+        var dev = tree.Rendered["dev"];
+        var secret = Assert.Single(dev.OfKind<V1Secret>());
+        Assert.Equal(tree.DevSecrets.Keys.Order(), secret.Data.Keys.Order());
+
+        // Every other object, as the cluster receives it, carries no secret value in any encoding.
+        var everythingElse = KubernetesYaml.SerializeAll(dev.Objects.Where(o => o is not V1Secret));
+        foreach (var value in tree.DevSecrets.Values)
+        {
+            Assert.DoesNotContain(value, everythingElse, StringComparison.Ordinal);
+            Assert.DoesNotContain(Convert.ToBase64String(Encoding.UTF8.GetBytes(value)), everythingElse, StringComparison.Ordinal);
+        }
+
+        // Every secret the pods read comes from that Secret (dev) or the one prod expects to exist.
+        Assert.All(SecretReferences(dev), reference => Assert.Equal(secret.Metadata.Name, reference.Name));
+        Assert.Empty(tree.Rendered["prod"].OfKind<V1Secret>());
+        Assert.All(SecretReferences(tree.Rendered["prod"]), reference => Assert.Equal(new KubernetesOptions().SecretName, reference.Name));
+        Assert.All(SecretReferences(dev), reference => Assert.Contains(reference.Key, tree.DevSecrets.Keys));
+    }
+
+    [Theory]
+    [MemberData(nameof(Overlays))]
+    public void Connection_strings_reach_the_backing_services_with_the_secrets_passwords(string overlay)
+    {
+        var rendered = tree.Rendered[overlay];
+        foreach (var deployment in rendered.OfKind<V1Deployment>())
+        {
+            var environment = rendered.EnvironmentOf(Assert.Single(deployment.Spec.Template.Spec.Containers), reference => tree.DevSecrets[reference.Key]);
+
+            var database = new NpgsqlConnectionStringBuilder(environment["ConnectionStrings__herald"]);
+            AssertServes(rendered, database.Host!, database.Port);
+            Assert.Equal(("herald", tree.DevSecrets["postgres-password"]), (database.Database, database.Password));
+
+            var redis = ConfigurationOptions.Parse(environment["ConnectionStrings__redis"]);
+            var redisEndpoint = (System.Net.DnsEndPoint)Assert.Single(redis.EndPoints);
+            AssertServes(rendered, redisEndpoint.Host, redisEndpoint.Port);
+            Assert.Equal(tree.DevSecrets["redis-password"], redis.Password);
+
+            var kafka = environment["ConnectionStrings__kafka"].Split(':');
+            AssertServes(rendered, kafka[0], int.Parse(kafka[1], System.Globalization.CultureInfo.InvariantCulture));
+        }
+    }
+
+    [Theory]
+    [MemberData(nameof(Overlays))]
+    public void Backing_services_are_stateful_sets_with_persistent_volumes(string overlay)
+    {
+        foreach (var statefulSet in tree.Rendered[overlay].OfKind<V1StatefulSet>())
+        {
+            var claim = Assert.Single(statefulSet.Spec.VolumeClaimTemplates);
+            var mount = Assert.Single(Assert.Single(statefulSet.Spec.Template.Spec.Containers).VolumeMounts);
+            Assert.Equal(claim.Metadata.Name, mount.Name);
+            Assert.True(claim.Spec.Resources.Requests["storage"].ToDecimal() > 0);
+            Assert.Equal(statefulSet.Metadata.Name, statefulSet.Spec.ServiceName);
+        }
+    }
+
+    [Theory]
+    [MemberData(nameof(Overlays))]
+    public void Api_and_processor_scale_on_cpu_and_processors_never_outnumber_partitions(string overlay)
+    {
+        var rendered = tree.Rendered[overlay];
+        foreach (var autoscaler in rendered.OfKind<V2HorizontalPodAutoscaler>())
+        {
+            Assert.Equal("cpu", Assert.Single(autoscaler.Spec.Metrics).Resource.Name);
+            Assert.Equal(V1Deployment.KubeKind, autoscaler.Spec.ScaleTargetRef.Kind);
+            rendered.Named<V1Deployment>(autoscaler.Spec.ScaleTargetRef.Name);
+            Assert.InRange(autoscaler.Spec.MinReplicas ?? 1, 1, autoscaler.Spec.MaxReplicas);
+        }
+        Assert.True(rendered.Named<V2HorizontalPodAutoscaler>("processor").Spec.MaxReplicas <= Topics.Messages.Partitions);
+    }
+
+    [Fact]
+    public async Task Timings_and_images_follow_the_apphost_configuration_and_regenerating_keeps_the_dev_secrets()
+    {
+        await InScratchTreeAsync(
+            prepare: directory => File.Copy(Path.Combine(tree.Directory, DevSecretsFile), Path.Combine(directory, DevSecretsFile)),
+            settings: ["--Herald:Shutdown:DrainDelay=00:00:02", "--Herald:Shutdown:Timeout=00:00:20",
+                "--Herald:Kubernetes:ImageRegistry=registry.test", "--Herald:Kubernetes:ImageTag=1.2.3"],
+            check: (directory, dev) =>
+            {
+                var deployment = dev.Named<V1Deployment>("api");
+                var container = Assert.Single(deployment.Spec.Template.Spec.Containers);
+                var environment = dev.EnvironmentOf(container, _ => "");
+                Assert.Equal(2, container.Lifecycle.PreStop.Sleep.Seconds);
+                Assert.InRange(deployment.Spec.Template.Spec.TerminationGracePeriodSeconds ?? 0, 22, 30);
+                Assert.Equal("00:00:20", environment["Herald__Shutdown__Timeout"]);
+                Assert.Equal("registry.test/herald-api:1.2.3", container.Image);
+                // The generator's own settings stay with the AppHost.
+                Assert.DoesNotContain(environment.Keys, key => key.StartsWith("Herald__Kubernetes", StringComparison.OrdinalIgnoreCase));
+                Assert.Equal(tree.DevSecrets, KubernetesTree.ReadSecrets(Path.Combine(directory, DevSecretsFile)));
+            });
+    }
+
+    [Fact]
+    public async Task A_server_given_as_a_connection_string_replaces_its_stateful_set_and_is_read_from_the_secret()
+    {
+        const string managed = "Host=db.example.com;Username=herald;Password=managed-password;Database=herald";
+        await InScratchTreeAsync(
+            prepare: _ => { },
+            settings: [$"--ConnectionStrings:herald={managed}"],
+            check: (directory, dev) =>
+            {
+                Assert.DoesNotContain(dev.OfKind<V1StatefulSet>(), s => s.Metadata.Name == "postgres");
+                var secrets = KubernetesTree.ReadSecrets(Path.Combine(directory, DevSecretsFile));
+                Assert.Equal(managed, secrets["herald"]);
+                var container = Assert.Single(dev.Named<V1Deployment>("api").Spec.Template.Spec.Containers);
+                Assert.Equal(managed, dev.EnvironmentOf(container, reference => secrets[reference.Key])["ConnectionStrings__herald"]);
+                Assert.DoesNotContain("managed-password", KubernetesYaml.SerializeAll(dev.Objects.Where(o => o is not V1Secret)), StringComparison.Ordinal);
+            });
+    }
+
+    private const string DevSecretsFile = "overlays/dev/" + KustomizeTree.SecretsFile;
+
+    /// <summary>Generates a tree of its own with <paramref name="settings"/> given to the AppHost, and renders its dev overlay.</summary>
+    private static async Task InScratchTreeAsync(Action<string> prepare, string[] settings, Action<string, RenderedOverlay> check)
+    {
+        var directory = Path.Combine(Path.GetTempPath(), $"herald-k8s-{Guid.NewGuid():N}");
+        Directory.CreateDirectory(Path.Combine(directory, "overlays", "dev"));
+        try
+        {
+            prepare(directory);
+            await AppHostPublish.KubernetesAsync(directory, settings);
+            check(directory, await KubernetesTree.RenderAsync(Path.Combine(directory, "overlays", "dev")));
+        }
+        finally
+        {
+            Directory.Delete(directory, recursive: true);
+        }
+    }
+
+    private Dictionary<string, string> Settings(string overlay, V1Container container) =>
+        tree.Rendered[overlay].EnvironmentOf(container, reference => tree.DevSecrets[reference.Key]);
+
+    private static IEnumerable<V1SecretKeySelector> SecretReferences(RenderedOverlay rendered) =>
+        rendered.OfKind<V1Deployment>().SelectMany(d => d.Spec.Template.Spec.Containers)
+            .Concat(rendered.OfKind<V1StatefulSet>().SelectMany(s => s.Spec.Template.Spec.Containers))
+            .SelectMany(c => c.Env ?? [])
+            .Select(e => e.ValueFrom?.SecretKeyRef)
+            .OfType<V1SecretKeySelector>();
+
+    private static void AssertServes(RenderedOverlay rendered, string host, int port) =>
+        Assert.Contains(rendered.Named<V1Service>(host).Spec.Ports, p => p.Port == port);
+}

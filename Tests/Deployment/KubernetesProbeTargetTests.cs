@@ -1,0 +1,34 @@
+using System.Net;
+using Aspire.Hosting.Testing;
+using Herald.Tests.Infrastructure;
+using k8s.Models;
+
+namespace Herald.Tests.Deployment;
+
+/// <summary>What the generated Deployments probe and scrape, asked of the running services: every path answers.</summary>
+[Collection(HeraldAppCollection.Name)]
+public sealed class KubernetesProbeTargetTests(HeraldAppFixture herald, KubernetesTree tree) : IClassFixture<KubernetesTree>
+{
+    [Theory]
+    [InlineData("api")]
+    [InlineData("processor")]
+    public async Task Every_probed_and_scraped_path_is_served(string service)
+    {
+        var pod = tree.Rendered["prod"].Named<V1Deployment>(service).Spec.Template;
+        var container = Assert.Single(pod.Spec.Containers);
+        string[] paths =
+        [
+            container.StartupProbe.HttpGet.Path,
+            container.LivenessProbe.HttpGet.Path,
+            container.ReadinessProbe.HttpGet.Path,
+            pod.Metadata.Annotations["prometheus.io/path"],
+        ];
+
+        using var http = herald.App.CreateHttpClient(service);
+        foreach (var path in paths)
+        {
+            var response = await http.GetAsync(path);
+            Assert.True(response.StatusCode == HttpStatusCode.OK, $"{service} {path}: {(int)response.StatusCode}");
+        }
+    }
+}
