@@ -1,0 +1,45 @@
+// The ingest benchmark: create-message throughput against a bare Kestrel JSON echo measured in the same run on the
+// same machine, and create-message latency at half the measured throughput.
+//
+//   dotnet run -c Release --project bench/Ingest [-- --duration 10 --connections 64]
+//
+// Needs wrk (Debian: apt-get install wrk) and what the AppHost's local mode needs (postgresql, redis-server).
+using System.Globalization;
+using Herald.Bench.Ingest;
+
+var duration = TimeSpan.FromSeconds(Option(args, "--duration", 10));
+var connections = Option(args, "--connections", 64);
+Wrk.RequireInstalled();
+
+Console.WriteLine("Starting the echo baseline and the Herald AppHost (local mode)...");
+await using var echo = await EchoServer.StartAsync();
+await using var herald = await HeraldUnderTest.StartAsync();
+var body = """{"eventType":"bench.event","payload":{"order":1234,"customer":"c_42","total":99.5}}""";
+
+Console.WriteLine($"Warming up, then {duration.TotalSeconds:0} s per measurement, {connections} connections...");
+await Wrk.RunAsync(echo.Url, body, null, TimeSpan.FromSeconds(3), connections);
+await Wrk.RunAsync(herald.MessagesUrl, body, herald.ApiKey, TimeSpan.FromSeconds(3), connections);
+
+var baseline = await Wrk.RunAsync(echo.Url, body, null, duration, connections);
+var ingest = await Wrk.RunAsync(herald.MessagesUrl, body, herald.ApiKey, duration, connections);
+var rate = Math.Max(1, (int)(ingest.RequestsPerSecond / 2));
+var paced = await OpenLoop.RunAsync(herald.MessagesUrl, body, herald.ApiKey, rate, duration);
+var stored = await herald.CountMessagesAsync();
+
+var ratio = ingest.RequestsPerSecond / baseline.RequestsPerSecond;
+Console.WriteLine();
+Console.WriteLine("| measurement | value | target |");
+Console.WriteLine("| --- | --- | --- |");
+Console.WriteLine($"| bare Kestrel JSON POST echo | {baseline.RequestsPerSecond:N0} req/s (p50 {baseline.P50:0.0} ms, p99 {baseline.P99:0.0} ms) | baseline |");
+Console.WriteLine($"| create-message, saturated | {ingest.RequestsPerSecond:N0} msg/s (p50 {ingest.P50:0.0} ms, p99 {ingest.P99:0.0} ms), {ingest.Errors} errors | |");
+Console.WriteLine($"| ratio create-message / echo | {ratio:P0} | ≥ 60 % |");
+Console.WriteLine($"| create-message at {rate:N0} msg/s (half) | p50 {paced.P50:0.0} ms, p99 {paced.P99:0.0} ms, {paced.Sent:N0} sent, {paced.Errors} errors, {paced.Late:N0} sent late | p99 ≤ 20 ms |");
+Console.WriteLine($"| messages committed in PostgreSQL | {stored:N0} | every 202 |");
+Console.WriteLine();
+Console.WriteLine($"machine: {Environment.ProcessorCount} cores, {Environment.OSVersion}, .NET {Environment.Version}");
+
+static int Option(string[] args, string name, int fallback)
+{
+    var index = Array.IndexOf(args, name);
+    return index >= 0 && index + 1 < args.Length ? int.Parse(args[index + 1], CultureInfo.InvariantCulture) : fallback;
+}
