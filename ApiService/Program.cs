@@ -14,6 +14,7 @@ using Herald.Database;
 using Herald.Kafka;
 using Herald.ServiceDefaults.Kafka;
 using Herald.ServiceDefaults.Postgres;
+using Scalar.AspNetCore;
 
 var builder = WebApplication.CreateBuilder(args);
 
@@ -39,6 +40,7 @@ app.UseAuthorization();
 if (app.Environment.IsDevelopment())
 {
     app.MapOpenApi();
+    app.MapScalarApiReference();
 }
 app.MapDefaultEndpoints();
 

@@ -1,0 +1,26 @@
+using System.Net;
+using System.Text.Json;
+using Aspire.Hosting.Testing;
+using Herald.Tests.Infrastructure;
+
+namespace Herald.Tests.Api;
+
+[Collection(HeraldAppCollection.Name)]
+public sealed class OpenApiTests(HeraldAppFixture herald)
+{
+    [Fact]
+    public async Task Development_serves_the_openapi_document_and_an_interactive_reference()
+    {
+        using var http = herald.App.CreateHttpClient("api");
+
+        var document = JsonDocument.Parse(await http.GetStringAsync("/openapi/v1.json")).RootElement;
+        var paths = document.GetProperty("paths").EnumerateObject().Select(p => p.Name).ToList();
+        Assert.Contains("/api/v1/apps/{appId}/messages", paths);
+        Assert.Contains("/api/v1/apps/{appId}/endpoints/{endpointId}/secret/rotate", paths);
+        Assert.Contains("/api/v1/apps/{appId}/messages/{messageId}/attempts", paths);
+
+        var reference = await http.GetAsync("/scalar/");
+        Assert.Equal(HttpStatusCode.OK, reference.StatusCode);
+        Assert.Equal("text/html", reference.Content.Headers.ContentType?.MediaType);
+    }
+}
