@@ -24,12 +24,17 @@ var adminKey = builder.AddParameter("admin-api-key", new GenerateParameterDefaul
 builder.AddProject<Projects.ApiService>("api")
     .WithHeraldInfrastructure(infrastructure)
     .WithEnvironment("Herald__Auth__AdminKey", adminKey)
-    // gRPC on a cleartext HTTP/2 port of its own; REST stays on the http endpoint.
+    // gRPC on a cleartext HTTP/2 port of its own; REST stays on the http endpoint. Published on the port
+    // ApiService.csproj declares for it (ContainerPort Name="grpc").
     .WithHttpEndpoint(port: 5381, name: "grpc", env: "GRPC_PORT")
     .WithEndpoint("grpc", endpoint => endpoint.Transport = "http2")
+    .PublishWithContainerPort("grpc")
     .WithServiceSettings(builder.Configuration)
     .WithHttpHealthCheck("/readyz")
-    .WithExternalHttpEndpoints();
+    .WithExternalHttpEndpoints()
+    // azd gives a Container App one external ingress (two external target ports fail `azd up`), and REST has it; gRPC
+    // is reached inside the environment or the cluster, or through an ingress of your own.
+    .WithEndpoint("grpc", endpoint => endpoint.IsExternal = false);
 
 builder.AddProject<Projects.Processor>("processor")
     .WithHeraldInfrastructure(infrastructure)

@@ -1,5 +1,6 @@
 using System.Security.Cryptography;
 using System.Text.RegularExpressions;
+using Aspire.Hosting;
 using Herald.AppHost.Deployment.Manifest;
 using Herald.Tests.Infrastructure;
 using Npgsql;
@@ -72,6 +73,41 @@ public sealed partial class AspireManifestTests(PublishedManifest published) : I
 
         Assert.Equal("kafka:9092", env["ConnectionStrings__kafka"]);
         Assert.DoesNotContain(env.Keys, key => key.StartsWith("HERALD_", StringComparison.Ordinal) || key.StartsWith("REDIS_", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void Grpc_is_published_on_the_port_the_project_file_declares()
+    {
+        var api = _manifest["api"];
+        var grpc = api.Binding("grpc");
+
+        Assert.Equal(AppHostPublish.ContainerSettings("ApiService").PortFor("grpc"), grpc.TargetPort);
+        Assert.True(grpc.IsCleartextHttp2);
+        Assert.Contains(KeyValuePair.Create("GRPC_PORT", "{api.bindings.grpc.targetPort}"), api.Env);
+    }
+
+    [Fact]
+    public void Each_project_has_at_most_the_one_external_http_ingress_azd_supports()
+    {
+        foreach (var project in _manifest.Projects)
+        {
+            // azd groups a project's bindings by target port (none: the default port) and gives a Container App one
+            // external ingress, HTTP only.
+            var external = project.Bindings.Where(b => b.External).ToList();
+            Assert.True(external.Select(b => b.TargetPort).Distinct().Count() <= 1,
+                $"{project.Name}: external bindings on several ports: {string.Join(", ", external.Select(b => b.Name))}");
+            Assert.All(external, b => Assert.Contains(b.Scheme, new[] { "http", "https" }));
+        }
+    }
+
+    [Fact]
+    public void A_projects_https_binding_has_no_port_in_the_cluster()
+    {
+        var resolver = new ManifestExpressionResolver(_manifest, new Dictionary<string, int> { ["api"] = 8080, ["processor"] = 8080 });
+
+        Assert.Equal("http://api:8080", resolver.Resolve("{api.bindings.http.url}").LiteralText);
+        var refused = Assert.Throws<DistributedApplicationException>(() => resolver.Resolve("{api.bindings.https.url}"));
+        Assert.Contains("serves no TLS", refused.Message, StringComparison.Ordinal);
     }
 
     // A password given as anything but a {parameter.value} reference.

@@ -47,13 +47,53 @@ public sealed class KubernetesManifestTests(KubernetesTree tree) : IClassFixture
         foreach (var deployment in tree.Rendered[overlay].OfKind<V1Deployment>())
         {
             var container = Assert.Single(deployment.Spec.Template.Spec.Containers);
-            var port = Assert.Single(container.Ports);
+            var port = Assert.Single(container.Ports, p => p.Name == HttpPort);
 
             Assert.Equal((HealthProbes.LivenessPath, port.Name), (container.StartupProbe.HttpGet.Path, container.StartupProbe.HttpGet.Port.Value));
             Assert.Equal((HealthProbes.LivenessPath, port.Name), (container.LivenessProbe.HttpGet.Path, container.LivenessProbe.HttpGet.Port.Value));
             Assert.Equal((HealthProbes.ReadinessPath, port.Name), (container.ReadinessProbe.HttpGet.Path, container.ReadinessProbe.HttpGet.Port.Value));
             // The service listens where the probes knock.
             Assert.Equal(port.ContainerPort.ToString(System.Globalization.CultureInfo.InvariantCulture), Settings(overlay, container)["HTTP_PORTS"]);
+        }
+    }
+
+    [Theory]
+    [MemberData(nameof(Overlays))]
+    public void The_api_serves_grpc_on_the_port_its_project_file_declares(string overlay)
+    {
+        var grpcPort = AppHostPublish.ContainerSettings("ApiService").PortFor(GrpcPort);
+        var rendered = tree.Rendered[overlay];
+        var container = Assert.Single(rendered.Named<V1Deployment>("api").Spec.Template.Spec.Containers);
+
+        Assert.Equal(grpcPort, Assert.Single(container.Ports, p => p.Name == GrpcPort).ContainerPort);
+        Assert.Equal(grpcPort.ToString(System.Globalization.CultureInfo.InvariantCulture), Settings(overlay, container)[GrpcPortSetting]);
+        var servicePort = Assert.Single(rendered.Named<V1Service>("api").Spec.Ports, p => p.Name == GrpcPort);
+        Assert.Equal((grpcPort, GrpcPort, "kubernetes.io/h2c"), (servicePort.Port, servicePort.TargetPort.Value, servicePort.AppProtocol));
+        // The kubelet probes over HTTP/1.1, which a cleartext HTTP/2 port refuses.
+        Assert.All(new[] { container.StartupProbe, container.LivenessProbe, container.ReadinessProbe }, probe => Assert.Equal(HttpPort, probe.HttpGet.Port.Value));
+        // A service without gRPC gets no gRPC port.
+        Assert.DoesNotContain(rendered.Named<V1Service>("processor").Spec.Ports, p => p.Name == GrpcPort);
+    }
+
+    [Theory]
+    [MemberData(nameof(Overlays))]
+    public void Every_port_a_service_exposes_is_one_it_listens_on(string overlay)
+    {
+        var rendered = tree.Rendered[overlay];
+        foreach (var deployment in rendered.OfKind<V1Deployment>())
+        {
+            var container = Assert.Single(deployment.Spec.Template.Spec.Containers);
+            var settings = Settings(overlay, container);
+            // What the services bind: ASP.NET's HTTP_PORTS, and gRPC's own port where one is given.
+            var listening = settings["HTTP_PORTS"].Split(';')
+                .Concat(settings.TryGetValue(GrpcPortSetting, out var grpc) ? [grpc] : Array.Empty<string>())
+                .Select(port => int.Parse(port, System.Globalization.CultureInfo.InvariantCulture));
+
+            Assert.Equal(listening.Order(), container.Ports.Select(p => p.ContainerPort).Order());
+            var service = rendered.Named<V1Service>(deployment.Metadata.Name);
+            Assert.All(service.Spec.Ports, port => Assert.Contains(container.Ports, p => p.Name == port.TargetPort.Value && p.ContainerPort == port.Port));
+            // TLS is terminated in front of the services: Aspire's https binding has no port in the cluster.
+            Assert.DoesNotContain(service.Spec.Ports, port => port.Name == "https");
         }
     }
 
@@ -112,7 +152,7 @@ public sealed class KubernetesManifestTests(KubernetesTree tree) : IClassFixture
             Assert.False(container.SecurityContext.AllowPrivilegeEscalation);
             Assert.Equal("true", pod.Metadata.Annotations["prometheus.io/scrape"]);
             Assert.Equal(TelemetryExtensions.MetricsPath, pod.Metadata.Annotations["prometheus.io/path"]);
-            Assert.Equal(Assert.Single(container.Ports).ContainerPort.ToString(System.Globalization.CultureInfo.InvariantCulture),
+            Assert.Equal(Assert.Single(container.Ports, p => p.Name == HttpPort).ContainerPort.ToString(System.Globalization.CultureInfo.InvariantCulture),
                 pod.Metadata.Annotations["prometheus.io/port"]);
         }
     }
@@ -232,6 +272,10 @@ public sealed class KubernetesManifestTests(KubernetesTree tree) : IClassFixture
     }
 
     private const string DevSecretsFile = "overlays/dev/" + KustomizeTree.SecretsFile;
+    private const string HttpPort = "http";
+    private const string GrpcPort = "grpc";
+    // GrpcHosting.PortSetting in ApiService.
+    private const string GrpcPortSetting = "GRPC_PORT";
 
     /// <summary>Generates a tree of its own with <paramref name="settings"/> given to the AppHost, and renders its dev overlay.</summary>
     private static async Task InScratchTreeAsync(Action<string> prepare, string[] settings, Action<string, RenderedOverlay> check)

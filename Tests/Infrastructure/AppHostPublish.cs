@@ -1,3 +1,4 @@
+using Herald.AppHost.Deployment;
 using Herald.AppHost.Infrastructure.Local;
 
 namespace Herald.Tests.Infrastructure;
@@ -12,6 +13,10 @@ public static class AppHostPublish
     /// <summary>The <c>publish-kubernetes</c> step: the manifest and the kustomize tree, written to <paramref name="outputDirectory"/>.</summary>
     public static Task KubernetesAsync(string outputDirectory, params string[] settings) =>
         RunAsync(["--operation", "publish", "--step", "publish-kubernetes", "--output-path", outputDirectory, .. settings]);
+
+    /// <summary>The container settings of a project (by folder, e.g. <c>ApiService</c>), as its project file declares them.</summary>
+    public static ProjectContainerSettings ContainerSettings(string project) =>
+        ProjectContainerSettings.Load(Path.Combine(RepositoryRoot(), project, $"{project}.csproj"));
 
     public static string RepositoryRoot()
     {

@@ -23,7 +23,7 @@ public static class KustomizeTree
     public static void Write(AspireManifest manifest, KubernetesOptions options, string directory, Func<string, string?> configuredValue)
     {
         var containers = manifest.Projects.ToDictionary(p => p.Name, p => ProjectContainer.For(manifest, p, options), StringComparer.Ordinal);
-        var resolver = new ManifestExpressionResolver(manifest, containers.ToDictionary(c => c.Key, c => c.Value.Port, StringComparer.Ordinal));
+        var resolver = new ManifestExpressionResolver(manifest, containers.ToDictionary(c => c.Key, c => c.Value.HttpPort, StringComparer.Ordinal));
         var services = manifest.Projects.Select(p => (p.Name, Workload: ServiceWorkload.For(p, containers[p.Name], resolver, options))).ToList();
         var backing = manifest.Containers.Select(c => (c.Name, Workload: BackingServiceWorkload.For(c, resolver, options))).ToList();
 

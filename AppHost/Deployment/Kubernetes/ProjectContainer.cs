@@ -1,36 +1,27 @@
-using System.Globalization;
-using System.Xml.Linq;
 using Herald.AppHost.Deployment.Manifest;
 
 namespace Herald.AppHost.Deployment.Kubernetes;
 
 /// <summary>
-/// A project's container as <c>dotnet publish -t:PublishContainer</c> builds it, read from the project file the manifest
-/// points to: the image (<c>ContainerRepository</c>, behind the configured registry, with the configured tag), the user
-/// it runs as (<c>ContainerUser</c>) and the port it serves on (<c>ContainerPort</c>).
+/// A project's container as <c>dotnet publish -t:PublishContainer</c> builds it, from the project file the manifest points
+/// to: the image (<c>ContainerRepository</c>, behind the configured registry, with the configured tag), the user it runs
+/// as and the ports it exposes (see <see cref="ProjectContainerSettings"/>).
 /// </summary>
-public sealed record ProjectContainer(string Image, long User, int Port)
+public sealed record ProjectContainer(string Image, long User, ProjectContainerSettings Settings)
 {
+    /// <summary>Where the project serves its http binding, which the manifest leaves to the image.</summary>
+    public int HttpPort => Settings.HttpPort;
+
     public static ProjectContainer For(AspireManifest manifest, ManifestResource project, KubernetesOptions options)
     {
         var relative = project.ProjectPath ?? throw new DistributedApplicationException($"Project '{project.Name}' has no path in the manifest.");
-        var projectFile = Path.GetFullPath(Path.Combine(Path.GetDirectoryName(manifest.Path)!, relative));
-        var document = XDocument.Load(projectFile);
-
-        var repository = Literal(document.Descendants("ContainerRepository").FirstOrDefault()?.Value, "<ContainerRepository>", projectFile);
-        var user = Literal(document.Descendants("ContainerUser").FirstOrDefault()?.Value, "<ContainerUser> (a numeric user id)", projectFile);
-        var port = Literal(document.Descendants("ContainerPort").FirstOrDefault()?.Attribute("Include")?.Value, "<ContainerPort Include=\"…\">", projectFile);
+        var settings = ProjectContainerSettings.Load(Path.GetFullPath(Path.Combine(Path.GetDirectoryName(manifest.Path)!, relative)));
 
         var registry = options.ImageRegistry.TrimEnd('/');
-        return new ProjectContainer(
-            $"{(registry.Length > 0 ? registry + "/" : "")}{repository}:{options.ImageTag}",
-            long.TryParse(user, CultureInfo.InvariantCulture, out var uid) ? uid : throw Missing("<ContainerUser> as a numeric user id", projectFile),
-            int.TryParse(port, CultureInfo.InvariantCulture, out var number) ? number : throw Missing("<ContainerPort Include=\"…\"> as a number", projectFile));
+        return new ProjectContainer($"{(registry.Length > 0 ? registry + "/" : "")}{settings.Repository}:{options.ImageTag}", settings.User, settings);
     }
 
-    private static string Literal(string? value, string what, string projectFile) =>
-        string.IsNullOrWhiteSpace(value) || value.Contains("$(", StringComparison.Ordinal) ? throw Missing(what, projectFile) : value.Trim();
-
-    private static DistributedApplicationException Missing(string what, string projectFile) =>
-        new($"{projectFile} must set {what} literally: the Kubernetes manifests run the container it describes.");
+    /// <summary>Whether the image exposes <paramref name="port"/>: a port it does not declare is one the project file
+    /// and the AppHost disagree on.</summary>
+    public bool Exposes(int port) => Settings.Ports.Any(p => p.Number == port);
 }

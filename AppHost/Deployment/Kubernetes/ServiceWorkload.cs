@@ -8,12 +8,12 @@ namespace Herald.AppHost.Deployment.Kubernetes;
 
 /// <summary>
 /// A Herald service (an Aspire project): a Deployment that probes the paths ServiceDefaults maps and stops within the
-/// grace period its own shutdown settings imply, a Service, a PodDisruptionBudget, and per environment an autoscaler.
+/// grace period its own shutdown settings imply, a Service with a port per binding the service serves (REST, gRPC…),
+/// a PodDisruptionBudget, and per environment an autoscaler.
 /// </summary>
 public sealed class ServiceWorkload
 {
     private const string Component = "service";
-    private const string HttpPort = "http";
     private const string TempVolume = "tmp";
 
     private readonly string _name;
@@ -36,14 +36,15 @@ public sealed class ServiceWorkload
     {
         var timings = ServiceTimings.For(project, options);
         var environment = PodEnvironment.For(project, resolver, options.SecretName, timings.PodSettings());
-        var http = project.Bindings.FirstOrDefault(b => b.Scheme == "http")
-            ?? throw new DistributedApplicationException($"Project '{project.Name}' has no http binding to probe.");
-        var port = resolver.PortOf(project, http);
+        var ports = ServedPorts(project, container, resolver);
+        // The kubelet probes over HTTP/1.1, so never on a cleartext HTTP/2 port such as gRPC's.
+        var probed = ports.FirstOrDefault(p => p.Binding.Scheme == "http" && !p.Binding.IsCleartextHttp2)
+            ?? throw new DistributedApplicationException($"Project '{project.Name}' has no HTTP/1.1 binding to probe.");
 
         IKubernetesObject[] objects =
         [
-            Deployment(project.Name, container, port, environment, timings, options),
-            Service(project.Name, port),
+            Deployment(project.Name, container, ports, probed, environment, timings, options),
+            Service(project.Name, ports),
             DisruptionBudget(project.Name),
         ];
         return new ServiceWorkload(project.Name, options, environment, objects);
@@ -77,7 +78,26 @@ public sealed class ServiceWorkload
         };
     }
 
-    private static V1Deployment Deployment(string name, ProjectContainer container, int port, PodEnvironment environment, ServiceTimings timings, KubernetesOptions options) => new()
+    /// <summary>A port for each binding served in the cluster (so not the https binding Aspire adds, see
+    /// <see cref="ManifestExpressionResolver.IsServed"/>), each one the image declares.</summary>
+    private static List<ServedPort> ServedPorts(ManifestResource project, ProjectContainer container, ManifestExpressionResolver resolver)
+    {
+        var ports = project.Bindings.Where(b => resolver.IsServed(project, b))
+            .Select(b => new ServedPort(b, resolver.PortOf(project, b)))
+            // Bindings on one port share it: a container declares a port once.
+            .DistinctBy(p => p.Number)
+            .ToList();
+        if (ports.FirstOrDefault(p => !container.Exposes(p.Number)) is { } undeclared)
+        {
+            throw new DistributedApplicationException(
+                $"Project '{project.Name}' serves '{undeclared.Binding.Name}' on port {undeclared.Number}, which {container.Settings.ProjectFile} does not declare: " +
+                $"add <ContainerPort Include=\"…\" Type=\"tcp\" Name=\"{undeclared.Binding.Name}\" /> and publish the endpoint with PublishWithContainerPort(\"{undeclared.Binding.Name}\").");
+        }
+        return ports;
+    }
+
+    private static V1Deployment Deployment(string name, ProjectContainer container, List<ServedPort> ports, ServedPort probed, PodEnvironment environment,
+        ServiceTimings timings, KubernetesOptions options) => new()
     {
         Metadata = WorkloadLabels.Metadata(name, Component),
         Spec = new V1DeploymentSpec
@@ -97,7 +117,7 @@ public sealed class ServiceWorkload
                     Annotations = new Dictionary<string, string>
                     {
                         ["prometheus.io/scrape"] = "true",
-                        ["prometheus.io/port"] = port.ToString(System.Globalization.CultureInfo.InvariantCulture),
+                        ["prometheus.io/port"] = probed.Number.ToString(System.Globalization.CultureInfo.InvariantCulture),
                         ["prometheus.io/path"] = TelemetryExtensions.MetricsPath,
                     },
                 },
@@ -114,7 +134,7 @@ public sealed class ServiceWorkload
                         RunAsGroup = container.User,
                         SeccompProfile = new V1SeccompProfile { Type = "RuntimeDefault" },
                     },
-                    Containers = [Container(name, container.Image, port, environment, timings, options)],
+                    Containers = [Container(name, container.Image, ports, probed, environment, timings, options)],
                     // The root filesystem is read-only; .NET still wants a writable temp directory.
                     Volumes = [new V1Volume { Name = TempVolume, EmptyDir = new V1EmptyDirVolumeSource() }],
                 },
@@ -122,22 +142,24 @@ public sealed class ServiceWorkload
         },
     };
 
-    private static V1Container Container(string name, string image, int port, PodEnvironment environment, ServiceTimings timings, KubernetesOptions options)
+    private static V1Container Container(string name, string image, List<ServedPort> ports, ServedPort probed, PodEnvironment environment,
+        ServiceTimings timings, KubernetesOptions options)
     {
         var probes = options.Probes;
+        var port = probed.Binding.Name;
         return new V1Container
         {
             Name = name,
             Image = image,
-            Ports = [new V1ContainerPort { Name = HttpPort, ContainerPort = port, Protocol = "TCP" }],
+            Ports = [.. ports.Select(p => new V1ContainerPort { Name = p.Binding.Name, ContainerPort = p.Number, Protocol = "TCP" })],
             EnvFrom = environment.ConfigMapSource(name),
             Env = environment.Variables.Count > 0 ? [.. environment.Variables] : null,
             Resources = options.WorkloadFor(name).ToResourceRequirements(),
             // Liveness is held back until the service first answers, however long migrations and connections take.
-            StartupProbe = HttpProbe(HealthProbes.LivenessPath, probes.StartupPeriodSeconds, probes.LivenessTimeoutSeconds,
+            StartupProbe = HttpProbe(HealthProbes.LivenessPath, port, probes.StartupPeriodSeconds, probes.LivenessTimeoutSeconds,
                 (int)Math.Ceiling(probes.StartupBudget.TotalSeconds / probes.StartupPeriodSeconds)),
-            LivenessProbe = HttpProbe(HealthProbes.LivenessPath, probes.LivenessPeriodSeconds, probes.LivenessTimeoutSeconds, probes.LivenessFailureThreshold),
-            ReadinessProbe = HttpProbe(HealthProbes.ReadinessPath, probes.ReadinessPeriodSeconds, probes.ReadinessTimeoutSeconds, probes.ReadinessFailureThreshold),
+            LivenessProbe = HttpProbe(HealthProbes.LivenessPath, port, probes.LivenessPeriodSeconds, probes.LivenessTimeoutSeconds, probes.LivenessFailureThreshold),
+            ReadinessProbe = HttpProbe(HealthProbes.ReadinessPath, port, probes.ReadinessPeriodSeconds, probes.ReadinessTimeoutSeconds, probes.ReadinessFailureThreshold),
             Lifecycle = timings.PreStopSleepSeconds > 0
                 ? new V1Lifecycle { PreStop = new V1LifecycleHandler { Sleep = new V1SleepAction { Seconds = timings.PreStopSleepSeconds } } }
                 : null,
@@ -151,21 +173,29 @@ public sealed class ServiceWorkload
         };
     }
 
-    private static V1Probe HttpProbe(string path, int period, int timeout, int failureThreshold) => new()
+    private static V1Probe HttpProbe(string path, string port, int period, int timeout, int failureThreshold) => new()
     {
-        HttpGet = new V1HTTPGetAction { Path = path, Port = HttpPort },
+        HttpGet = new V1HTTPGetAction { Path = path, Port = port },
         PeriodSeconds = period,
         TimeoutSeconds = timeout,
         FailureThreshold = failureThreshold,
     };
 
-    private static V1Service Service(string name, int port) => new()
+    private static V1Service Service(string name, List<ServedPort> ports) => new()
     {
         Metadata = WorkloadLabels.Metadata(name, Component),
         Spec = new V1ServiceSpec
         {
             Selector = WorkloadLabels.Selector(name),
-            Ports = [new V1ServicePort { Name = HttpPort, Port = port, TargetPort = HttpPort, Protocol = "TCP" }],
+            Ports = [.. ports.Select(p => new V1ServicePort
+            {
+                Name = p.Binding.Name,
+                Port = p.Number,
+                TargetPort = p.Binding.Name,
+                Protocol = "TCP",
+                // Tells meshes and ingress controllers to speak HTTP/2 with prior knowledge rather than HTTP/1.1.
+                AppProtocol = p.Binding.IsCleartextHttp2 ? "kubernetes.io/h2c" : null,
+            })],
         },
     };
 
@@ -179,4 +209,6 @@ public sealed class ServiceWorkload
             MaxUnavailable = 1,
         },
     };
+
+    private sealed record ServedPort(ManifestBinding Binding, int Number);
 }

@@ -82,6 +82,7 @@ public sealed class ManifestResource(string name, JsonElement json)
         ? [.. bindings.EnumerateObject().Select(b => new ManifestBinding(
             b.Name,
             b.Value.GetProperty("scheme").GetString() ?? "tcp",
+            b.Value.TryGetProperty("transport", out var transport) ? transport.GetString() ?? "" : "",
             b.Value.TryGetProperty("targetPort", out var port) ? port.GetInt32() : null,
             b.Value.TryGetProperty("external", out var external) && external.GetBoolean()))]
         : [];
@@ -118,6 +119,11 @@ public sealed class ManifestResource(string name, JsonElement json)
     private string? OptionalString(string property) => Json.TryGetProperty(property, out var value) ? value.GetString() : null;
 }
 
-public sealed record ManifestBinding(string Name, string Scheme, int? TargetPort, bool External);
+public sealed record ManifestBinding(string Name, string Scheme, string Transport, int? TargetPort, bool External)
+{
+    /// <summary>HTTP/2 without TLS, spoken from the first byte (gRPC's cleartext transport): no HTTP/1.1 client, such as
+    /// the kubelet's probes, can talk to it.</summary>
+    public bool IsCleartextHttp2 => Scheme == "http" && Transport == "http2";
+}
 
 public sealed record ManifestVolume(string Target, bool ReadOnly);

@@ -15,13 +15,28 @@ public sealed partial class ManifestExpressionResolver(AspireManifest manifest, 
 
     public PodValue Resolve(string expression) => new(Merge(ResolveParts(expression, depth: 0)));
 
-    /// <summary>The port a binding is served on inside the cluster. Projects declare none in the manifest; they listen
-    /// on their container's port.</summary>
-    public int PortOf(ManifestResource resource, ManifestBinding binding) =>
-        binding.TargetPort
-        ?? (projectPorts.TryGetValue(resource.Name, out var port)
-            ? port
-            : throw new DistributedApplicationException($"Binding '{binding.Name}' of '{resource.Name}' has no target port."));
+    /// <summary>The port a binding is served on inside the cluster: its target port, or for a project's http binding,
+    /// which the manifest leaves to the image, the container's http port (<paramref name="projectPorts"/>).</summary>
+    public int PortOf(ManifestResource resource, ManifestBinding binding)
+    {
+        if (binding.TargetPort is { } target) return target;
+        if (!projectPorts.TryGetValue(resource.Name, out var httpPort))
+        {
+            throw new DistributedApplicationException($"Binding '{binding.Name}' of '{resource.Name}' has no target port.");
+        }
+        return IsServed(resource, binding)
+            ? httpPort
+            : throw new DistributedApplicationException(
+                $"'{resource.Name}' serves no TLS in the cluster, so its binding '{binding.Name}' has no port there: refer to its http binding and terminate TLS at an ingress.");
+    }
+
+    /// <summary>
+    /// Whether anything listens for the binding in the cluster. Aspire gives every project an https binding with no
+    /// target port, which only a platform that terminates TLS in front of the app honours (Container Apps, via azd);
+    /// Herald's services serve plain HTTP, so in Kubernetes that binding has no port, and TLS is the ingress's job.
+    /// </summary>
+    public bool IsServed(ManifestResource resource, ManifestBinding binding) =>
+        binding.TargetPort is not null || !projectPorts.ContainsKey(resource.Name) || binding.Scheme != "https";
 
     private IEnumerable<PodValuePart> ResolveParts(string expression, int depth)
     {
