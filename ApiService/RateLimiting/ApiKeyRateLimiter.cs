@@ -15,8 +15,8 @@ public sealed class RateLimitOptions
 }
 
 /// <summary>
-/// A fixed one-second window per API key, counted in Redis so every API replica shares it. INCR and EXPIRE go out
-/// as one pipelined batch: one round trip per request.
+/// A fixed one-second window per API key, counted in Redis so every API replica shares it: one script call per
+/// request increments the window's counter and, for its first hit, sets its expiry — one round trip, atomic.
 /// </summary>
 internal sealed class ApiKeyRateLimiter(
     RequestDelegate next,
@@ -25,6 +25,10 @@ internal sealed class ApiKeyRateLimiter(
     TimeProvider time,
     ILogger<ApiKeyRateLimiter> logger)
 {
+    // Loaded once; StackExchange.Redis sends EVALSHA and falls back to EVAL if the server lost the script.
+    private static readonly LuaScript CountScript = LuaScript.Prepare(
+        "local n = redis.call('INCR', @key) if n == 1 then redis.call('EXPIRE', @key, 2) end return n");
+
     public async Task InvokeAsync(HttpContext context)
     {
         if (Caller.From(context.User) is { } caller && await IsOverLimitAsync(caller) is { } retryAfter)
@@ -44,11 +48,8 @@ internal sealed class ApiKeyRateLimiter(
         var key = $"herald:ratelimit:{caller.KeyId}:{window}";
         try
         {
-            var batch = redis.GetDatabase().CreateBatch();
-            var count = batch.StringIncrementAsync(key);
-            var expire = batch.KeyExpireAsync(key, TimeSpan.FromSeconds(2), flags: CommandFlags.FireAndForget);
-            batch.Execute();
-            if (await count <= options.CurrentValue.RequestsPerSecond) return null;
+            var count = (long)await CountScript.EvaluateAsync(redis.GetDatabase(), new { key = (RedisKey)key });
+            if (count <= options.CurrentValue.RequestsPerSecond) return null;
             return DateTimeOffset.FromUnixTimeSeconds(window + 1) - now;
         }
         catch (RedisException exception)

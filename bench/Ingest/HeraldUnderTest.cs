@@ -2,8 +2,11 @@ using System.Net.Http.Json;
 using System.Security.Cryptography;
 using System.Text.Json;
 using Aspire.Hosting;
+using Aspire.Hosting.ApplicationModel;
 using Aspire.Hosting.Testing;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
 using Npgsql;
 
 namespace Herald.Bench.Ingest;
@@ -30,6 +33,8 @@ public sealed class HeraldUnderTest : IAsyncDisposable
             "--Herald:RateLimit:RequestsPerSecond=10000000",
             "--Logging:LogLevel:Default=Warning",
         ], (options, _) => options.DisableDashboard = true);
+        // The table is the output; the orchestrator's own logging (health probes failing during teardown) is noise here.
+        builder.Services.AddLogging(logging => logging.SetMinimumLevel(LogLevel.None));
         var app = await builder.BuildAsync();
         using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(3));
         await app.StartAsync(timeout.Token);
@@ -44,6 +49,12 @@ public sealed class HeraldUnderTest : IAsyncDisposable
         var key = await http.PostAsJsonAsync($"/api/v1/apps/{application}/api-keys", new { name = "bench" });
         var apiKey = (await key.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("key").GetString()!;
         return new HeraldUnderTest(app, new Uri(api, $"/api/v1/apps/{application}/messages"), apiKey);
+    }
+
+    public async Task StopProcessorAsync()
+    {
+        var processor = await _app.ResourceNotifications.WaitForResourceAsync("processor", _ => true);
+        await _app.ResourceCommands.ExecuteCommandAsync(processor.ResourceId, KnownResourceCommands.StopCommand);
     }
 
     public async Task<long> CountMessagesAsync()

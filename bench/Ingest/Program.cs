@@ -24,6 +24,9 @@ var baseline = await Wrk.RunAsync(echo.Url, body, null, duration, connections);
 var ingest = await Wrk.RunAsync(herald.MessagesUrl, body, herald.ApiKey, duration, connections);
 var rate = Math.Max(1, (int)(ingest.RequestsPerSecond / 2));
 var paced = await OpenLoop.RunAsync(herald.MessagesUrl, body, herald.ApiKey, rate, duration);
+// On two cores the Processor consuming every message competes with the API; without it, the API's own ceiling.
+await herald.StopProcessorAsync();
+var alone = await Wrk.RunAsync(herald.MessagesUrl, body, herald.ApiKey, duration, connections);
 var stored = await herald.CountMessagesAsync();
 
 var ratio = ingest.RequestsPerSecond / baseline.RequestsPerSecond;
@@ -34,6 +37,7 @@ Console.WriteLine($"| bare Kestrel JSON POST echo | {baseline.RequestsPerSecond:
 Console.WriteLine($"| create-message, saturated | {ingest.RequestsPerSecond:N0} msg/s (p50 {ingest.P50:0.0} ms, p99 {ingest.P99:0.0} ms), {ingest.Errors} errors | |");
 Console.WriteLine($"| ratio create-message / echo | {ratio:P0} | ≥ 60 % |");
 Console.WriteLine($"| create-message at {rate:N0} msg/s (half) | p50 {paced.P50:0.0} ms, p99 {paced.P99:0.0} ms, {paced.Sent:N0} sent, {paced.Errors} errors, {paced.Late:N0} sent late | p99 ≤ 20 ms |");
+Console.WriteLine($"| create-message, Processor stopped | {alone.RequestsPerSecond:N0} msg/s (p50 {alone.P50:0.0} ms, p99 {alone.P99:0.0} ms), {alone.Errors} errors; ratio {alone.RequestsPerSecond / baseline.RequestsPerSecond:P0} | |");
 Console.WriteLine($"| messages committed in PostgreSQL | {stored:N0} | every 202 |");
 Console.WriteLine();
 Console.WriteLine($"machine: {Environment.ProcessorCount} cores, {Environment.OSVersion}, .NET {Environment.Version}");
