@@ -53,17 +53,7 @@ public sealed class ApiKeyService(NpgsqlDataSource dataSource, ApiKeyDirectory d
             ORDER BY id LIMIT $3
             """);
         query.Parameters.Add(new() { Value = (object?)applicationId ?? DBNull.Value, NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.Text });
-        query.Parameters.Add(new() { Value = (object?)page.Iterator ?? DBNull.Value, NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.Text });
-        query.Parameters.Add(new() { Value = page.Limit + 1 });
-        var rows = new List<ApiKeyResponse>();
-        await using var reader = await query.ExecuteReaderAsync(cancellationToken);
-        while (await reader.ReadAsync(cancellationToken))
-        {
-            rows.Add(new ApiKeyResponse(reader.GetString(0), reader.GetString(1), reader.GetString(2),
-                reader.IsDBNull(3) ? null : reader.GetString(3), reader.GetFieldValue<DateTimeOffset>(4),
-                reader.IsDBNull(5) ? null : reader.GetFieldValue<DateTimeOffset>(5)));
-        }
-        return Page<ApiKeyResponse>.From(rows, page.Limit, k => k.Id);
+        return await page.ReadAsync(query, Read, k => k.Id, cancellationToken);
     }
 
     public async Task RevokeAsync(Caller caller, string? applicationId, string keyId, CancellationToken cancellationToken)
@@ -79,6 +69,10 @@ public sealed class ApiKeyService(NpgsqlDataSource dataSource, ApiKeyDirectory d
         if (await revoke.ExecuteScalarAsync(cancellationToken) is not byte[] hash) throw ApiError.NotFound("API key");
         directory.Forget(hash);
     }
+
+    private static ApiKeyResponse Read(NpgsqlDataReader reader) => new(
+        reader.GetString(0), reader.GetString(1), reader.GetString(2), reader.IsDBNull(3) ? null : reader.GetString(3),
+        reader.GetFieldValue<DateTimeOffset>(4), reader.IsDBNull(5) ? null : reader.GetFieldValue<DateTimeOffset>(5));
 
     private static void Authorize(Caller caller, string? applicationId, string adminAction)
     {

@@ -33,12 +33,7 @@ public sealed class ApplicationService(NpgsqlDataSource dataSource, TimeProvider
         caller.RequireAdmin("list applications");
         await using var query = dataSource.CreateCommand(
             $"SELECT {Columns} FROM applications WHERE ($1::text IS NULL OR id > $1) ORDER BY id LIMIT $2");
-        query.Parameters.Add(new() { Value = (object?)page.Iterator ?? DBNull.Value, NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.Text });
-        query.Parameters.Add(new() { Value = page.Limit + 1 });
-        var rows = new List<ApplicationResponse>();
-        await using var reader = await query.ExecuteReaderAsync(cancellationToken);
-        while (await reader.ReadAsync(cancellationToken)) rows.Add(Read(reader));
-        return Page<ApplicationResponse>.From(rows, page.Limit, a => a.Id);
+        return await page.ReadAsync(query, Read, a => a.Id, cancellationToken);
     }
 
     public async Task<ApplicationResponse> GetAsync(Caller caller, string applicationId, CancellationToken cancellationToken)

@@ -2,7 +2,6 @@ using Herald.ApiService.Auth;
 using Herald.ApiService.Http;
 using Herald.ApiService.Problems;
 using Npgsql;
-using NpgsqlTypes;
 
 namespace Herald.ApiService.Attempts;
 
@@ -39,22 +38,16 @@ public sealed class AttemptService(NpgsqlDataSource dataSource)
             """);
         query.Parameters.Add(new() { Value = applicationId });
         query.Parameters.Add(new() { Value = id });
-        query.Parameters.Add(new() { Value = (object?)page.Iterator ?? DBNull.Value, NpgsqlDbType = NpgsqlDbType.Text });
-        query.Parameters.Add(new() { Value = page.Limit + 1 });
-        var rows = new List<AttemptResponse>();
-        await using (var reader = await query.ExecuteReaderAsync(cancellationToken))
-        {
-            while (await reader.ReadAsync(cancellationToken))
-            {
-                rows.Add(new AttemptResponse(reader.GetString(0), reader.GetString(1), reader.GetString(2), reader.GetString(3),
-                    reader.IsDBNull(4) ? null : reader.GetInt32(4), reader.GetInt32(5),
-                    reader.IsDBNull(6) ? null : reader.GetString(6), reader.IsDBNull(7) ? null : reader.GetString(7),
-                    reader.GetFieldValue<DateTimeOffset>(8), reader.IsDBNull(9) ? null : reader.GetFieldValue<DateTimeOffset>(9)));
-            }
-        }
-        if (rows.Count == 0 && !await ExistsAsync(parentTable, applicationId, id, cancellationToken)) throw ApiError.NotFound(parentName);
-        return Page<AttemptResponse>.From(rows, page.Limit, a => a.Id);
+        var attempts = await page.ReadAsync(query, Read, a => a.Id, cancellationToken);
+        if (attempts.Data.Count == 0 && !await ExistsAsync(parentTable, applicationId, id, cancellationToken)) throw ApiError.NotFound(parentName);
+        return attempts;
     }
+
+    private static AttemptResponse Read(NpgsqlDataReader reader) => new(
+        reader.GetString(0), reader.GetString(1), reader.GetString(2), reader.GetString(3),
+        reader.IsDBNull(4) ? null : reader.GetInt32(4), reader.GetInt32(5),
+        reader.IsDBNull(6) ? null : reader.GetString(6), reader.IsDBNull(7) ? null : reader.GetString(7),
+        reader.GetFieldValue<DateTimeOffset>(8), reader.IsDBNull(9) ? null : reader.GetFieldValue<DateTimeOffset>(9));
 
     private async Task<bool> ExistsAsync(string table, string applicationId, string id, CancellationToken cancellationToken)
     {

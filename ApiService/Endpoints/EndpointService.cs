@@ -58,12 +58,7 @@ public sealed class EndpointService(
             SELECT {Columns} FROM endpoints WHERE application_id = $1 AND ($2::text IS NULL OR id > $2) ORDER BY id LIMIT $3
             """);
         query.Parameters.Add(new() { Value = applicationId });
-        query.Parameters.Add(new() { Value = (object?)page.Iterator ?? DBNull.Value, NpgsqlDbType = NpgsqlDbType.Text });
-        query.Parameters.Add(new() { Value = page.Limit + 1 });
-        var rows = new List<EndpointResponse>();
-        await using var reader = await query.ExecuteReaderAsync(cancellationToken);
-        while (await reader.ReadAsync(cancellationToken)) rows.Add(Read(reader));
-        return Page<EndpointResponse>.From(rows, page.Limit, e => e.Id);
+        return await page.ReadAsync(query, Read, e => e.Id, cancellationToken);
     }
 
     public async Task<EndpointResponse> GetAsync(Caller caller, string applicationId, string endpointId, CancellationToken cancellationToken)

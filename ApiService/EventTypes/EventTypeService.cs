@@ -52,12 +52,7 @@ public sealed class EventTypeService(NpgsqlDataSource dataSource, TimeProvider t
             """);
         query.Parameters.Add(new() { Value = applicationId });
         query.Parameters.Add(new() { Value = includeArchived });
-        query.Parameters.Add(new() { Value = (object?)page.Iterator ?? DBNull.Value, NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.Text });
-        query.Parameters.Add(new() { Value = page.Limit + 1 });
-        var rows = new List<EventTypeResponse>();
-        await using var reader = await query.ExecuteReaderAsync(cancellationToken);
-        while (await reader.ReadAsync(cancellationToken)) rows.Add(Read(reader));
-        return Page<EventTypeResponse>.From(rows, page.Limit, e => e.Name);
+        return await page.ReadAsync(query, Read, e => e.Name, cancellationToken);
     }
 
     public async Task<EventTypeResponse> GetAsync(Caller caller, string applicationId, string name, CancellationToken cancellationToken)

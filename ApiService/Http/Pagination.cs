@@ -1,5 +1,7 @@
 using System.Globalization;
 using Herald.ApiService.Problems;
+using Npgsql;
+using NpgsqlTypes;
 
 namespace Herald.ApiService.Http;
 
@@ -19,6 +21,18 @@ public sealed record PageRequest(int Limit, string? Iterator)
 {
     public const int DefaultLimit = 50;
     public const int MaxLimit = 250;
+
+    /// <summary>Adds this page's iterator and limit as the query's last two parameters, runs it and reads one page
+    /// (one extra row is fetched only to learn whether more exist).</summary>
+    public async Task<Page<T>> ReadAsync<T>(NpgsqlCommand query, Func<NpgsqlDataReader, T> read, Func<T, string> cursor, CancellationToken cancellationToken)
+    {
+        query.Parameters.Add(new() { Value = (object?)Iterator ?? DBNull.Value, NpgsqlDbType = NpgsqlDbType.Text });
+        query.Parameters.Add(new() { Value = Limit + 1 });
+        var rows = new List<T>();
+        await using var reader = await query.ExecuteReaderAsync(cancellationToken);
+        while (await reader.ReadAsync(cancellationToken)) rows.Add(read(reader));
+        return Page<T>.From(rows, Limit, cursor);
+    }
 
     public static PageRequest From(HttpRequest request) => Parse(request.Query["limit"], request.Query["iterator"]);
 

@@ -98,12 +98,7 @@ public sealed class MessageService(
         query.Parameters.Add(new() { Value = (object?)filter.EventTypes ?? DBNull.Value, NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Text });
         query.Parameters.Add(new() { Value = (object?)filter.Before ?? DBNull.Value, NpgsqlDbType = NpgsqlDbType.TimestampTz });
         query.Parameters.Add(new() { Value = (object?)filter.After ?? DBNull.Value, NpgsqlDbType = NpgsqlDbType.TimestampTz });
-        query.Parameters.Add(new() { Value = (object?)page.Iterator ?? DBNull.Value, NpgsqlDbType = NpgsqlDbType.Text });
-        query.Parameters.Add(new() { Value = page.Limit + 1 });
-        var rows = new List<MessageResponse>();
-        await using var reader = await query.ExecuteReaderAsync(cancellationToken);
-        while (await reader.ReadAsync(cancellationToken)) rows.Add(Read(reader));
-        return Page<MessageResponse>.From(rows, page.Limit, m => m.Id);
+        return await page.ReadAsync(query, Read, m => m.Id, cancellationToken);
     }
 
     private static MessageResponse Read(NpgsqlDataReader reader) => new(

@@ -3,6 +3,7 @@ using Aspire.Hosting;
 using Aspire.Hosting.ApplicationModel;
 using Aspire.Hosting.Testing;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
 
 namespace Herald.Tests.Infrastructure;
 
@@ -40,6 +41,8 @@ public sealed class HeraldAppFixture : IAsyncLifetime
             "--Herald:Messages:RelayGrace=00:00:02",
         ], (options, _) => options.DisableDashboard = true);
 
+        // Every test request would otherwise log four lines; the services' own logs stay, for failures.
+        builder.Services.AddLogging(logging => logging.AddFilter("System.Net.Http", LogLevel.Warning));
         App = await builder.BuildAsync();
         using var timeout = new CancellationTokenSource(StartTimeout);
         await App.StartAsync(timeout.Token);
