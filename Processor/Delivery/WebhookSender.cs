@@ -62,7 +62,8 @@ public sealed class WebhookSender(HttpClient http, IOptions<DeliveryOptions> opt
         {
             using var response = await http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, timeout.Token);
             var responseBody = await ReadLimitedAsync(response.Content, timeout.Token);
-            return new Attempt(response.IsSuccessStatusCode && (int)response.StatusCode < 300, (int)response.StatusCode,
+            // Success is 2xx only; redirects are not followed, so a 3xx is a failed attempt.
+            return new Attempt(response.IsSuccessStatusCode, (int)response.StatusCode,
                 Stopwatch.GetElapsedTime(started), responseBody, null);
         }
         catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
