@@ -2,7 +2,6 @@ using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
 using Herald.ApiService.Auth;
-using Herald.ApiService.Problems;
 using Microsoft.AspNetCore.Http.Json;
 using Microsoft.Extensions.Options;
 
@@ -15,28 +14,18 @@ namespace Herald.ApiService.Idempotency;
 /// </summary>
 internal sealed class IdempotencyFilter(IdempotencyStore store, IOptions<JsonOptions> json) : IEndpointFilter
 {
-    public const string Header = "idempotency-key";
-
     public async ValueTask<object?> InvokeAsync(EndpointFilterInvocationContext context, EndpointFilterDelegate next)
     {
         var http = context.HttpContext;
-        if (!HttpMethods.IsPost(http.Request.Method) || http.Request.Headers[Header].ToString() is not { Length: > 0 } key)
+        if (!HttpMethods.IsPost(http.Request.Method) || http.Request.Headers[IdempotencyStore.Header].ToString() is not { Length: > 0 } key)
             return await next(context);
-        if (key.Length > 256 || key.Any(char.IsControl))
-            throw ApiError.Invalid(Header, "At most 256 printable characters.");
 
         var scope = http.Caller().Scope;
-        var claim = await store.ClaimAsync(scope, key, await HashRequestAsync(http.Request), http.RequestAborted);
-        switch (claim)
+        if (await store.ClaimAsync(scope, key, await HashRequestAsync(http.Request), http.RequestAborted) is { } replay)
         {
-            case IdempotencyClaim.Replay replay:
-                http.Response.Headers["idempotent-replayed"] = "true";
-                if (replay.Location is not null) http.Response.Headers.Location = replay.Location;
-                return Results.Text(replay.Response, "application/json", Encoding.UTF8, replay.StatusCode);
-            case IdempotencyClaim.Mismatch:
-                throw new ApiError(ApiErrorKind.Unprocessable, "This idempotency-key was already used for a different request.");
-            case IdempotencyClaim.StillRunning:
-                throw new ApiError(ApiErrorKind.Conflict, "A request with this idempotency-key is still in progress; retry shortly.");
+            http.Response.Headers["idempotent-replayed"] = "true";
+            if (replay.Location is not null) http.Response.Headers.Location = replay.Location;
+            return Results.Text(replay.Response, "application/json", Encoding.UTF8, replay.StatusCode);
         }
 
         object? result;

@@ -5,7 +5,6 @@ using Google.Protobuf;
 using Grpc.Core;
 using Grpc.Core.Interceptors;
 using Herald.ApiService.Grpc;
-using Herald.ApiService.Problems;
 
 namespace Herald.ApiService.Idempotency;
 
@@ -16,27 +15,19 @@ internal sealed class IdempotencyInterceptor(IdempotencyStore store) : Intercept
     public override async Task<TResponse> UnaryServerHandler<TRequest, TResponse>(
         TRequest request, ServerCallContext context, UnaryServerMethod<TRequest, TResponse> continuation)
     {
-        var key = context.RequestHeaders.GetValue(IdempotencyFilter.Header);
+        var key = context.RequestHeaders.GetValue(IdempotencyStore.Header);
         var method = context.Method[(context.Method.LastIndexOf('/') + 1)..];
         if (string.IsNullOrEmpty(key) || method.StartsWith("Get", StringComparison.Ordinal) || method.StartsWith("List", StringComparison.Ordinal)
             || request is not IMessage message)
         {
             return await continuation(request, context);
         }
-        if (key.Length > 256 || key.Any(char.IsControl)) throw ApiError.Invalid(IdempotencyFilter.Header, "At most 256 printable characters.");
 
         // Kept apart from REST keys: the two surfaces describe the same request in different bytes.
         var scope = context.Caller().Scope + ":grpc";
         var hash = SHA256.HashData([.. Encoding.UTF8.GetBytes(context.Method + "\n"), .. message.ToByteArray()]);
-        switch (await store.ClaimAsync(scope, key, hash, context.CancellationToken))
-        {
-            case IdempotencyClaim.Replay replay:
-                return (TResponse)Parser<TResponse>().ParseFrom(Convert.FromBase64String(replay.Response));
-            case IdempotencyClaim.Mismatch:
-                throw new ApiError(ApiErrorKind.Unprocessable, "This idempotency-key was already used for a different request.");
-            case IdempotencyClaim.StillRunning:
-                throw new ApiError(ApiErrorKind.Conflict, "A request with this idempotency-key is still in progress; retry shortly.");
-        }
+        if (await store.ClaimAsync(scope, key, hash, context.CancellationToken) is { } replay)
+            return (TResponse)Parser<TResponse>().ParseFrom(Convert.FromBase64String(replay.Response));
 
         TResponse response;
         try

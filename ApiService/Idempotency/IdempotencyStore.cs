@@ -1,21 +1,10 @@
+using Herald.ApiService.Problems;
 using Npgsql;
 
 namespace Herald.ApiService.Idempotency;
 
-public abstract record IdempotencyClaim
-{
-    /// <summary>This request owns the key: run it, then <see cref="IdempotencyStore.CompleteAsync"/> or <see cref="IdempotencyStore.AbandonAsync"/>.</summary>
-    public sealed record Owner : IdempotencyClaim;
-
-    /// <summary>An earlier request with this key finished: answer with its response.</summary>
-    public sealed record Replay(int StatusCode, string? Location, string Response) : IdempotencyClaim;
-
-    /// <summary>The key was used for a different request.</summary>
-    public sealed record Mismatch : IdempotencyClaim;
-
-    /// <summary>The first request with this key is still running after the wait.</summary>
-    public sealed record StillRunning : IdempotencyClaim;
-}
+/// <summary>An earlier request with the same key finished: answer with its response.</summary>
+public sealed record IdempotentReplay(int StatusCode, string? Location, string Response);
 
 /// <summary>
 /// Idempotency keys in PostgreSQL: the first request with a key inserts a claim row; identical repeats wait for it to
@@ -27,8 +16,17 @@ public sealed class IdempotencyStore(NpgsqlDataSource dataSource, TimeProvider t
     private static readonly TimeSpan PollInterval = TimeSpan.FromMilliseconds(20);
     private static readonly TimeSpan MaxWait = TimeSpan.FromSeconds(30);
 
-    public async Task<IdempotencyClaim> ClaimAsync(string scope, string key, byte[] requestHash, CancellationToken cancellationToken)
+    public const string Header = "idempotency-key";
+
+    /// <summary>
+    /// Claims <paramref name="key"/> for this request. Null: this request owns it — run it, then
+    /// <see cref="CompleteAsync"/> or <see cref="AbandonAsync"/>. Otherwise the earlier response to replay. A key that
+    /// is malformed, was used for a different request, or whose first request is still running is refused with the
+    /// same <see cref="ApiError"/> on every surface.
+    /// </summary>
+    public async Task<IdempotentReplay?> ClaimAsync(string scope, string key, byte[] requestHash, CancellationToken cancellationToken)
     {
+        if (key.Length > 256 || key.Any(char.IsControl)) throw ApiError.Invalid(Header, "At most 256 printable characters.");
         var deadline = time.GetUtcNow() + MaxWait;
         while (true)
         {
@@ -44,7 +42,7 @@ public sealed class IdempotencyStore(NpgsqlDataSource dataSource, TimeProvider t
                 claim.Parameters.Add(new() { Value = requestHash });
                 claim.Parameters.Add(new() { Value = now });
                 claim.Parameters.Add(new() { Value = now - Lifetime });
-                if (await claim.ExecuteScalarAsync(cancellationToken) is not null) return new IdempotencyClaim.Owner();
+                if (await claim.ExecuteScalarAsync(cancellationToken) is not null) return null;
             }
 
             await using (var existing = dataSource.CreateCommand(
@@ -55,13 +53,15 @@ public sealed class IdempotencyStore(NpgsqlDataSource dataSource, TimeProvider t
                 await using var reader = await existing.ExecuteReaderAsync(cancellationToken);
                 if (await reader.ReadAsync(cancellationToken))
                 {
-                    if (!reader.GetFieldValue<byte[]>(0).AsSpan().SequenceEqual(requestHash)) return new IdempotencyClaim.Mismatch();
+                    if (!reader.GetFieldValue<byte[]>(0).AsSpan().SequenceEqual(requestHash))
+                        throw new ApiError(ApiErrorKind.Unprocessable, "This idempotency-key was already used for a different request.");
                     if (!reader.IsDBNull(1))
-                        return new IdempotencyClaim.Replay(reader.GetInt32(1), reader.IsDBNull(2) ? null : reader.GetString(2), reader.GetString(3));
+                        return new IdempotentReplay(reader.GetInt32(1), reader.IsDBNull(2) ? null : reader.GetString(2), reader.GetString(3));
                 }
                 // Otherwise the owner is still running, or gave up and deleted its claim: look again shortly.
             }
-            if (time.GetUtcNow() > deadline) return new IdempotencyClaim.StillRunning();
+            if (time.GetUtcNow() > deadline)
+                throw new ApiError(ApiErrorKind.Conflict, "A request with this idempotency-key is still in progress; retry shortly.");
             await Task.Delay(PollInterval, time, cancellationToken);
         }
     }
