@@ -1,7 +1,6 @@
 using System.Net;
 using System.Text;
 using System.Text.Json;
-using Aspire.Hosting.Testing;
 using FsCheck;
 using FsCheck.Fluent;
 using Herald.Tests.Infrastructure;
@@ -43,8 +42,7 @@ public sealed class ApiFuzzTests(HeraldAppFixture herald)
         using var client = herald.Client(adminKey);
         var generator = await requests(client, app);
 
-        await using var database = new NpgsqlConnection(await herald.App.GetConnectionStringAsync("herald"));
-        await database.OpenAsync();
+        await using var database = await herald.OpenDatabaseAsync();
         var before = await FingerprintAsync(database);
         foreach (var request in generator.Sample(Samples))
         {

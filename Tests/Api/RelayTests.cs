@@ -1,5 +1,4 @@
 using System.Net;
-using Aspire.Hosting.Testing;
 using Confluent.Kafka;
 using Herald.AppHost.Infrastructure.Kafka;
 using Herald.Messages;
@@ -57,9 +56,8 @@ public sealed class RelayTests(HeraldAppFixture herald)
 
         // Exactly what a crash between COMMIT and produce leaves behind: a committed row, never published.
         var id = SortableId.New("msg");
-        await using (var connection = new NpgsqlConnection(await herald.App.GetConnectionStringAsync("herald")))
+        await using (var connection = await herald.OpenDatabaseAsync())
         {
-            await connection.OpenAsync();
             await using var insert = new NpgsqlCommand(
                 "INSERT INTO messages (id, application_id, event_type, payload, created_at) VALUES ($1, $2, 'crash.test', '{\"orphan\":true}', now())", connection);
             insert.Parameters.Add(new() { Value = id });
@@ -73,8 +71,7 @@ public sealed class RelayTests(HeraldAppFixture herald)
 
     private async Task<Dictionary<string, string>> CommittedPayloadsAsync(string app)
     {
-        await using var connection = new NpgsqlConnection(await herald.App.GetConnectionStringAsync("herald"));
-        await connection.OpenAsync();
+        await using var connection = await herald.OpenDatabaseAsync();
         await using var query = new NpgsqlCommand("SELECT id, payload::text FROM messages WHERE application_id = $1", connection);
         query.Parameters.Add(new() { Value = app });
         var payloads = new Dictionary<string, string>();

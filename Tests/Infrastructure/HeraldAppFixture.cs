@@ -75,6 +75,14 @@ public sealed class HeraldAppFixture : IAsyncLifetime
         }
     }
 
+    /// <summary>A connection to Herald's database, for tests that check what was (or was not) stored.</summary>
+    public async Task<Npgsql.NpgsqlConnection> OpenDatabaseAsync()
+    {
+        var connection = new Npgsql.NpgsqlConnection(await App.GetConnectionStringAsync("herald"));
+        await connection.OpenAsync();
+        return connection;
+    }
+
     /// <summary>The latest state the orchestrator published for a resource (by name, not by instance id).</summary>
     public Task<ResourceEvent> CurrentStateAsync(string resource, CancellationToken cancellationToken = default) =>
         App.ResourceNotifications.WaitForResourceAsync(resource, _ => true, cancellationToken);
