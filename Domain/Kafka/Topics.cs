@@ -4,10 +4,14 @@ namespace Herald.Kafka;
 /// and by the AppHost that creates them on the embedded broker.</summary>
 public static class Topics
 {
-    /// <summary>Committed messages, keyed by message id; the Processor's consumer group reads it.</summary>
+    /// <summary>Committed messages, keyed by message id; the Processor's fan-out group reads it.</summary>
     public static readonly TopicSpec Messages = new("herald.messages", Partitions: 12);
 
-    public static IReadOnlyList<TopicSpec> All { get; } = [Messages];
+    /// <summary>One record per attempt to make, keyed by endpoint id so one endpoint's work stays in order on one
+    /// partition; the Processor's delivery group reads it.</summary>
+    public static readonly TopicSpec Deliveries = new("herald.deliveries", Partitions: 12);
+
+    public static IReadOnlyList<TopicSpec> All { get; } = [Messages, Deliveries];
 }
 
 public sealed record TopicSpec(string Name, int Partitions);
