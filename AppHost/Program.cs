@@ -36,7 +36,9 @@ builder.AddProject<Projects.ApiService>("api")
     // is reached inside the environment or the cluster, or through an ingress of your own.
     .WithEndpoint("grpc", endpoint => endpoint.IsExternal = false);
 
+// Two replicas from the start: a Kafka consumer group shares partitions between them, and losing one loses nothing.
 builder.AddProject<Projects.Processor>("processor")
+    .WithReplicas(2)
     .WithHeraldInfrastructure(infrastructure)
     .WithServiceSettings(builder.Configuration)
     .WithHttpHealthCheck("/readyz");

@@ -1,7 +1,8 @@
 using Herald.Database;
 using Herald.Kafka;
-using Herald.Processor.Consuming;
 using Herald.Processor.Delivery;
+using Herald.Processor.Fanout;
+using Herald.Processor.Scheduling;
 using Herald.ServiceDefaults.Kafka;
 using Herald.ServiceDefaults.Postgres;
 
@@ -11,9 +12,13 @@ builder.AddServiceDefaults();
 builder.AddHeraldDatabase();
 builder.AddRedisClient("redis");
 builder.AddKafka(Topics.All.ToSpecifications());
+builder.AddKafkaProducer();
 
 builder.AddWebhookDelivery();
-builder.Services.AddHostedService<MessageConsumer>();
+// Messages → deliveries (fan-out), due deliveries → tasks (scheduler), tasks → attempts (delivery).
+builder.Services.AddHostedService<MessageFanout>();
+builder.Services.AddHostedService<DueDeliveries>();
+builder.Services.AddHostedService<DeliveryConsumer>();
 
 var app = builder.Build();
 

@@ -8,4 +8,56 @@ public sealed class DeliveryOptions
     public TimeSpan RequestTimeout { get; set; } = TimeSpan.FromSeconds(15);
 
     public string UserAgent { get; set; } = "Herald-Webhooks/1.0";
+
+    /// <summary>Delay before each attempt, the first included, as durations like <c>5s 5m 2h</c>. Its length is the
+    /// number of attempts; after the last one fails the delivery is dead-lettered.</summary>
+    public string Schedule { get; set; } = "0s 5s 5m 30m 2h 5h 10h 10h";
+
+    /// <summary>Each scheduled delay varies by up to this fraction either way, so retries of a burst spread out.</summary>
+    public double Jitter { get; set; } = 0.2;
+
+    /// <summary>How long an enqueued attempt may take before PostgreSQL considers it lost and enqueues it again.
+    /// A worker drops a task older than this, since by then the scheduler owns it.</summary>
+    public TimeSpan Lease { get; set; } = TimeSpan.FromMinutes(2);
+
+    /// <summary>How often each Processor looks for due retries, and how many it claims at once.</summary>
+    public TimeSpan SchedulerInterval { get; set; } = TimeSpan.FromSeconds(1);
+
+    public int SchedulerBatchSize { get; set; } = 500;
+
+    /// <summary>Concurrent requests to one endpoint, across one Processor.</summary>
+    public int EndpointConcurrency { get; set; } = 8;
+
+    /// <summary>Concurrent requests for one application: its bounded share, so one tenant's backlog cannot take every
+    /// slot of <see cref="MaxConcurrency"/>.</summary>
+    public int ApplicationConcurrency { get; set; } = 64;
+
+    public int MaxConcurrency { get; set; } = 256;
+
+    /// <summary>Tasks waiting for one endpoint beyond this are deferred to PostgreSQL instead of held in memory, so a
+    /// slow endpoint cannot fill the Processor.</summary>
+    public int MaxQueuedPerEndpoint { get; set; } = 200;
+
+    /// <summary>Unfinished records across all partitions; above it the consumer pauses fetching.</summary>
+    public int MaxInFlight { get; set; } = 4000;
+
+    public CircuitBreakerOptions CircuitBreaker { get; set; } = new();
+
+    /// <summary>An endpoint that has failed for this long without one success is disabled.</summary>
+    public TimeSpan DisableAfter { get; set; } = TimeSpan.FromDays(5);
+}
+
+/// <summary>Per endpoint, shared by every Processor through Redis.</summary>
+public sealed class CircuitBreakerOptions
+{
+    /// <summary>Opens when at least <see cref="FailurePercent"/> % of at least <see cref="MinimumAttempts"/>
+    /// attempts within <see cref="Window"/> failed.</summary>
+    public int FailurePercent { get; set; } = 50;
+
+    public int MinimumAttempts { get; set; } = 10;
+
+    public TimeSpan Window { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>How long it stays open before one probe is let through (half-open).</summary>
+    public TimeSpan BreakDuration { get; set; } = TimeSpan.FromSeconds(30);
 }

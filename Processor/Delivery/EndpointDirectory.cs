@@ -1,37 +1,101 @@
+using System.Collections.Concurrent;
 using System.Text.Json;
+using Herald.Database;
+using Herald.Deliveries;
 using Npgsql;
+using StackExchange.Redis;
 
 namespace Herald.Processor.Delivery;
 
-/// <summary>An endpoint as delivery needs it: where, with which extra headers, signed with which secrets.</summary>
-public sealed record EndpointTarget(string Id, Uri Url, IReadOnlyList<string> Secrets, IReadOnlyDictionary<string, string> Headers);
+/// <summary>An endpoint as delivery needs it: where, with which extra headers, signed with which secrets, and
+/// whether it still takes deliveries.</summary>
+public sealed record EndpointTarget(
+    string Id,
+    string ApplicationId,
+    Uri Url,
+    IReadOnlyList<string> Secrets,
+    IReadOnlyDictionary<string, string> Headers,
+    bool Disabled = false,
+    int? RateLimit = null);
 
-/// <summary>Finds the endpoints a message goes to: enabled, of its application, whose filter admits its event type.</summary>
-public sealed class EndpointDirectory(NpgsqlDataSource dataSource, TimeProvider time)
+/// <summary>
+/// Endpoints by id, cached for a few seconds: delivery looks one up per attempt. The API announces every change on
+/// <see cref="EndpointChanges.Channel"/>, which drops the cached copy at once; the expiry covers a missed announcement.
+/// </summary>
+public sealed class EndpointDirectory
 {
-    public async Task<IReadOnlyList<EndpointTarget>> SubscribedAsync(string applicationId, string eventType, CancellationToken cancellationToken)
+    private static readonly TimeSpan CacheFor = TimeSpan.FromSeconds(5);
+    private readonly ConcurrentDictionary<string, Cached> _cache = new(StringComparer.Ordinal);
+    private readonly NpgsqlDataSource _dataSource;
+    private readonly IConnectionMultiplexer _redis;
+    private readonly TimeProvider _time;
+    private readonly ILogger<EndpointDirectory> _logger;
+
+    public EndpointDirectory(NpgsqlDataSource dataSource, IConnectionMultiplexer redis, TimeProvider time, ILogger<EndpointDirectory> logger)
     {
-        await using var query = dataSource.CreateCommand("""
-            SELECT e.id, e.url, e.headers::text, array_agg(s.secret ORDER BY s.created_at DESC)
-            FROM endpoints e
-            JOIN endpoint_secrets s ON s.endpoint_id = e.id AND (s.expires_at IS NULL OR s.expires_at > $3)
-            WHERE e.application_id = $1 AND NOT e.disabled AND (e.event_types IS NULL OR $2 = ANY(e.event_types))
-            GROUP BY e.id
-            ORDER BY e.id
-            """);
-        query.Parameters.Add(new() { Value = applicationId });
-        query.Parameters.Add(new() { Value = eventType });
-        query.Parameters.Add(new() { Value = time.GetUtcNow() });
-        var targets = new List<EndpointTarget>();
-        await using var reader = await query.ExecuteReaderAsync(cancellationToken);
-        while (await reader.ReadAsync(cancellationToken))
-        {
-            targets.Add(new EndpointTarget(
-                reader.GetString(0),
-                new Uri(reader.GetString(1)),
-                reader.GetFieldValue<string[]>(3),
-                JsonSerializer.Deserialize<Dictionary<string, string>>(reader.GetString(2)) ?? []));
-        }
-        return targets;
+        _dataSource = dataSource;
+        _redis = redis;
+        _time = time;
+        _logger = logger;
+        redis.GetSubscriber().Subscribe(RedisChannel.Literal(EndpointChanges.Channel), (channel, id) => _cache.TryRemove(id.ToString(), out var removed));
     }
+
+    /// <summary>The endpoint, or null when it no longer exists.</summary>
+    public async Task<EndpointTarget?> FindAsync(string endpointId, CancellationToken cancellationToken)
+    {
+        var now = _time.GetTimestamp();
+        if (_cache.TryGetValue(endpointId, out var cached) && !cached.Endpoint.IsFaulted && _time.GetElapsedTime(cached.LoadedAt) < CacheFor)
+            return await cached.Endpoint.WaitAsync(cancellationToken);
+        // Concurrent lookups of one endpoint share a single query, which no one caller can cancel.
+        var entry = new Cached(now, LoadAsync(endpointId));
+        _cache[endpointId] = entry;
+        try
+        {
+            return await entry.Endpoint.WaitAsync(cancellationToken);
+        }
+        catch when (entry.Endpoint.IsFaulted)
+        {
+            _cache.TryRemove(new KeyValuePair<string, Cached>(endpointId, entry));
+            throw;
+        }
+    }
+
+    /// <summary>Disables the endpoint with a reason the user sees, and tells every Processor and API.</summary>
+    public async Task DisableAsync(string endpointId, string reason, CancellationToken cancellationToken)
+    {
+        await using var update = _dataSource.CreateCommand(
+            "UPDATE endpoints SET disabled = true, disabled_reason = $2, updated_at = $3 WHERE id = $1 AND NOT disabled");
+        update.Parameters.Add(new() { Value = endpointId });
+        update.Parameters.Add(new() { Value = reason });
+        update.Parameters.Add(new() { Value = DatabaseTime.Now(_time) });
+        if (await update.ExecuteNonQueryAsync(cancellationToken) == 0) return;
+        _logger.LogWarning("Disabled endpoint {EndpointId}: {Reason}", endpointId, reason);
+        _cache.TryRemove(endpointId, out _);
+        await _redis.GetSubscriber().PublishAsync(RedisChannel.Literal(EndpointChanges.Channel), endpointId, CommandFlags.FireAndForget);
+    }
+
+    private async Task<EndpointTarget?> LoadAsync(string endpointId)
+    {
+        await using var query = _dataSource.CreateCommand("""
+            SELECT e.id, e.application_id, e.url, e.headers::text, e.disabled, e.rate_limit,
+                   array(SELECT s.secret FROM endpoint_secrets s
+                         WHERE s.endpoint_id = e.id AND (s.expires_at IS NULL OR s.expires_at > $2)
+                         ORDER BY s.created_at DESC)
+            FROM endpoints e WHERE e.id = $1
+            """);
+        query.Parameters.Add(new() { Value = endpointId });
+        query.Parameters.Add(new() { Value = _time.GetUtcNow() });
+        await using var reader = await query.ExecuteReaderAsync();
+        if (!await reader.ReadAsync()) return null;
+        return new EndpointTarget(
+            reader.GetString(0),
+            reader.GetString(1),
+            new Uri(reader.GetString(2)),
+            reader.GetFieldValue<string[]>(6),
+            JsonSerializer.Deserialize<Dictionary<string, string>>(reader.GetString(3)) ?? [],
+            reader.GetBoolean(4),
+            reader.IsDBNull(5) ? null : reader.GetInt32(5));
+    }
+
+    private sealed record Cached(long LoadedAt, Task<EndpointTarget?> Endpoint);
 }

@@ -1,6 +1,6 @@
 using System.Diagnostics;
 using System.Net.Http.Headers;
-using Herald.Messages;
+using Herald.Deliveries;
 using Microsoft.Extensions.Http.Resilience;
 using Microsoft.Extensions.Options;
 using StandardWebhooks;
@@ -13,8 +13,17 @@ public static class WebhookDeliveryExtensions
     {
         builder.Services.Configure<DeliveryOptions>(builder.Configuration.GetSection(DeliveryOptions.Section));
         builder.Services.AddSingleton(TimeProvider.System);
-        builder.Services.AddSingleton<AttemptLog>();
+        builder.Services.AddOptions<DeliveryOptions>()
+            .Validate(o => RetrySchedule.Parse(o.Schedule) is [var first, ..] && first == TimeSpan.Zero,
+                "Herald:Delivery:Schedule must list at least one delay, and the first attempt is immediate (0s).")
+            .ValidateOnStart();
+        builder.Services.AddSingleton<RetrySchedule>();
         builder.Services.AddSingleton<EndpointDirectory>();
+        builder.Services.AddSingleton<EndpointGate>();
+        builder.Services.AddSingleton<DeliveryLanes>();
+        builder.Services.AddSingleton<DeliveryLedger>();
+        builder.Services.AddSingleton<DeliveryWorker>();
+        builder.Services.AddSingleton<TaskQueue>();
         // RemoveAllResilienceHandlers is marked experimental but is the supported way to opt one client out of the defaults.
 #pragma warning disable EXTEXP0001
         builder.Services.AddHttpClient<WebhookSender>()
@@ -30,14 +39,15 @@ public static class WebhookDeliveryExtensions
     }
 }
 
-public sealed record Attempt(bool Succeeded, int? HttpStatus, TimeSpan Latency, string? ResponseBody, string? Error);
+/// <summary>One HTTP attempt as the receiver answered it. <see cref="RetryAfter"/> is the receiver's Retry-After, if any.</summary>
+public sealed record Attempt(bool Succeeded, int? HttpStatus, TimeSpan Latency, string? ResponseBody, string? Error, TimeSpan? RetryAfter = null);
 
 /// <summary>Sends one message to one endpoint as a Standard Webhooks signed POST.</summary>
 public sealed class WebhookSender(HttpClient http, IOptions<DeliveryOptions> options, TimeProvider time)
 {
     private const int ResponseBodyLimit = 4096;
 
-    public async Task<Attempt> SendAsync(EndpointTarget endpoint, MessagePublished message, CancellationToken cancellationToken)
+    public async Task<Attempt> SendAsync(EndpointTarget endpoint, DeliveryTask message, CancellationToken cancellationToken)
     {
         var body = message.Payload;
         var timestamp = time.GetUtcNow();
@@ -64,7 +74,7 @@ public sealed class WebhookSender(HttpClient http, IOptions<DeliveryOptions> opt
             var responseBody = await ReadLimitedAsync(response.Content, timeout.Token);
             // Success is 2xx only; redirects are not followed, so a 3xx is a failed attempt.
             return new Attempt(response.IsSuccessStatusCode, (int)response.StatusCode,
-                Stopwatch.GetElapsedTime(started), responseBody, null);
+                Stopwatch.GetElapsedTime(started), responseBody, null, RetryAfterOf(response, timestamp));
         }
         catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
         {
@@ -75,6 +85,13 @@ public sealed class WebhookSender(HttpClient http, IOptions<DeliveryOptions> opt
             return new Attempt(false, null, Stopwatch.GetElapsedTime(started), null, exception.HttpRequestError.ToString());
         }
     }
+
+    private static TimeSpan? RetryAfterOf(HttpResponseMessage response, DateTimeOffset now) => response.Headers.RetryAfter switch
+    {
+        { Delta: { } delta } => delta,
+        { Date: { } date } => date > now ? date - now : TimeSpan.Zero,
+        _ => null,
+    };
 
     private static async Task<string> ReadLimitedAsync(HttpContent content, CancellationToken cancellationToken)
     {

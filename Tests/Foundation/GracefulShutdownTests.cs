@@ -26,8 +26,8 @@ public sealed class GracefulShutdownTests(HeraldAppFixture herald)
         var logs = new ConcurrentQueue<string>();
         using var stopWatching = CancellationTokenSource.CreateLinkedTokenSource(timeout.Token);
         var watching = WatchLogsAsync(running.ResourceId, logs, stopWatching.Token);
-        using var http = herald.App.CreateHttpClient(service);
-        http.Timeout = TimeSpan.FromSeconds(2);
+        // This process's own port: the service's address balances across replicas, and the others stay ready.
+        using var http = new HttpClient { BaseAddress = HeraldAppFixture.InstanceUrl(pid), Timeout = TimeSpan.FromSeconds(2) };
 
         var signalled = Stopwatch.StartNew();
         using (var kill = Process.Start("kill", ["-TERM", pid.ToString()])) await kill.WaitForExitAsync(timeout.Token);
@@ -50,7 +50,7 @@ public sealed class GracefulShutdownTests(HeraldAppFixture herald)
         }
 
         var exited = await herald.App.ResourceNotifications.WaitForResourceAsync(service,
-            e => KnownResourceStates.TerminalStates.Contains(e.Snapshot.State?.Text), timeout.Token);
+            e => e.ResourceId == running.ResourceId && KnownResourceStates.TerminalStates.Contains(e.Snapshot.State?.Text), timeout.Token);
         var elapsed = signalled.Elapsed;
         await Task.Delay(500, timeout.Token); // let the last log lines arrive
         await stopWatching.CancelAsync();
@@ -66,7 +66,7 @@ public sealed class GracefulShutdownTests(HeraldAppFixture herald)
         Assert.Contains(logs, line => line.Contains(finalLogLine));
 
         await herald.App.ResourceCommands.ExecuteCommandAsync(running.ResourceId, KnownResourceCommands.StartCommand, timeout.Token);
-        await herald.App.ResourceNotifications.WaitForResourceHealthyAsync(service, timeout.Token);
+        await herald.WaitUntilHealthyAsync(timeout.Token);
     }
 
     private async Task WatchLogsAsync(string resourceId, ConcurrentQueue<string> logs, CancellationToken cancellationToken)

@@ -25,6 +25,15 @@ public sealed class HeraldAppFixture : IAsyncLifetime
     /// <summary>Requests per second per API key in the test app: low enough for a test to exceed it.</summary>
     public const int RateLimit = 300;
 
+    /// <summary>The retry schedule of the test app: four attempts within a few seconds.</summary>
+    public const string RetrySchedule = "0s 1s 2s 2s";
+
+    /// <summary>How long an endpoint may fail without a success before the test app disables it.</summary>
+    public static readonly TimeSpan DisableAfter = TimeSpan.FromSeconds(20);
+
+    /// <summary>Processor replicas the AppHost runs.</summary>
+    public const int ProcessorReplicas = 2;
+
     public DistributedApplication App { get; private set; } = null!;
 
     public async Task InitializeAsync()
@@ -39,6 +48,14 @@ public sealed class HeraldAppFixture : IAsyncLifetime
             // Short enough that a Kafka outage in a test outlasts it and the relay has to step in.
             "--Kafka:Producer:message.timeout.ms=5000",
             "--Herald:Messages:RelayGrace=00:00:02",
+            // Retries in seconds rather than hours, so tests can watch a schedule run out.
+            $"--Herald:Delivery:Schedule={RetrySchedule}",
+            "--Herald:Delivery:Lease=00:00:10",
+            "--Herald:Delivery:CircuitBreaker:BreakDuration=00:00:03",
+            $"--Herald:Delivery:DisableAfter={DisableAfter}",
+            // A killed Processor's partitions move to its peer within seconds, not the default 45.
+            "--Kafka:Consumer:session.timeout.ms=6000",
+            "--Kafka:Consumer:heartbeat.interval.ms=1000",
         ], (options, _) => options.DisableDashboard = true);
 
         // Every test request would otherwise log four lines; the services' own logs stay, for failures.
@@ -73,6 +90,33 @@ public sealed class HeraldAppFixture : IAsyncLifetime
         {
             await App.ResourceNotifications.WaitForResourceHealthyAsync(resource, cancellationToken);
         }
+        await ProcessorInstancesAsync(cancellationToken);
+    }
+
+    /// <summary>One process's own HTTP address, bypassing the orchestrator's proxy that balances across replicas.</summary>
+    public static Uri InstanceUrl(int pid)
+    {
+        var urls = File.ReadAllText($"/proc/{pid}/environ").Split('\0')
+            .First(v => v.StartsWith("ASPNETCORE_URLS=", StringComparison.Ordinal))["ASPNETCORE_URLS=".Length..];
+        return new Uri(urls.Split(';')[0]);
+    }
+
+    /// <summary>The Processor's replicas once every one is healthy: resource instance id → process id.</summary>
+    public async Task<IReadOnlyDictionary<string, int>> ProcessorInstancesAsync(CancellationToken cancellationToken = default)
+    {
+        var healthy = new Dictionary<string, int>();
+        await foreach (var update in App.ResourceNotifications.WatchAsync(cancellationToken))
+        {
+            if (update.Resource.Name != "processor") continue;
+            var pid = update.Snapshot.Properties.FirstOrDefault(p => p.Name == "executable.pid")?.Value;
+            if (update.Snapshot.HealthStatus == Microsoft.Extensions.Diagnostics.HealthChecks.HealthStatus.Healthy
+                && update.Snapshot.State?.Text == KnownResourceStates.Running && pid is not null)
+                healthy[update.ResourceId] = Convert.ToInt32(pid, System.Globalization.CultureInfo.InvariantCulture);
+            else
+                healthy.Remove(update.ResourceId);
+            if (healthy.Count == ProcessorReplicas) return healthy;
+        }
+        throw new OperationCanceledException();
     }
 
     /// <summary>A connection to Herald's database, for tests that check what was (or was not) stored.</summary>

@@ -1,0 +1,55 @@
+using Microsoft.Extensions.Options;
+
+namespace Herald.Processor.Delivery;
+
+/// <summary>
+/// The concurrency budget of one Processor: a few requests at a time per endpoint, a bounded share per application,
+/// and a ceiling for all. A lane exists only while it has work, so memory follows activity, not the endpoint count.
+/// </summary>
+public sealed class DeliveryLanes(IOptions<DeliveryOptions> options)
+{
+    private readonly Dictionary<string, Lane> _endpoints = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, Lane> _applications = new(StringComparer.Ordinal);
+
+    public SemaphoreSlim All { get; } = new(options.Value.MaxConcurrency);
+
+    public Lane EnterEndpoint(string endpointId) => Enter(_endpoints, endpointId, options.Value.EndpointConcurrency);
+
+    public Lane EnterApplication(string applicationId) => Enter(_applications, applicationId, options.Value.ApplicationConcurrency);
+
+    /// <summary>Tasks holding or waiting for a slot across all endpoint lanes — what this Processor has in hand.</summary>
+    public int Busy
+    {
+        get
+        {
+            lock (_endpoints) return _endpoints.Values.Sum(lane => lane.Users);
+        }
+    }
+
+    private static Lane Enter(Dictionary<string, Lane> lanes, string key, int concurrency)
+    {
+        lock (lanes)
+        {
+            if (!lanes.TryGetValue(key, out var lane)) lanes[key] = lane = new Lane(lanes, key, concurrency);
+            lane.Users++;
+            return lane;
+        }
+    }
+
+    /// <summary>One endpoint's or application's slots. Dispose to leave it.</summary>
+    public sealed class Lane(Dictionary<string, Lane> owner, string key, int concurrency) : IDisposable
+    {
+        public SemaphoreSlim Slots { get; } = new(concurrency);
+
+        /// <summary>Tasks in this lane, sending or waiting.</summary>
+        public int Users { get; internal set; }
+
+        public void Dispose()
+        {
+            lock (owner)
+            {
+                if (--Users == 0) owner.Remove(key);
+            }
+        }
+    }
+}

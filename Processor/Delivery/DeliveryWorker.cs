@@ -1,0 +1,182 @@
+using System.Collections.Concurrent;
+using Herald.Database;
+using Herald.Deliveries;
+using Herald.Messages;
+using Microsoft.Extensions.Options;
+using Npgsql;
+using StackExchange.Redis;
+
+namespace Herald.Processor.Delivery;
+
+/// <summary>A task in hand, and whether this Processor still owns its partition.</summary>
+public interface ITaskOwnership
+{
+    /// <summary>Claims the right to send; false once the partition was revoked (its next owner does the task).</summary>
+    bool TryBeginSend();
+
+    void EndSend();
+}
+
+/// <summary>
+/// Takes one task from Kafka to a recorded outcome: waits for a slot in its endpoint's and application's lanes, asks
+/// the endpoint's breaker and rate limit, sends, decides what comes next, records it, and announces it.
+/// </summary>
+public sealed class DeliveryWorker(
+    DeliveryLanes lanes,
+    EndpointDirectory endpoints,
+    EndpointGate gate,
+    WebhookSender sender,
+    RetrySchedule schedule,
+    DeliveryLedger ledger,
+    NpgsqlDataSource dataSource,
+    IConnectionMultiplexer redis,
+    IOptions<DeliveryOptions> options,
+    TimeProvider time,
+    ILogger<DeliveryWorker> logger)
+{
+    private static readonly TimeSpan BacklogDeferral = TimeSpan.FromSeconds(5);
+    private readonly ConcurrentDictionary<string, long> _disableChecks = new(StringComparer.Ordinal);
+
+    public async Task HandleAsync(DeliveryTask task, ITaskOwnership ownership)
+    {
+        // Older than its lease, the scheduler has already enqueued this attempt again: doing it twice helps no one.
+        if (time.GetUtcNow() - task.EnqueuedAt > options.Value.Lease) return;
+
+        using var endpointLane = lanes.EnterEndpoint(task.EndpointId);
+        if (endpointLane.Users > options.Value.MaxQueuedPerEndpoint)
+        {
+            // A slow endpoint's backlog waits in PostgreSQL, not in this process's memory.
+            await ledger.RecordAsync(new LedgerEntry(task, DeliveryDecision.Pending, Jittered(time.GetUtcNow() + BacklogDeferral), Now()));
+            return;
+        }
+
+        await endpointLane.Slots.WaitAsync();
+        try
+        {
+            var endpoint = await endpoints.FindAsync(task.EndpointId, CancellationToken.None);
+            if (endpoint is null) return; // Deleted: its deliveries went with it.
+            if (endpoint.Disabled)
+            {
+                await ledger.RecordAsync(new LedgerEntry(task, DeliveryDecision.Paused, null, Now()));
+                return;
+            }
+
+            var admission = await AdmitAsync(endpoint);
+            if (!admission.Allowed)
+            {
+                // The breaker is open: defer, never drop, and let every other endpoint carry on.
+                await ledger.RecordAsync(new LedgerEntry(task, DeliveryDecision.Pending, Jittered(time.GetUtcNow() + admission.Wait), Now()));
+                return;
+            }
+
+            using var applicationLane = lanes.EnterApplication(task.ApplicationId);
+            await applicationLane.Slots.WaitAsync();
+            await lanes.All.WaitAsync();
+            try
+            {
+                if (!ownership.TryBeginSend()) return;
+                try
+                {
+                    await AttemptAsync(task, endpoint, probe: admission.Kind == AdmissionKind.Probe);
+                }
+                finally
+                {
+                    ownership.EndSend();
+                }
+            }
+            finally
+            {
+                lanes.All.Release();
+                applicationLane.Slots.Release();
+            }
+        }
+        finally
+        {
+            endpointLane.Slots.Release();
+        }
+    }
+
+    private async Task<Admission> AdmitAsync(EndpointTarget endpoint)
+    {
+        while (true)
+        {
+            var admission = await gate.AdmitAsync(endpoint);
+            // Over the endpoint's rate: wait in its own lane for the next second; no other endpoint notices.
+            if (admission.Kind != AdmissionKind.RateLimited) return admission;
+            await Task.Delay(admission.Wait);
+        }
+    }
+
+    private async Task AttemptAsync(DeliveryTask task, EndpointTarget endpoint, bool probe)
+    {
+        var attempt = await sender.SendAsync(endpoint, task, CancellationToken.None);
+        var now = Now();
+        var decision = schedule.Decide(task.Attempt, attempt, now);
+        var breaker = await ReportQuietlyAsync(endpoint, attempt.Succeeded, probe);
+        if (breaker != BreakerChange.None)
+            logger.LogWarning("Circuit breaker of endpoint {EndpointId} {Change}", endpoint.Id, breaker == BreakerChange.Opened ? "opened" : "closed");
+        if (decision.Status == DeliveryDecision.Paused)
+            await endpoints.DisableAsync(endpoint.Id, "The endpoint answered 410 Gone.", CancellationToken.None);
+
+        var entry = new LedgerEntry(task, decision.Status, decision.NextAttemptAt, now, attempt, SortableId.New("atmpt", now));
+        await ledger.RecordAsync(entry);
+        logger.LogInformation("Attempt {Attempt} of {MessageId} to {EndpointId}: {Outcome} {HttpStatus} in {LatencyMs} ms; delivery {DeliveryStatus}",
+            task.Attempt, task.MessageId, endpoint.Id, attempt.Succeeded ? "succeeded" : "failed", attempt.HttpStatus,
+            (int)attempt.Latency.TotalMilliseconds, decision.Status);
+        Announce(entry);
+        if (!attempt.Succeeded) await DisableIfFailingTooLongAsync(endpoint.Id);
+    }
+
+    private async Task<BreakerChange> ReportQuietlyAsync(EndpointTarget endpoint, bool succeeded, bool probe)
+    {
+        try
+        {
+            return await gate.ReportAsync(endpoint, succeeded, probe);
+        }
+        catch (RedisException exception)
+        {
+            // Without Redis the breaker forgets one outcome; the delivery itself is still recorded.
+            logger.LogWarning("Could not report to the circuit breaker of {EndpointId}: {Reason}", endpoint.Id, exception.Message);
+            return BreakerChange.None;
+        }
+    }
+
+    private void Announce(LedgerEntry entry)
+    {
+        var attempt = entry.Attempt!;
+        var outcome = new DeliveryOutcome(entry.AttemptId!, entry.Task.MessageId, entry.Task.EndpointId, entry.Task.ApplicationId,
+            entry.Task.EventType, entry.Task.Attempt, attempt.Succeeded ? "succeeded" : "failed", entry.Status, attempt.HttpStatus,
+            (int)attempt.Latency.TotalMilliseconds, attempt.Error, entry.At, entry.NextAttemptAt);
+        // Fire and forget: live outcomes are a view; the ledger is the record.
+        redis.GetSubscriber().Publish(RedisChannel.Literal(DeliveryOutcome.Channel), outcome.ToUtf8Bytes(), CommandFlags.FireAndForget);
+    }
+
+    /// <summary>Disables an endpoint that has failed without one success for <see cref="DeliveryOptions.DisableAfter"/>.
+    /// Checked at most a few times per period per endpoint, from the attempts in PostgreSQL.</summary>
+    private async Task DisableIfFailingTooLongAsync(string endpointId)
+    {
+        var disableAfter = options.Value.DisableAfter;
+        var every = TimeSpan.FromTicks(Math.Min(disableAfter.Ticks / 4, TimeSpan.FromMinutes(1).Ticks));
+        var now = time.GetTimestamp();
+        var last = _disableChecks.GetOrAdd(endpointId, 0);
+        if (last != 0 && time.GetElapsedTime(last, now) < every) return;
+        if (!_disableChecks.TryUpdate(endpointId, now, last)) return;
+
+        await using var query = dataSource.CreateCommand("""
+            SELECT attempted_at FROM delivery_attempts
+            WHERE endpoint_id = $1 AND id > COALESCE(
+                (SELECT id FROM delivery_attempts WHERE endpoint_id = $1 AND status = 'succeeded' ORDER BY attempted_at DESC LIMIT 1), '')
+            ORDER BY id LIMIT 1
+            """);
+        query.Parameters.Add(new() { Value = endpointId });
+        if (await query.ExecuteScalarAsync() is not DateTime failingSince) return;
+        var since = new DateTimeOffset(failingSince, TimeSpan.Zero);
+        if (time.GetUtcNow() - since < disableAfter) return;
+        await endpoints.DisableAsync(endpointId,
+            $"Every delivery has failed since {since:u}: no success for {disableAfter}.", CancellationToken.None);
+    }
+
+    private DateTimeOffset Now() => DatabaseTime.Now(time);
+
+    private static DateTimeOffset Jittered(DateTimeOffset at) => at + TimeSpan.FromMilliseconds(Random.Shared.Next(0, 500));
+}

@@ -1,0 +1,77 @@
+using System.Globalization;
+using System.Net;
+using Microsoft.Extensions.Options;
+
+namespace Herald.Processor.Delivery;
+
+/// <summary>What an attempt's outcome means for its delivery.</summary>
+public sealed record DeliveryDecision(string Status, DateTimeOffset? NextAttemptAt)
+{
+    public const string Pending = "pending";
+    public const string Succeeded = "succeeded";
+    public const string Failed = "failed";
+    public const string Paused = "paused";
+}
+
+/// <summary>The retry schedule: when the next attempt is due after a failed one, or that there is none.</summary>
+public sealed class RetrySchedule
+{
+    private readonly IReadOnlyList<TimeSpan> _delays;
+    private readonly double _jitter;
+
+    public RetrySchedule(IOptions<DeliveryOptions> options) : this(Parse(options.Value.Schedule), options.Value.Jitter)
+    {
+    }
+
+    public RetrySchedule(IReadOnlyList<TimeSpan> delays, double jitter)
+    {
+        if (delays.Count == 0) throw new ArgumentException("The retry schedule needs at least one attempt.", nameof(delays));
+        _delays = delays;
+        _jitter = jitter;
+    }
+
+    public int Attempts => _delays.Count;
+
+    public TimeSpan Longest => _delays.Max();
+
+    /// <param name="attempt">The attempt that just finished, 1-based.</param>
+    public DeliveryDecision Decide(int attempt, Attempt outcome, DateTimeOffset now, Random? random = null)
+    {
+        if (outcome.Succeeded) return new(DeliveryDecision.Succeeded, null);
+        // 410 Gone: the receiver says the endpoint is gone for good; it is disabled and its deliveries wait.
+        if (outcome.HttpStatus == (int)HttpStatusCode.Gone) return new(DeliveryDecision.Paused, null);
+        if (attempt >= _delays.Count) return new(DeliveryDecision.Failed, null);
+        return new(DeliveryDecision.Pending, now + DelayAfter(attempt, outcome, random ?? Random.Shared));
+    }
+
+    private TimeSpan DelayAfter(int attempt, Attempt outcome, Random random)
+    {
+        // The receiver named its time: honour it exactly, within the schedule's bounds.
+        if (outcome.RetryAfter is { } asked && outcome.HttpStatus is 429 or 503)
+            return TimeSpan.FromTicks(Math.Clamp(asked.Ticks, TimeSpan.FromSeconds(1).Ticks, Longest.Ticks));
+        var scheduled = _delays[attempt];
+        return scheduled * (1 + _jitter * (2 * random.NextDouble() - 1));
+    }
+
+    /// <summary>Parses <c>"0s 5s 5m 30m 2h"</c> (units ms, s, m, h, d; separated by spaces or commas).</summary>
+    public static IReadOnlyList<TimeSpan> Parse(string schedule)
+    {
+        var delays = new List<TimeSpan>();
+        foreach (var part in schedule.Split([' ', ','], StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+        {
+            var unit = part.EndsWith("ms", StringComparison.Ordinal) ? "ms" : part[^1..];
+            if (!double.TryParse(part[..^unit.Length], NumberStyles.Float, CultureInfo.InvariantCulture, out var value) || value < 0)
+                throw new FormatException($"'{part}' in the retry schedule is not a duration like 5s, 5m or 2h.");
+            delays.Add(unit switch
+            {
+                "ms" => TimeSpan.FromMilliseconds(value),
+                "s" => TimeSpan.FromSeconds(value),
+                "m" => TimeSpan.FromMinutes(value),
+                "h" => TimeSpan.FromHours(value),
+                "d" => TimeSpan.FromDays(value),
+                _ => throw new FormatException($"'{part}' in the retry schedule has no unit (ms, s, m, h or d)."),
+            });
+        }
+        return delays;
+    }
+}

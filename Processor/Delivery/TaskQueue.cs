@@ -1,0 +1,37 @@
+using Confluent.Kafka;
+using Herald.Deliveries;
+using Herald.Kafka;
+
+namespace Herald.Processor.Delivery;
+
+/// <summary>Enqueues delivery tasks on <c>herald.deliveries</c>, keyed by endpoint, and waits for the brokers' acks.</summary>
+public sealed class TaskQueue(IProducer<string, byte[]> producer, ILogger<TaskQueue> logger)
+{
+    /// <summary>Returns how many were acknowledged. One that was not stays pending in PostgreSQL and is enqueued
+    /// again when its lease expires, so a failure here delays a delivery but never loses it.</summary>
+    public async Task<int> EnqueueAsync(IReadOnlyCollection<DeliveryTask> tasks)
+    {
+        if (tasks.Count == 0) return 0;
+        var acks = new List<Task<bool>>(tasks.Count);
+        foreach (var task in tasks)
+        {
+            var ack = new TaskCompletionSource<bool>(TaskCreationOptions.RunContinuationsAsynchronously);
+            try
+            {
+                producer.Produce(Topics.Deliveries.Name, new Message<string, byte[]> { Key = task.EndpointId, Value = task.ToUtf8Bytes() },
+                    report => ack.TrySetResult(report.Error.Code == ErrorCode.NoError));
+            }
+            catch (ProduceException<string, byte[]> exception)
+            {
+                logger.LogWarning("Could not enqueue delivery of {MessageId} to {EndpointId}: {Reason}", task.MessageId, task.EndpointId, exception.Error.Reason);
+                ack.TrySetResult(false);
+            }
+            acks.Add(ack.Task);
+        }
+        var results = await Task.WhenAll(acks);
+        var acknowledged = results.Count(ok => ok);
+        if (acknowledged < results.Length)
+            logger.LogWarning("{Failed} of {Count} delivery tasks were not acknowledged by Kafka; their leases will bring them back", results.Length - acknowledged, results.Length);
+        return acknowledged;
+    }
+}
