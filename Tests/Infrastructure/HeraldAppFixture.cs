@@ -26,7 +26,7 @@ public sealed class HeraldAppFixture : IAsyncLifetime
     public const int RateLimit = 300;
 
     /// <summary>The retry schedule of the test app: four attempts within a few seconds.</summary>
-    public const string RetrySchedule = "0s 1s 2s 2s";
+    public const string RetrySchedule = "0s 1s 2s 4s";
 
     /// <summary>How long an endpoint may fail without a success before the test app disables it.</summary>
     public static readonly TimeSpan DisableAfter = TimeSpan.FromSeconds(20);

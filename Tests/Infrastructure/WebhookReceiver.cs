@@ -10,8 +10,16 @@ using Microsoft.Extensions.Logging;
 
 namespace Herald.Tests.Infrastructure;
 
-public sealed record ReceivedWebhook(string Path, IReadOnlyDictionary<string, string> Headers, string Body, DateTimeOffset ReceivedAt)
+/// <summary>How the receiver answers at one path: a status, after a delay, with an optional Retry-After.</summary>
+public sealed record Reply(int Status, TimeSpan Delay = default, string? RetryAfter = null)
 {
+    public static readonly Reply Ok = new(204);
+}
+
+public sealed record ReceivedWebhook(string Path, IReadOnlyDictionary<string, string> Headers, string Body, DateTimeOffset ReceivedAt, int Status = 204)
+{
+    public string? MessageId => Headers.GetValueOrDefault("webhook-id");
+
     public HeaderDictionary HeaderDictionary()
     {
         var headers = new HeaderDictionary();
@@ -25,6 +33,7 @@ public sealed class WebhookReceiver : IAsyncDisposable
 {
     private readonly WebApplication _app;
     private readonly ConcurrentQueue<ReceivedWebhook> _received = new();
+    private readonly ConcurrentDictionary<string, Func<ReceivedWebhook, Reply>> _replies = new(StringComparer.Ordinal);
 
     public WebhookReceiver()
     {
@@ -41,8 +50,11 @@ public sealed class WebhookReceiver : IAsyncDisposable
                 context.Request.Headers.ToDictionary(h => h.Key.ToLowerInvariant(), h => h.Value.ToString()),
                 body,
                 DateTimeOffset.UtcNow);
-            _received.Enqueue(webhook);
-            return Results.NoContent();
+            var reply = _replies.TryGetValue(webhook.Path, out var decide) ? decide(webhook) : Reply.Ok;
+            _received.Enqueue(webhook with { Status = reply.Status });
+            if (reply.Delay > TimeSpan.Zero) await Task.Delay(reply.Delay, context.RequestAborted);
+            if (reply.RetryAfter is not null) context.Response.Headers.RetryAfter = reply.RetryAfter;
+            return Results.StatusCode(reply.Status);
         });
     }
 
@@ -52,6 +64,14 @@ public sealed class WebhookReceiver : IAsyncDisposable
 
     /// <summary>A distinct path on this receiver, so one test's endpoint is told apart from another's.</summary>
     public Uri UrlFor(string name) => new(Url, $"/webhooks/{name}");
+
+    /// <summary>Answers requests to <paramref name="url"/>'s path as <paramref name="reply"/> decides, from now on.</summary>
+    public void ReplyAt(Uri url, Func<ReceivedWebhook, Reply> reply) => _replies[url.AbsolutePath] = reply;
+
+    public void ReplyAt(Uri url, Reply reply) => ReplyAt(url, _ => reply);
+
+    /// <summary>Every request that arrived at <paramref name="url"/>'s path, in order of arrival.</summary>
+    public IReadOnlyList<ReceivedWebhook> ReceivedAt(Uri url) => [.. _received.Where(w => w.Path == url.AbsolutePath)];
 
     public IReadOnlyList<ReceivedWebhook> ReceivedFor(string messageId) =>
         [.. _received.Where(w => w.Headers.GetValueOrDefault("webhook-id") == messageId)];
