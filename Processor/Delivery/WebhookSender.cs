@@ -78,7 +78,7 @@ public sealed class WebhookSender(HttpClient http, IOptions<DeliveryOptions> opt
         }
         catch (HttpRequestException exception)
         {
-            return new Attempt(false, null, Stopwatch.GetElapsedTime(started), null, exception.HttpRequestError.ToString());
+            return new Attempt(false, null, Stopwatch.GetElapsedTime(started), null, AttemptError.Classify(exception));
         }
     }
 
