@@ -39,6 +39,10 @@ public sealed class HeraldAppFixture : IAsyncLifetime
             // Short enough that a Kafka outage in a test outlasts it and the relay has to step in.
             "--Kafka:Producer:message.timeout.ms=5000",
             "--Herald:Messages:RelayGrace=00:00:02",
+            // The receiver is on loopback, which delivery refuses unless allowed; said here so it does not depend on
+            // the services running in Development (whose appsettings allow loopback too).
+            "--Herald:Delivery:AllowedNetworks:0=127.0.0.0/8",
+            "--Herald:Delivery:AllowedNetworks:1=::1/128",
         ], (options, _) => options.DisableDashboard = true);
 
         // Every test request would otherwise log four lines; the services' own logs stay, for failures.
