@@ -45,6 +45,10 @@ public sealed class DeliveryOptions
 
     /// <summary>An endpoint that has failed for this long without one success is disabled.</summary>
     public TimeSpan DisableAfter { get; set; } = TimeSpan.FromDays(5);
+
+    /// <summary>CIDR networks delivery may connect to although they are internal (e.g. 127.0.0.0/8 for a local
+    /// receiver). Empty by default: endpoints never reach the network Herald runs in.</summary>
+    public List<string> AllowedNetworks { get; set; } = [];
 }
 
 /// <summary>Per endpoint, shared by every Processor through Redis.</summary>

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Net.Http.Headers;
 using Herald.Deliveries;
+using Herald.Processor.Delivery.Ssrf;
 using Microsoft.Extensions.Http.Resilience;
 using Microsoft.Extensions.Options;
 using StandardWebhooks;
@@ -24,14 +25,19 @@ public static class WebhookDeliveryExtensions
         builder.Services.AddSingleton<DeliveryLedger>();
         builder.Services.AddSingleton<DeliveryWorker>();
         builder.Services.AddSingleton<TaskQueue>();
+        builder.Services.AddDestinationGuard();
         // RemoveAllResilienceHandlers is marked experimental but is the supported way to opt one client out of the defaults.
 #pragma warning disable EXTEXP0001
         builder.Services.AddHttpClient<WebhookSender>()
-            .ConfigurePrimaryHttpMessageHandler(() => new SocketsHttpHandler
+            .ConfigurePrimaryHttpMessageHandler(services => new SocketsHttpHandler
             {
                 // A 3xx is the receiver's answer, not an instruction: following it could lead anywhere.
                 AllowAutoRedirect = false,
                 PooledConnectionLifetime = TimeSpan.FromMinutes(2),
+                // Every connection goes through the SSRF guard: only vetted addresses are dialled.
+                ConnectCallback = services.GetRequiredService<DestinationConnector>().ConnectAsync,
+                // A proxy would resolve and dial the endpoint itself, past the guard.
+                UseProxy = false,
             })
             // Herald owns the retry schedule; a transparent HttpClient retry would hide attempts from it.
             .RemoveAllResilienceHandlers();
@@ -82,7 +88,7 @@ public sealed class WebhookSender(HttpClient http, IOptions<DeliveryOptions> opt
         }
         catch (HttpRequestException exception)
         {
-            return new Attempt(false, null, Stopwatch.GetElapsedTime(started), null, exception.HttpRequestError.ToString());
+            return new Attempt(false, null, Stopwatch.GetElapsedTime(started), null, AttemptError.Classify(exception));
         }
     }
 

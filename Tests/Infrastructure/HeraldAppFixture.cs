@@ -56,6 +56,10 @@ public sealed class HeraldAppFixture : IAsyncLifetime
             // A killed Processor's partitions move to its peer within seconds, not the default 45.
             "--Kafka:Consumer:session.timeout.ms=6000",
             "--Kafka:Consumer:heartbeat.interval.ms=1000",
+            // The receiver is on loopback, which delivery refuses unless allowed; said here so it does not depend on
+            // the services running in Development (whose appsettings allow loopback too).
+            "--Herald:Delivery:AllowedNetworks:0=127.0.0.0/8",
+            "--Herald:Delivery:AllowedNetworks:1=::1/128",
         ], (options, _) => options.DisableDashboard = true);
 
         // Every test request would otherwise log four lines; the services' own logs stay, for failures.
