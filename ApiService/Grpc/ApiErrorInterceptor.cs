@@ -20,6 +20,19 @@ internal sealed class ApiErrorInterceptor : Interceptor
             throw error.ToRpcException();
         }
     }
+
+    public override async Task ServerStreamingServerHandler<TRequest, TResponse>(
+        TRequest request, IServerStreamWriter<TResponse> responseStream, ServerCallContext context, ServerStreamingServerMethod<TRequest, TResponse> continuation)
+    {
+        try
+        {
+            await continuation(request, responseStream, context);
+        }
+        catch (Exception exception) when (ApiErrors.From(exception) is { } error)
+        {
+            throw error.ToRpcException();
+        }
+    }
 }
 
 public static class GrpcStatuses
@@ -31,7 +44,7 @@ public static class GrpcStatuses
         ApiErrorKind.Forbidden => StatusCode.PermissionDenied,
         ApiErrorKind.NotFound => StatusCode.NotFound,
         ApiErrorKind.Conflict => StatusCode.AlreadyExists,
-        ApiErrorKind.Unprocessable => StatusCode.FailedPrecondition,
+        ApiErrorKind.Unprocessable or ApiErrorKind.WrongState => StatusCode.FailedPrecondition,
         ApiErrorKind.PayloadTooLarge => StatusCode.ResourceExhausted,
         ApiErrorKind.RateLimited => StatusCode.ResourceExhausted,
         ApiErrorKind.Unavailable => StatusCode.Unavailable,

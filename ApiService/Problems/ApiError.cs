@@ -7,6 +7,10 @@ public enum ApiErrorKind
     Forbidden,
     NotFound,
     Conflict,
+
+    /// <summary>The resource's state rules the operation out (a disabled endpoint, a payload past retention): 409, but
+    /// FAILED_PRECONDITION over gRPC, where <see cref="Conflict"/> means ALREADY_EXISTS.</summary>
+    WrongState,
     Unprocessable,
     PayloadTooLarge,
     RateLimited,

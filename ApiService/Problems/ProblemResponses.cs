@@ -16,7 +16,7 @@ public static class ProblemResponses
         ApiErrorKind.Unauthenticated => StatusCodes.Status401Unauthorized,
         ApiErrorKind.Forbidden => StatusCodes.Status403Forbidden,
         ApiErrorKind.NotFound => StatusCodes.Status404NotFound,
-        ApiErrorKind.Conflict => StatusCodes.Status409Conflict,
+        ApiErrorKind.Conflict or ApiErrorKind.WrongState => StatusCodes.Status409Conflict,
         ApiErrorKind.Unprocessable => StatusCodes.Status422UnprocessableEntity,
         ApiErrorKind.PayloadTooLarge => StatusCodes.Status413PayloadTooLarge,
         ApiErrorKind.RateLimited => StatusCodes.Status429TooManyRequests,
@@ -24,7 +24,7 @@ public static class ProblemResponses
         _ => StatusCodes.Status400BadRequest,
     };
 
-    public static Task WriteAsync(HttpContext context, ApiError error)
+    public static async Task WriteAsync(HttpContext context, ApiError error)
     {
         if (IsGrpc(context.Request))
         {
@@ -33,7 +33,7 @@ public static class ProblemResponses
             context.Response.ContentType = "application/grpc";
             context.Response.Headers["grpc-status"] = ((int)error.Kind.ToGrpcStatus()).ToString(CultureInfo.InvariantCulture);
             context.Response.Headers["grpc-message"] = Uri.EscapeDataString(error.Describe());
-            return Task.CompletedTask;
+            return;
         }
         var status = error.Kind.StatusCode();
         context.Response.StatusCode = status;
@@ -44,8 +44,13 @@ public static class ProblemResponses
         var problem = error.Errors.Count > 0
             ? new ValidationProblemDetails(error.Errors.ToDictionary(e => e.Key, e => e.Value)) { Title = error.Title, Status = status }
             : new ProblemDetails { Title = error.Title, Status = status };
-        return context.RequestServices.GetRequiredService<IProblemDetailsService>()
-            .WriteAsync(new ProblemDetailsContext { HttpContext = context, ProblemDetails = problem }).AsTask();
+        if (!await context.RequestServices.GetRequiredService<IProblemDetailsService>()
+                .TryWriteAsync(new ProblemDetailsContext { HttpContext = context, ProblemDetails = problem }))
+        {
+            // The default writer declines when Accept rules JSON out (an EventSource asks for text/event-stream only);
+            // the client still gets its 4xx, with the problem as JSON, rather than a 500 from the error handler.
+            await context.Response.WriteAsJsonAsync(problem, problem.GetType(), options: null, contentType: "application/problem+json");
+        }
     }
 }
 
