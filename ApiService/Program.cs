@@ -3,6 +3,7 @@ using Herald.ApiService.ApiKeys;
 using Herald.ApiService.Applications;
 using Herald.ApiService.Attempts;
 using Herald.ApiService.Auth;
+using Herald.ApiService.Deliveries;
 using Herald.ApiService.Endpoints;
 using Herald.ApiService.EventTypes;
 using Herald.ApiService.Grpc;
@@ -54,6 +55,7 @@ api.MapEventTypes();
 api.MapWebhookEndpoints();
 api.MapMessages();
 api.MapAttempts();
+api.MapDeliveries();
 app.MapHeraldGrpc();
 
 await app.Services.MigrateDatabaseAsync();

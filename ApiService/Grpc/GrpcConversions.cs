@@ -3,6 +3,7 @@ using Google.Protobuf.WellKnownTypes;
 using Grpc.Core;
 using Herald.ApiService.Auth;
 using Herald.ApiService.Http;
+using Herald.ApiService.Problems;
 
 namespace Herald.ApiService.Grpc;
 
@@ -18,6 +19,19 @@ internal static class GrpcConversions
         page?.Iterator);
 
     public static Timestamp? ToTimestamp(this DateTimeOffset? time) => time is { } value ? Timestamp.FromDateTimeOffset(value) : null;
+
+    /// <summary>A timestamp given by the client; one outside what DateTimeOffset holds (or with invalid nanos) is the
+    /// client's error, where <see cref="Timestamp.ToDateTimeOffset"/> would throw.</summary>
+    public static DateTimeOffset? ToDateTimeOffset(this Timestamp? value, string field)
+    {
+        if (value is null) return null;
+        if (value.Seconds is < MinSeconds or > MaxSeconds || value.Nanos is < 0 or > 999_999_999)
+            throw ApiError.Invalid(field, "A timestamp from 0001-01-01T00:00:00Z to 9999-12-31T23:59:59.999999999Z.");
+        return value.ToDateTimeOffset();
+    }
+
+    private const long MinSeconds = -62_135_596_800; // 0001-01-01T00:00:00Z
+    private const long MaxSeconds = 253_402_300_799; // 9999-12-31T23:59:59Z
 
     /// <summary>proto3 strings cannot be absent; an empty one means "not given".</summary>
     public static string? OrNull(this string value) => value.Length == 0 ? null : value;

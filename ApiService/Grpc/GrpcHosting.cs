@@ -1,6 +1,7 @@
 using System.Net;
 using Herald.ApiService.ApiKeys;
 using Herald.ApiService.Applications;
+using Herald.ApiService.Deliveries;
 using Herald.ApiService.Endpoints;
 using Herald.ApiService.EventTypes;
 using Herald.ApiService.Idempotency;
@@ -48,6 +49,7 @@ public static class GrpcHosting
         app.MapGrpcService<EventTypesGrpcService>().RequireAuthorization();
         app.MapGrpcService<EndpointsGrpcService>().RequireAuthorization();
         app.MapGrpcService<MessagesGrpcService>().RequireAuthorization();
+        app.MapGrpcService<DeliveriesGrpcService>().RequireAuthorization();
         app.MapGrpcReflectionService();
         app.MapGrpcHealthChecksService();
     }

@@ -18,6 +18,11 @@ public sealed class OpenApiTests(HeraldAppFixture herald)
         Assert.Contains("/api/v1/apps/{appId}/messages", paths);
         Assert.Contains("/api/v1/apps/{appId}/endpoints/{endpointId}/secret/rotate", paths);
         Assert.Contains("/api/v1/apps/{appId}/messages/{messageId}/attempts", paths);
+        Assert.Contains("/api/v1/apps/{appId}/messages/{messageId}/endpoints/{endpointId}/resend", paths);
+        Assert.Contains("/api/v1/apps/{appId}/endpoints/{endpointId}/recover", paths);
+        Assert.Contains("/api/v1/apps/{appId}/messages/{messageId}/deliveries", paths);
+        var stream = document.GetProperty("paths").GetProperty("/api/v1/apps/{appId}/deliveries/stream").GetProperty("get");
+        Assert.True(stream.GetProperty("responses").GetProperty("200").GetProperty("content").TryGetProperty("text/event-stream", out _), stream.ToString());
 
         var reference = await http.GetAsync("/scalar/");
         Assert.Equal(HttpStatusCode.OK, reference.StatusCode);

@@ -131,6 +131,22 @@ public sealed class HeraldAppFixture : IAsyncLifetime
         return connection;
     }
 
+    /// <summary>Herald's Redis, for tests that publish or listen to what the services exchange there (one connection,
+    /// shared by the tests and closed with the fixture).</summary>
+    public Task<StackExchange.Redis.IConnectionMultiplexer> RedisAsync()
+    {
+        lock (_redisGate)
+        {
+            return _redis ??= ConnectAsync();
+        }
+
+        async Task<StackExchange.Redis.IConnectionMultiplexer> ConnectAsync() =>
+            await StackExchange.Redis.ConnectionMultiplexer.ConnectAsync((await App.GetConnectionStringAsync("redis"))!);
+    }
+
+    private readonly Lock _redisGate = new();
+    private Task<StackExchange.Redis.IConnectionMultiplexer>? _redis;
+
     /// <summary>The latest state the orchestrator published for a resource (by name, not by instance id).</summary>
     public Task<ResourceEvent> CurrentStateAsync(string resource, CancellationToken cancellationToken = default) =>
         App.ResourceNotifications.WaitForResourceAsync(resource, _ => true, cancellationToken);
@@ -138,6 +154,7 @@ public sealed class HeraldAppFixture : IAsyncLifetime
     public async Task DisposeAsync()
     {
         Grpc?.Dispose();
+        if (_redis is { IsCompletedSuccessfully: true }) await _redis.Result.DisposeAsync();
         if (App is not null)
         {
             await App.StopAsync();

@@ -1,0 +1,161 @@
+using Herald.ApiService.Applications;
+using Herald.ApiService.Auth;
+using Herald.ApiService.Http;
+using Herald.ApiService.Problems;
+using Herald.Database;
+using Npgsql;
+
+namespace Herald.ApiService.Deliveries;
+
+/// <summary>
+/// Replay and observation of deliveries (one row per message × endpoint). Replaying only marks rows pending and due
+/// now: the Processor's scheduler picks every due pending row up from PostgreSQL within about a second.
+/// </summary>
+public sealed class DeliveryService(
+    NpgsqlDataSource dataSource,
+    ApplicationService applications,
+    DeliveryFeed feed,
+    TimeProvider time)
+{
+    private const string Columns = "message_id, endpoint_id, status, attempts, next_attempt_at, last_error, updated_at";
+
+    /// <summary>Delivers the message to the endpoint again, whatever happened before (an attempt count is kept, so
+    /// the engine's schedule decides how often a failure is retried).</summary>
+    public async Task<DeliveryResponse> ResendAsync(Caller caller, string applicationId, string messageId, string endpointId, CancellationToken cancellationToken)
+    {
+        caller.RequireAccessTo(applicationId);
+        var now = DatabaseTime.Now(time);
+        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+        await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
+
+        // Shared locks: retention cannot drop the payload, nor an update disable the endpoint, between check and upsert.
+        await using (var check = new NpgsqlCommand("""
+            SELECT (SELECT payload IS NOT NULL FROM messages WHERE application_id = $1 AND id = $2 FOR SHARE),
+                   (SELECT disabled FROM endpoints WHERE application_id = $1 AND id = $3 FOR SHARE)
+            """, connection, transaction))
+        {
+            check.Parameters.Add(new() { Value = applicationId });
+            check.Parameters.Add(new() { Value = messageId });
+            check.Parameters.Add(new() { Value = endpointId });
+            await using var reader = await check.ExecuteReaderAsync(cancellationToken);
+            await reader.ReadAsync(cancellationToken);
+            if (reader.IsDBNull(0)) throw ApiError.NotFound("message");
+            if (reader.IsDBNull(1)) throw ApiError.NotFound("endpoint");
+            if (!reader.GetBoolean(0))
+                throw new ApiError(ApiErrorKind.WrongState, "The message's payload is no longer retained, so it cannot be sent again.");
+            if (reader.GetBoolean(1))
+                throw new ApiError(ApiErrorKind.WrongState, "The endpoint is disabled; enable it to resend to it.");
+        }
+
+        DeliveryResponse delivery;
+        await using (var upsert = new NpgsqlCommand($"""
+            INSERT INTO deliveries (message_id, endpoint_id, application_id, status, attempts, next_attempt_at, created_at, updated_at)
+            VALUES ($1, $2, $3, 'pending', 0, $4, $4, $4)
+            ON CONFLICT (message_id, endpoint_id) DO UPDATE SET status = 'pending', next_attempt_at = $4, updated_at = $4
+            RETURNING {Columns}
+            """, connection, transaction))
+        {
+            upsert.Parameters.Add(new() { Value = messageId });
+            upsert.Parameters.Add(new() { Value = endpointId });
+            upsert.Parameters.Add(new() { Value = applicationId });
+            upsert.Parameters.Add(new() { Value = now });
+            await using var reader = await upsert.ExecuteReaderAsync(cancellationToken);
+            await reader.ReadAsync(cancellationToken);
+            delivery = Read(reader);
+        }
+        await transaction.CommitAsync(cancellationToken);
+        return delivery;
+    }
+
+    /// <summary>Makes every failed (dead-lettered) delivery of the endpoint updated at or after <paramref name="since"/>
+    /// due now. Deliveries whose payload is past retention cannot be sent and stay failed.</summary>
+    public async Task<RecoverResponse> RecoverAsync(Caller caller, string applicationId, string endpointId, DateTimeOffset? since, CancellationToken cancellationToken)
+    {
+        caller.RequireAccessTo(applicationId);
+        var now = DatabaseTime.Now(time);
+        if (since is null) throw ApiError.Invalid("since", $"Required. {Rfc3339.Rule}");
+        if (since > now) throw ApiError.Invalid("since", "Must not be in the future.");
+
+        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+        await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
+        await using (var check = new NpgsqlCommand(
+            "SELECT disabled FROM endpoints WHERE application_id = $1 AND id = $2 FOR SHARE", connection, transaction))
+        {
+            check.Parameters.Add(new() { Value = applicationId });
+            check.Parameters.Add(new() { Value = endpointId });
+            switch (await check.ExecuteScalarAsync(cancellationToken))
+            {
+                case not bool: throw ApiError.NotFound("endpoint");
+                case true: throw new ApiError(ApiErrorKind.WrongState, "The endpoint is disabled; enable it before recovering its deliveries.");
+            }
+        }
+
+        int recovered;
+        await using (var recover = new NpgsqlCommand("""
+            UPDATE deliveries d SET status = 'pending', next_attempt_at = $3, updated_at = $3
+            WHERE d.application_id = $1 AND d.endpoint_id = $2 AND d.status = 'failed' AND d.updated_at >= $4
+              AND EXISTS (SELECT 1 FROM messages m WHERE m.id = d.message_id AND m.payload IS NOT NULL)
+            """, connection, transaction))
+        {
+            recover.Parameters.Add(new() { Value = applicationId });
+            recover.Parameters.Add(new() { Value = endpointId });
+            recover.Parameters.Add(new() { Value = now });
+            recover.Parameters.Add(new() { Value = since.Value });
+            recovered = await recover.ExecuteNonQueryAsync(cancellationToken);
+        }
+        await transaction.CommitAsync(cancellationToken);
+        return new RecoverResponse(recovered);
+    }
+
+    /// <summary>The message's delivery to each endpoint, by endpoint id.</summary>
+    public async Task<Page<DeliveryResponse>> ListAsync(Caller caller, string applicationId, string messageId, PageRequest page, CancellationToken cancellationToken)
+    {
+        caller.RequireAccessTo(applicationId);
+        await using var query = dataSource.CreateCommand($"""
+            SELECT {Columns} FROM deliveries
+            WHERE application_id = $1 AND message_id = $2 AND ($3::text IS NULL OR endpoint_id > $3)
+            ORDER BY endpoint_id LIMIT $4
+            """);
+        query.Parameters.Add(new() { Value = applicationId });
+        query.Parameters.Add(new() { Value = messageId });
+        var deliveries = await page.ReadAsync(query, Read, d => d.EndpointId, cancellationToken);
+        if (deliveries.Data.Count == 0 && !await MessageExistsAsync(applicationId, messageId, cancellationToken)) throw ApiError.NotFound("message");
+        return deliveries;
+    }
+
+    /// <summary>Outcomes of the application's attempts (only <paramref name="endpointId"/>'s, if given) from now on.
+    /// The subscription is live when this returns, so nothing published afterwards is missed.</summary>
+    public async Task<DeliverySubscription> WatchAsync(Caller caller, string applicationId, string? endpointId, CancellationToken cancellationToken)
+    {
+        caller.RequireAccessTo(applicationId);
+        if (endpointId is null)
+        {
+            if (await applications.FindAsync(applicationId, cancellationToken) is null) throw ApiError.NotFound("application");
+        }
+        else
+        {
+            await using var query = dataSource.CreateCommand("SELECT 1 FROM endpoints WHERE application_id = $1 AND id = $2");
+            query.Parameters.Add(new() { Value = applicationId });
+            query.Parameters.Add(new() { Value = endpointId });
+            if (await query.ExecuteScalarAsync(cancellationToken) is null) throw ApiError.NotFound("endpoint");
+        }
+        return await feed.SubscribeAsync(applicationId, endpointId, cancellationToken);
+    }
+
+    private async Task<bool> MessageExistsAsync(string applicationId, string messageId, CancellationToken cancellationToken)
+    {
+        await using var query = dataSource.CreateCommand("SELECT 1 FROM messages WHERE application_id = $1 AND id = $2");
+        query.Parameters.Add(new() { Value = applicationId });
+        query.Parameters.Add(new() { Value = messageId });
+        return await query.ExecuteScalarAsync(cancellationToken) is not null;
+    }
+
+    private static DeliveryResponse Read(NpgsqlDataReader reader) => new(
+        reader.GetString(0),
+        reader.GetString(1),
+        reader.GetString(2),
+        reader.GetInt32(3),
+        reader.IsDBNull(4) ? null : reader.GetFieldValue<DateTimeOffset>(4),
+        reader.IsDBNull(5) ? null : reader.GetString(5),
+        reader.GetFieldValue<DateTimeOffset>(6));
+}
