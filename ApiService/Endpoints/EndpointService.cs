@@ -18,6 +18,7 @@ public sealed class EndpointService(
     ApplicationService applications,
     EventTypeService eventTypes,
     IOptions<EndpointOptions> options,
+    EndpointChangePublisher changes,
     TimeProvider time)
 {
     private const string Columns = "id, url, description, event_types, disabled, disabled_reason, rate_limit, headers::text, created_at, updated_at";
@@ -72,7 +73,7 @@ public sealed class EndpointService(
     }
 
     /// <summary>Replaces the endpoint's definition. Re-enabling (<c>disabled: false</c>) clears the reason it was
-    /// disabled, whether the API or the delivery engine disabled it.</summary>
+    /// disabled, whether the API or the delivery engine disabled it, and resumes its paused deliveries.</summary>
     public async Task<EndpointResponse> UpdateAsync(Caller caller, string applicationId, string endpointId, EndpointInput input, CancellationToken cancellationToken)
     {
         caller.RequireAccessTo(applicationId);
@@ -80,21 +81,53 @@ public sealed class EndpointService(
         if (input.Secret is not null) throw ApiError.Invalid("secret", "Rotate the secret with POST …/secret/rotate.");
         await ValidateAsync(input, application, cancellationToken);
 
-        await using var update = dataSource.CreateCommand($"""
+        var now = DatabaseTime.Now(time);
+        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+        await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
+        bool wasDisabled;
+        await using (var current = new NpgsqlCommand(
+            "SELECT disabled FROM endpoints WHERE id = $1 AND application_id = $2 FOR UPDATE", connection, transaction))
+        {
+            current.Parameters.Add(new() { Value = endpointId });
+            current.Parameters.Add(new() { Value = applicationId });
+            wasDisabled = await current.ExecuteScalarAsync(cancellationToken) as bool? ?? throw ApiError.NotFound("endpoint");
+        }
+
+        EndpointResponse updated;
+        await using (var update = new NpgsqlCommand($"""
             UPDATE endpoints SET url = $2, description = $3, event_types = $4, disabled = $5,
                 disabled_reason = CASE WHEN NOT $5 THEN NULL WHEN disabled THEN disabled_reason ELSE $6 END,
                 rate_limit = $7, headers = $8::jsonb, updated_at = $9
             WHERE id = $1 AND application_id = $10
             RETURNING {Columns}
-            """);
-        var endpoint = new EndpointResponse(endpointId, input.Url!, input.Description ?? "", Distinct(input.EventTypes),
-            input.Disabled ?? false, DisabledByApi, input.RateLimit, input.Headers ?? [], default, default);
-        update.Parameters.Add(new() { Value = endpointId });
-        AddEndpointParameters(update, endpoint);
-        update.Parameters.Add(new() { Value = DatabaseTime.Now(time) });
-        update.Parameters.Add(new() { Value = applicationId });
-        await using var reader = await update.ExecuteReaderAsync(cancellationToken);
-        return await reader.ReadAsync(cancellationToken) ? Read(reader) : throw ApiError.NotFound("endpoint");
+            """, connection, transaction))
+        {
+            var endpoint = new EndpointResponse(endpointId, input.Url!, input.Description ?? "", Distinct(input.EventTypes),
+                input.Disabled ?? false, DisabledByApi, input.RateLimit, input.Headers ?? [], default, default);
+            update.Parameters.Add(new() { Value = endpointId });
+            AddEndpointParameters(update, endpoint);
+            update.Parameters.Add(new() { Value = now });
+            update.Parameters.Add(new() { Value = applicationId });
+            await using var reader = await update.ExecuteReaderAsync(cancellationToken);
+            await reader.ReadAsync(cancellationToken);
+            updated = Read(reader);
+        }
+
+        if (wasDisabled && !updated.Disabled)
+        {
+            // While disabled, the engine parks deliveries as paused; re-enabling makes them due now, in the same
+            // transaction, so no paused delivery is left behind by an enabled endpoint.
+            await using var resume = new NpgsqlCommand("""
+                UPDATE deliveries SET status = 'pending', next_attempt_at = $2, updated_at = $2
+                WHERE endpoint_id = $1 AND status = 'paused'
+                """, connection, transaction);
+            resume.Parameters.Add(new() { Value = endpointId });
+            resume.Parameters.Add(new() { Value = now });
+            await resume.ExecuteNonQueryAsync(cancellationToken);
+        }
+        await transaction.CommitAsync(cancellationToken);
+        await changes.PublishAsync(endpointId);
+        return updated;
     }
 
     public async Task DeleteAsync(Caller caller, string applicationId, string endpointId, CancellationToken cancellationToken)
@@ -104,6 +137,7 @@ public sealed class EndpointService(
         delete.Parameters.Add(new() { Value = applicationId });
         delete.Parameters.Add(new() { Value = endpointId });
         if (await delete.ExecuteNonQueryAsync(cancellationToken) == 0) throw ApiError.NotFound("endpoint");
+        await changes.PublishAsync(endpointId);
     }
 
     public async Task<EndpointSecretResponse> GetSecretAsync(Caller caller, string applicationId, string endpointId, CancellationToken cancellationToken)
@@ -156,6 +190,7 @@ public sealed class EndpointService(
         }
         await InsertSecretAsync(connection, transaction, endpointId, input.Key ?? EndpointRules.NewSecret(), now, cancellationToken);
         await transaction.CommitAsync(cancellationToken);
+        await changes.PublishAsync(endpointId);
     }
 
     private const string DisabledByApi = "Disabled through the API.";
