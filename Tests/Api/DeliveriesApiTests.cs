@@ -9,19 +9,23 @@ using DeliveriesClient = Herald.Grpc.V1.Deliveries.DeliveriesClient;
 namespace Herald.Tests.Api;
 
 /// <summary>Resend, recover and list deliveries, over REST and gRPC. Endpoints here subscribe to an event type the
-/// messages do not have, so the delivery engine never makes these rows itself: each row is the test's own.</summary>
+/// messages do not have, so the delivery engine never fans a message out to them: every delivery row is the test's
+/// own, seeded or replayed. Replayed ones really are delivered, to the test receiver, which answers slowly so that a
+/// delivery stays pending while the test looks at it.</summary>
 [Collection(HeraldAppCollection.Name)]
 public sealed class DeliveriesApiTests(HeraldAppFixture herald)
 {
     private const string EventType = "invoice.paid";
     private static readonly string[] OtherTypes = ["never.sent"];
     private static readonly TimeSpan Tolerance = TimeSpan.FromSeconds(2);
+    private static readonly TimeSpan DeliveryTimeout = TimeSpan.FromSeconds(15);
 
     [Fact]
-    public async Task Resend_makes_the_delivery_pending_and_due_now_creating_or_updating_its_row()
+    public async Task Resend_makes_the_delivery_due_now_and_it_is_delivered_again_each_time()
     {
         var (app, client) = await ApplicationAsync();
-        var (endpoint, _) = await client.CreateEndpointAsync(app, new Uri("https://example.com/resend"), OtherTypes);
+        var url = SlowReceiver();
+        var (endpoint, _) = await client.CreateEndpointAsync(app, url, OtherTypes);
         var message = await client.SendMessageAsync(app, EventType, new { n = 1 });
 
         var before = DateTimeOffset.UtcNow;
@@ -35,24 +39,26 @@ public sealed class DeliveriesApiTests(HeraldAppFixture herald)
         Assert.Equal("pending", delivery.GetProperty("status").GetString());
         Assert.Equal(0, delivery.GetProperty("attempts").GetInt32());
         AssertNow(delivery.GetProperty("nextAttemptAt").GetDateTimeOffset(), before, after);
+        AssertNow(delivery.GetProperty("updatedAt").GetDateTimeOffset(), before, after);
         var row = await ReadRowAsync(message, endpoint);
-        Assert.Equal("pending", row.Status);
         Assert.Equal(app, row.ApplicationId);
-        AssertNow(row.NextAttemptAt!.Value, before, after);
+        AssertDueNow(row, before, after);
 
-        // An existing row (here: dead-lettered after 5 attempts) is made due again; its history stays.
-        await SeedAsync(message, endpoint, app, "failed", DateTimeOffset.UtcNow.AddHours(-1), attempts: 5, lastError: "HTTP 500");
+        // Due now means delivered now: the engine sends it within a scheduler tick.
+        await herald.Receiver.WaitForAsync(message, DeliveryTimeout, url.AbsolutePath);
+        Assert.Equal(1, (await WaitForRowAsync(message, endpoint, "succeeded")).Attempts);
+        Assert.Single(herald.Receiver.ReceivedAt(url));
+
+        // Resending a delivered message sends it once more; the attempt count goes on.
         before = DateTimeOffset.UtcNow;
         (status, delivery, _) = await client.PostAsync($"/api/v1/apps/{app}/messages/{message}/endpoints/{endpoint}/resend", null);
         after = DateTimeOffset.UtcNow;
         Assert.Equal(HttpStatusCode.Accepted, status);
         Assert.Equal("pending", delivery.GetProperty("status").GetString());
-        Assert.Equal(5, delivery.GetProperty("attempts").GetInt32());
-        Assert.Equal("HTTP 500", delivery.GetProperty("lastError").GetString());
-        row = await ReadRowAsync(message, endpoint);
-        Assert.Equal("pending", row.Status);
-        AssertNow(row.NextAttemptAt!.Value, before, after);
-        AssertNow(row.UpdatedAt, before, after);
+        Assert.Equal(1, delivery.GetProperty("attempts").GetInt32());
+        AssertDueNow(await ReadRowAsync(message, endpoint), before, after);
+        Assert.Equal(2, (await WaitForRowAsync(message, endpoint, "succeeded", attempts: 2)).Attempts);
+        Assert.Equal(2, herald.Receiver.ReceivedAt(url).Count);
     }
 
     [Fact]
@@ -96,19 +102,21 @@ public sealed class DeliveriesApiTests(HeraldAppFixture herald)
     }
 
     [Fact]
-    public async Task Recover_makes_failed_deliveries_since_a_time_pending_and_nothing_else()
+    public async Task Recover_makes_failed_deliveries_since_a_time_due_now_and_nothing_else()
     {
         var (app, client) = await ApplicationAsync();
-        var (endpoint, _) = await client.CreateEndpointAsync(app, new Uri("https://example.com/recover"), OtherTypes);
-        var (other, _) = await client.CreateEndpointAsync(app, new Uri("https://example.com/other"), OtherTypes);
+        var url = SlowReceiver();
+        var otherUrl = SlowReceiver();
+        var (endpoint, _) = await client.CreateEndpointAsync(app, url, OtherTypes);
+        var (other, _) = await client.CreateEndpointAsync(app, otherUrl, OtherTypes);
         var recent = await client.SendMessageAsync(app, EventType, new { n = 1 });
         var old = await client.SendMessageAsync(app, EventType, new { n = 2 });
         var succeeded = await client.SendMessageAsync(app, EventType, new { n = 3 });
         var since = DateTimeOffset.UtcNow.AddHours(-1);
-        await SeedAsync(recent, endpoint, app, "failed", since.AddMinutes(10), attempts: 8, lastError: "timeout");
-        await SeedAsync(old, endpoint, app, "failed", since.AddMinutes(-10), attempts: 8, lastError: "timeout");
+        await SeedAsync(recent, endpoint, app, "failed", since.AddMinutes(10), attempts: 2, lastError: "timeout");
+        await SeedAsync(old, endpoint, app, "failed", since.AddMinutes(-10), attempts: 2, lastError: "timeout");
         await SeedAsync(succeeded, endpoint, app, "succeeded", since.AddMinutes(20), attempts: 1, lastError: null);
-        await SeedAsync(recent, other, app, "failed", since.AddMinutes(10), attempts: 8, lastError: "timeout");
+        await SeedAsync(recent, other, app, "failed", since.AddMinutes(10), attempts: 2, lastError: "timeout");
 
         var before = DateTimeOffset.UtcNow;
         var (status, body, _) = await client.PostAsync($"/api/v1/apps/{app}/endpoints/{endpoint}/recover", new { since = since.ToString("O") });
@@ -116,21 +124,26 @@ public sealed class DeliveriesApiTests(HeraldAppFixture herald)
 
         Assert.True(status == HttpStatusCode.Accepted, $"{(int)status} {body}");
         Assert.Equal(1, body.GetProperty("recovered").GetInt32());
-        var row = await ReadRowAsync(recent, endpoint);
-        Assert.Equal("pending", row.Status);
-        AssertNow(row.NextAttemptAt!.Value, before, after);
+        AssertDueNow(await ReadRowAsync(recent, endpoint), before, after);
         Assert.Equal("failed", (await ReadRowAsync(old, endpoint)).Status);
         Assert.Equal("succeeded", (await ReadRowAsync(succeeded, endpoint)).Status);
         Assert.Equal("failed", (await ReadRowAsync(recent, other)).Status);
+        // Only the recovered delivery is sent.
+        await herald.Receiver.WaitForAsync(recent, DeliveryTimeout, url.AbsolutePath);
+        Assert.Equal(3, (await WaitForRowAsync(recent, endpoint, "succeeded")).Attempts);
+        Assert.Equal([recent], herald.Receiver.ReceivedAt(url).Select(w => w.MessageId));
+        Assert.Empty(herald.Receiver.ReceivedAt(otherUrl));
 
         // gRPC: the same operation; the other endpoint's failure is the only one left.
         var deliveries = new DeliveriesClient(herald.Grpc);
+        before = DateTimeOffset.UtcNow;
         var recovered = await deliveries.RecoverEndpointAsync(new RecoverEndpointRequest
         {
             AppId = app, EndpointId = other, Since = Google.Protobuf.WellKnownTypes.Timestamp.FromDateTimeOffset(since),
         }, HeraldAppFixture.Bearer(herald.AdminKey));
+        after = DateTimeOffset.UtcNow;
         Assert.Equal(1, recovered.Recovered);
-        Assert.Equal("pending", (await ReadRowAsync(recent, other)).Status);
+        AssertDueNow(await ReadRowAsync(recent, other), before, after);
     }
 
     [Fact]
@@ -204,8 +217,8 @@ public sealed class DeliveriesApiTests(HeraldAppFixture herald)
     public async Task Deliveries_of_a_message_are_listed_per_endpoint_a_page_at_a_time()
     {
         var (app, client) = await ApplicationAsync();
-        var (one, _) = await client.CreateEndpointAsync(app, new Uri("https://example.com/1"), OtherTypes);
-        var (two, _) = await client.CreateEndpointAsync(app, new Uri("https://example.com/2"), OtherTypes);
+        var (one, _) = await client.CreateEndpointAsync(app, SlowReceiver(), OtherTypes);
+        var (two, _) = await client.CreateEndpointAsync(app, SlowReceiver(), OtherTypes);
         // Listed by endpoint id; ids sort by creation time, but two may share a millisecond.
         var (first, second) = string.CompareOrdinal(one, two) < 0 ? (one, two) : (two, one);
         var message = await client.SendMessageAsync(app, EventType, new { n = 1 });
@@ -305,7 +318,41 @@ public sealed class DeliveriesApiTests(HeraldAppFixture herald)
     private static void AssertNow(DateTimeOffset value, DateTimeOffset before, DateTimeOffset after) =>
         Assert.InRange(value, before - Tolerance, after + Tolerance);
 
-    internal sealed record DeliveryRow(string Status, string ApplicationId, int Attempts, DateTimeOffset? NextAttemptAt, DateTimeOffset UpdatedAt);
+    /// <summary>Pending and due at the time it was made due (between <paramref name="before"/> and
+    /// <paramref name="after"/>), or already leased by a Processor, which makes its lease expiry the next attempt time.</summary>
+    internal static void AssertDueNow(StoredDelivery row, DateTimeOffset before, DateTimeOffset after)
+    {
+        Assert.Equal("pending", row.Status);
+        var due = row.NextAttemptAt!.Value;
+        var asWritten = due >= before - Tolerance && due <= after + Tolerance;
+        var leased = due >= before + HeraldAppFixture.Lease - Tolerance && due <= DateTimeOffset.UtcNow + HeraldAppFixture.Lease + Tolerance;
+        Assert.True(asWritten || leased, $"next_attempt_at {due:O} is neither now ({before:O}…{after:O}) nor a lease from now.");
+        AssertNow(row.UpdatedAt, before, after);
+    }
+
+    /// <summary>A receiver path that answers 204 after a few seconds, so a delivery in flight stays pending that long.</summary>
+    private Uri SlowReceiver() => SlowReceiver(herald);
+
+    internal static Uri SlowReceiver(HeraldAppFixture herald)
+    {
+        var url = herald.Receiver.UrlFor(Guid.NewGuid().ToString("N"));
+        herald.Receiver.ReplyAt(url, new Reply(204, TimeSpan.FromSeconds(3)));
+        return url;
+    }
+
+    private async Task<StoredDelivery> WaitForRowAsync(string messageId, string endpointId, string status, int? attempts = null)
+    {
+        var deadline = DateTime.UtcNow + DeliveryTimeout;
+        StoredDelivery row;
+        while ((row = await ReadRowAsync(messageId, endpointId)).Status != status || (attempts is not null && row.Attempts != attempts))
+        {
+            Assert.True(DateTime.UtcNow < deadline, $"{messageId} → {endpointId} is still {row} after {DeliveryTimeout}.");
+            await Task.Delay(100);
+        }
+        return row;
+    }
+
+    internal sealed record StoredDelivery(string Status, string ApplicationId, int Attempts, DateTimeOffset? NextAttemptAt, DateTimeOffset UpdatedAt);
 
     internal static async Task SeedAsync(HeraldAppFixture herald, string messageId, string endpointId, string applicationId, string status,
         DateTimeOffset updatedAt, int attempts, string? lastError)
@@ -327,7 +374,7 @@ public sealed class DeliveriesApiTests(HeraldAppFixture herald)
         await seed.ExecuteNonQueryAsync();
     }
 
-    internal static async Task<DeliveryRow> ReadRowAsync(HeraldAppFixture herald, string messageId, string endpointId)
+    internal static async Task<StoredDelivery> ReadRowAsync(HeraldAppFixture herald, string messageId, string endpointId)
     {
         await using var database = await herald.OpenDatabaseAsync();
         await using var query = new NpgsqlCommand(
@@ -336,14 +383,14 @@ public sealed class DeliveriesApiTests(HeraldAppFixture herald)
         query.Parameters.Add(new() { Value = endpointId });
         await using var reader = await query.ExecuteReaderAsync();
         Assert.True(await reader.ReadAsync(), $"No delivery row for {messageId} → {endpointId}");
-        return new DeliveryRow(reader.GetString(0), reader.GetString(1), reader.GetInt32(2),
+        return new StoredDelivery(reader.GetString(0), reader.GetString(1), reader.GetInt32(2),
             reader.IsDBNull(3) ? null : reader.GetFieldValue<DateTimeOffset>(3), reader.GetFieldValue<DateTimeOffset>(4));
     }
 
     private Task SeedAsync(string messageId, string endpointId, string applicationId, string status, DateTimeOffset updatedAt, int attempts, string? lastError) =>
         SeedAsync(herald, messageId, endpointId, applicationId, status, updatedAt, attempts, lastError);
 
-    private Task<DeliveryRow> ReadRowAsync(string messageId, string endpointId) => ReadRowAsync(herald, messageId, endpointId);
+    private Task<StoredDelivery> ReadRowAsync(string messageId, string endpointId) => ReadRowAsync(herald, messageId, endpointId);
 
     private async Task<long> CountRowsAsync(string applicationId)
     {

@@ -58,35 +58,36 @@ public sealed class EndpointChangeTests(HeraldAppFixture herald)
     public async Task Re_enabling_an_endpoint_resumes_its_paused_deliveries_and_clears_the_reason()
     {
         var app = await herald.Admin.CreateApplicationAsync("re-enable");
-        var created = await herald.Admin.PostOkAsync($"/api/v1/apps/{app}/endpoints",
-            new { url = "https://example.com/paused", eventTypes = OtherTypes, disabled = true });
+        var url = DeliveriesApiTests.SlowReceiver(herald);
+        var created = await herald.Admin.PostOkAsync($"/api/v1/apps/{app}/endpoints", new { url, eventTypes = OtherTypes, disabled = true });
         var endpoint = created.GetProperty("id").GetString()!;
         Assert.Equal("Disabled through the API.", created.GetProperty("disabledReason").GetString());
         var paused = await herald.Admin.SendMessageAsync(app, "invoice.paid", new { n = 1 });
         var failed = await herald.Admin.SendMessageAsync(app, "invoice.paid", new { n = 2 });
         var pausedAt = DateTimeOffset.UtcNow.AddMinutes(-30);
         await DeliveriesApiTests.SeedAsync(herald, paused, endpoint, app, "paused", pausedAt, attempts: 2, lastError: "endpoint disabled");
-        await DeliveriesApiTests.SeedAsync(herald, failed, endpoint, app, "failed", pausedAt, attempts: 8, lastError: "HTTP 500");
+        await DeliveriesApiTests.SeedAsync(herald, failed, endpoint, app, "failed", pausedAt, attempts: 4, lastError: "HTTP 500");
 
         // An update that leaves it disabled resumes nothing.
         var path = $"/api/v1/apps/{app}/endpoints/{endpoint}";
-        Assert.Equal(HttpStatusCode.OK, (await herald.Admin.PutAsync(path, new { url = "https://example.com/paused", eventTypes = OtherTypes, disabled = true })).Status);
+        Assert.Equal(HttpStatusCode.OK, (await herald.Admin.PutAsync(path, new { url, eventTypes = OtherTypes, disabled = true })).Status);
         Assert.Equal("paused", (await DeliveriesApiTests.ReadRowAsync(herald, paused, endpoint)).Status);
 
         var before = DateTimeOffset.UtcNow;
-        var (status, enabled, _) = await herald.Admin.PutAsync(path, new { url = "https://example.com/paused", eventTypes = OtherTypes, disabled = false });
+        var (status, enabled, _) = await herald.Admin.PutAsync(path, new { url, eventTypes = OtherTypes, disabled = false });
         var after = DateTimeOffset.UtcNow;
 
         Assert.Equal(HttpStatusCode.OK, status);
         Assert.False(enabled.GetProperty("disabled").GetBoolean());
         Assert.Equal(JsonValueKind.Null, enabled.GetProperty("disabledReason").ValueKind);
         var resumed = await DeliveriesApiTests.ReadRowAsync(herald, paused, endpoint);
-        Assert.Equal("pending", resumed.Status);
+        DeliveriesApiTests.AssertDueNow(resumed, before, after);
         Assert.Equal(2, resumed.Attempts);
-        Assert.InRange(resumed.NextAttemptAt!.Value, before.AddSeconds(-2), after.AddSeconds(2));
-        Assert.InRange(resumed.UpdatedAt, before.AddSeconds(-2), after.AddSeconds(2));
         // Only paused deliveries resume: a dead-lettered one needs an explicit recover.
         Assert.Equal("failed", (await DeliveriesApiTests.ReadRowAsync(herald, failed, endpoint)).Status);
+        // And the resumed one is delivered.
+        await herald.Receiver.WaitForAsync(paused, TimeSpan.FromSeconds(15), url.AbsolutePath);
+        Assert.Equal([paused], herald.Receiver.ReceivedAt(url).Select(w => w.MessageId));
     }
 
     /// <summary>The next notice naming one of <paramref name="endpointIds"/>.</summary>

@@ -31,6 +31,9 @@ public sealed class HeraldAppFixture : IAsyncLifetime
     /// <summary>How long an endpoint may fail without a success before the test app disables it.</summary>
     public static readonly TimeSpan DisableAfter = TimeSpan.FromSeconds(20);
 
+    /// <summary>How long a Processor holds a due delivery it enqueued (its next_attempt_at meanwhile).</summary>
+    public static readonly TimeSpan Lease = TimeSpan.FromSeconds(10);
+
     /// <summary>Processor replicas the AppHost runs.</summary>
     public const int ProcessorReplicas = 2;
 
@@ -50,7 +53,7 @@ public sealed class HeraldAppFixture : IAsyncLifetime
             "--Herald:Messages:RelayGrace=00:00:02",
             // Retries in seconds rather than hours, so tests can watch a schedule run out.
             $"--Herald:Delivery:Schedule={RetrySchedule}",
-            "--Herald:Delivery:Lease=00:00:10",
+            $"--Herald:Delivery:Lease={Lease}",
             "--Herald:Delivery:CircuitBreaker:BreakDuration=00:00:03",
             $"--Herald:Delivery:DisableAfter={DisableAfter}",
             // A killed Processor's partitions move to its peer within seconds, not the default 45.
