@@ -54,6 +54,8 @@ public sealed class DeliveryWorker(
         try
         {
             var endpoint = await endpoints.FindAsync(task.EndpointId, CancellationToken.None);
+            // A cached "disabled" may predate a re-enable that just resumed this very delivery: ask PostgreSQL.
+            if (endpoint is { Disabled: true }) endpoint = await endpoints.ReloadAsync(task.EndpointId, CancellationToken.None);
             if (endpoint is null) return; // Deleted: its deliveries went with it.
             if (endpoint.Disabled)
             {

@@ -60,6 +60,13 @@ public sealed class EndpointDirectory
         }
     }
 
+    /// <summary>The endpoint as PostgreSQL has it now, bypassing the cache (before acting on a stale "disabled").</summary>
+    public async Task<EndpointTarget?> ReloadAsync(string endpointId, CancellationToken cancellationToken)
+    {
+        _cache.TryRemove(endpointId, out _);
+        return await FindAsync(endpointId, cancellationToken);
+    }
+
     /// <summary>Disables the endpoint with a reason the user sees, and tells every Processor and API.</summary>
     public async Task DisableAsync(string endpointId, string reason, CancellationToken cancellationToken)
     {

@@ -11,7 +11,7 @@ namespace Herald.Tests.Foundation;
 /// <summary>SIGTERM to a service process, as Kubernetes sends it: readiness turns 503 during the drain, the process
 /// exits 0 within the shutdown timeout, and the log tells the story. The service is started again afterwards.</summary>
 [Collection(HeraldAppCollection.Name)]
-public sealed class GracefulShutdownTests(HeraldAppFixture herald)
+public sealed class GracefulShutdownTests(HeraldAppFixture herald, Xunit.Abstractions.ITestOutputHelper output)
 {
     private static readonly TimeSpan ShutdownTimeout = TimeSpan.FromSeconds(30);
 
@@ -22,13 +22,14 @@ public sealed class GracefulShutdownTests(HeraldAppFixture herald)
     {
         using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(2));
         var running = await herald.CurrentStateAsync(service, timeout.Token);
-        var pid = int.Parse(running.Snapshot.Properties.Single(p => p.Name == "executable.pid").Value!.ToString()!);
+        var pid = HeraldAppFixture.ProcessOf(running.ResourceId) ?? throw new InvalidOperationException($"No process for {running.ResourceId}.");
         var logs = new ConcurrentQueue<string>();
         using var stopWatching = CancellationTokenSource.CreateLinkedTokenSource(timeout.Token);
         var watching = WatchLogsAsync(running.ResourceId, logs, stopWatching.Token);
         // This process's own port: the service's address balances across replicas, and the others stay ready.
         using var http = new HttpClient { BaseAddress = HeraldAppFixture.InstanceUrl(pid), Timeout = TimeSpan.FromSeconds(2) };
 
+        output.WriteLine($"{running.ResourceId}: pid {pid}, {http.BaseAddress}");
         var signalled = Stopwatch.StartNew();
         using (var kill = Process.Start("kill", ["-TERM", pid.ToString()])) await kill.WaitForExitAsync(timeout.Token);
 

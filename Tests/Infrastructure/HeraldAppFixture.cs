@@ -39,12 +39,16 @@ public sealed class HeraldAppFixture : IAsyncLifetime
 
     public DistributedApplication App { get; private set; } = null!;
 
+    private readonly string _run = Guid.NewGuid().ToString("N");
+
     public async Task InitializeAsync()
     {
         await Receiver.StartAsync();
         var builder = await DistributedApplicationTestingBuilder.CreateAsync<Projects.AppHost>(
         [
             "--Herald:Infrastructure=Local",
+            // Marks every service process of this run, so none outlives it (see DisposeAsync).
+            $"--Herald:TestRun={_run}",
             $"--Parameters:admin-api-key={AdminKey}",
             $"--Herald:RateLimit:RequestsPerSecond={RateLimit}",
             "--Herald:Shutdown:DrainDelay=00:00:02",
@@ -100,6 +104,36 @@ public sealed class HeraldAppFixture : IAsyncLifetime
         await ProcessorInstancesAsync(cancellationToken);
     }
 
+    /// <summary>The live process of one resource instance ("processor-abcd1234"), found by the OTEL_SERVICE_NAME and
+    /// service.instance.id the orchestrator gives it. (The snapshot's executable.pid goes stale once an instance has
+    /// been restarted.)</summary>
+    public static int? ProcessOf(string resourceId) =>
+        ServiceProcesses(environment => environment.TryGetValue("OTEL_SERVICE_NAME", out var service)
+            && environment.TryGetValue("OTEL_RESOURCE_ATTRIBUTES", out var attributes)
+            && attributes.Split(',').Any(a => resourceId == $"{service}-{a.Replace("service.instance.id=", "", StringComparison.Ordinal)}"))
+        .Cast<int?>().FirstOrDefault();
+
+    /// <summary>The processes whose environment satisfies <paramref name="matches"/>.</summary>
+    private static IEnumerable<int> ServiceProcesses(Func<IReadOnlyDictionary<string, string>, bool> matches)
+    {
+        foreach (var directory in Directory.EnumerateDirectories("/proc"))
+        {
+            if (!int.TryParse(Path.GetFileName(directory), out var pid)) continue;
+            Dictionary<string, string> environment;
+            try
+            {
+                environment = File.ReadAllText(Path.Combine(directory, "environ")).Split('\0')
+                    .Select(v => v.Split('=', 2)).Where(kv => kv.Length == 2)
+                    .GroupBy(kv => kv[0]).ToDictionary(g => g.Key, g => g.First()[1]);
+            }
+            catch (Exception exception) when (exception is IOException or UnauthorizedAccessException)
+            {
+                continue; // exited meanwhile, or not ours to read
+            }
+            if (matches(environment)) yield return pid;
+        }
+    }
+
     /// <summary>One process's own HTTP address, bypassing the orchestrator's proxy that balances across replicas.</summary>
     public static Uri InstanceUrl(int pid)
     {
@@ -115,10 +149,9 @@ public sealed class HeraldAppFixture : IAsyncLifetime
         await foreach (var update in App.ResourceNotifications.WatchAsync(cancellationToken))
         {
             if (update.Resource.Name != "processor") continue;
-            var pid = update.Snapshot.Properties.FirstOrDefault(p => p.Name == "executable.pid")?.Value;
             if (update.Snapshot.HealthStatus == Microsoft.Extensions.Diagnostics.HealthChecks.HealthStatus.Healthy
-                && update.Snapshot.State?.Text == KnownResourceStates.Running && pid is not null)
-                healthy[update.ResourceId] = Convert.ToInt32(pid, System.Globalization.CultureInfo.InvariantCulture);
+                && update.Snapshot.State?.Text == KnownResourceStates.Running && ProcessOf(update.ResourceId) is { } pid)
+                healthy[update.ResourceId] = pid;
             else
                 healthy.Remove(update.ResourceId);
             if (healthy.Count == ProcessorReplicas) return healthy;
@@ -162,6 +195,17 @@ public sealed class HeraldAppFixture : IAsyncLifetime
         {
             await App.StopAsync();
             await App.DisposeAsync();
+        }
+        // An instance restarted through a resource command can escape the orchestrator's stop; end it here.
+        foreach (var pid in ServiceProcesses(environment => environment.GetValueOrDefault("Herald__TestRun") == _run))
+        {
+            try
+            {
+                System.Diagnostics.Process.GetProcessById(pid).Kill();
+            }
+            catch (Exception exception) when (exception is ArgumentException or InvalidOperationException)
+            {
+            }
         }
         await Receiver.DisposeAsync();
     }
