@@ -43,9 +43,11 @@ public sealed class CrashTests(HeraldAppFixture herald, ITestOutputHelper output
         output.WriteLine($"{Messages} messages × {urls.Length} endpoints: lost {lost}, duplicates {duplicates}, all in after {clock.Elapsed.TotalSeconds:0.0} s");
         Assert.Equal(0, lost);
 
-        // Put the replica back for the tests that follow.
-        await herald.App.ResourceCommands.ExecuteCommandAsync(victimId, KnownResourceCommands.StartCommand);
+        // Put the replica back for the tests that follow — once the orchestrator has seen it die, or it starts a second copy.
         using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(2));
+        await herald.App.ResourceNotifications.WaitForResourceAsync("processor",
+            e => e.ResourceId == victimId && KnownResourceStates.TerminalStates.Contains(e.Snapshot.State?.Text), timeout.Token);
+        await herald.App.ResourceCommands.ExecuteCommandAsync(victimId, KnownResourceCommands.StartCommand, timeout.Token);
         await herald.WaitUntilHealthyAsync(timeout.Token);
     }
 }

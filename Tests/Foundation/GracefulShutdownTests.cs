@@ -21,7 +21,12 @@ public sealed class GracefulShutdownTests(HeraldAppFixture herald, Xunit.Abstrac
     public async Task Sigterm_drains_then_exits_zero(string service, string finalLogLine)
     {
         using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(2));
-        var running = await herald.CurrentStateAsync(service, timeout.Token);
+        await herald.WaitUntilHealthyAsync(timeout.Token);
+        // The Processor runs as replicas: signal one of them that is up, by its instance id.
+        var instance = service == "processor" ? (await herald.ProcessorInstancesAsync(timeout.Token)).Keys.First() : null;
+        var running = instance is null
+            ? await herald.CurrentStateAsync(service, timeout.Token)
+            : await herald.App.ResourceNotifications.WaitForResourceAsync(service, e => e.ResourceId == instance, timeout.Token);
         var pid = HeraldAppFixture.ProcessOf(running.ResourceId) ?? throw new InvalidOperationException($"No process for {running.ResourceId}.");
         var logs = new ConcurrentQueue<string>();
         using var stopWatching = CancellationTokenSource.CreateLinkedTokenSource(timeout.Token);

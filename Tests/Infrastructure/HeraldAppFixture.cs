@@ -105,13 +105,31 @@ public sealed class HeraldAppFixture : IAsyncLifetime
     }
 
     /// <summary>The live process of one resource instance ("processor-abcd1234"), found by the OTEL_SERVICE_NAME and
-    /// service.instance.id the orchestrator gives it. (The snapshot's executable.pid goes stale once an instance has
-    /// been restarted.)</summary>
-    public static int? ProcessOf(string resourceId) =>
-        ServiceProcesses(environment => environment.TryGetValue("OTEL_SERVICE_NAME", out var service)
+    /// service.instance.id the orchestrator gives it. The orchestrator starts a project as `dotnet run`, whose child
+    /// (same environment) is the service itself: the child is returned. (The snapshot's executable.pid is the
+    /// `dotnet run`, and goes stale once an instance has been restarted.)</summary>
+    public static int? ProcessOf(string resourceId)
+    {
+        var matches = ServiceProcesses(environment => environment.TryGetValue("OTEL_SERVICE_NAME", out var service)
             && environment.TryGetValue("OTEL_RESOURCE_ATTRIBUTES", out var attributes)
             && attributes.Split(',').Any(a => resourceId == $"{service}-{a.Replace("service.instance.id=", "", StringComparison.Ordinal)}"))
-        .Cast<int?>().FirstOrDefault();
+            .ToList();
+        return matches.Cast<int?>().FirstOrDefault(pid => matches.Contains(ParentOf(pid!.Value))) ?? matches.Cast<int?>().FirstOrDefault();
+    }
+
+    private static int ParentOf(int pid)
+    {
+        try
+        {
+            // /proc/<pid>/stat: "pid (comm) state ppid ..."; comm may contain spaces, so read after the last ')'.
+            var stat = File.ReadAllText($"/proc/{pid}/stat");
+            return int.Parse(stat[(stat.LastIndexOf(')') + 2)..].Split(' ')[1], System.Globalization.CultureInfo.InvariantCulture);
+        }
+        catch (IOException)
+        {
+            return 0;
+        }
+    }
 
     /// <summary>The processes whose environment satisfies <paramref name="matches"/>.</summary>
     private static IEnumerable<int> ServiceProcesses(Func<IReadOnlyDictionary<string, string>, bool> matches)
@@ -142,21 +160,41 @@ public sealed class HeraldAppFixture : IAsyncLifetime
         return new Uri(urls.Split(';')[0]);
     }
 
-    /// <summary>The Processor's replicas once every one is healthy: resource instance id → process id.</summary>
+    /// <summary>The Processor's replicas once every one answers ready on its own port: instance id → process id.
+    /// (Asked directly: right after a restart the orchestrator's snapshot can still show the old health.)</summary>
     public async Task<IReadOnlyDictionary<string, int>> ProcessorInstancesAsync(CancellationToken cancellationToken = default)
     {
-        var healthy = new Dictionary<string, int>();
+        var instances = new HashSet<string>();
         await foreach (var update in App.ResourceNotifications.WatchAsync(cancellationToken))
         {
-            if (update.Resource.Name != "processor") continue;
-            if (update.Snapshot.HealthStatus == Microsoft.Extensions.Diagnostics.HealthChecks.HealthStatus.Healthy
-                && update.Snapshot.State?.Text == KnownResourceStates.Running && ProcessOf(update.ResourceId) is { } pid)
-                healthy[update.ResourceId] = pid;
-            else
-                healthy.Remove(update.ResourceId);
-            if (healthy.Count == ProcessorReplicas) return healthy;
+            if (update.Resource.Name == "processor") instances.Add(update.ResourceId);
+            if (instances.Count == ProcessorReplicas) break;
         }
-        throw new OperationCanceledException();
+        using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(2) };
+        while (true)
+        {
+            var ready = new Dictionary<string, int>();
+            foreach (var instance in instances)
+            {
+                if (ProcessOf(instance) is { } pid && await IsReadyAsync(http, pid, cancellationToken)) ready[instance] = pid;
+            }
+            if (ready.Count == instances.Count) return ready;
+            await Task.Delay(250, cancellationToken);
+        }
+    }
+
+    private static async Task<bool> IsReadyAsync(HttpClient http, int pid, CancellationToken cancellationToken)
+    {
+        try
+        {
+            using var response = await http.GetAsync(new Uri(InstanceUrl(pid), "/readyz"), cancellationToken);
+            return response.IsSuccessStatusCode;
+        }
+        catch (Exception exception) when (exception is HttpRequestException or IOException or InvalidOperationException
+                                          || (exception is TaskCanceledException && !cancellationToken.IsCancellationRequested))
+        {
+            return false;
+        }
     }
 
     /// <summary>A connection to Herald's database, for tests that check what was (or was not) stored.</summary>
@@ -186,6 +224,7 @@ public sealed class HeraldAppFixture : IAsyncLifetime
     /// <summary>The latest state the orchestrator published for a resource (by name, not by instance id).</summary>
     public Task<ResourceEvent> CurrentStateAsync(string resource, CancellationToken cancellationToken = default) =>
         App.ResourceNotifications.WaitForResourceAsync(resource, _ => true, cancellationToken);
+
 
     public async Task DisposeAsync()
     {

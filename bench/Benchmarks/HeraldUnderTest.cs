@@ -5,57 +5,82 @@ using Aspire.Hosting;
 using Aspire.Hosting.ApplicationModel;
 using Aspire.Hosting.Testing;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Npgsql;
 
-namespace Herald.Bench.Ingest;
+namespace Herald.Bench;
 
 /// <summary>The whole Herald AppHost, started as the tests start it, with one application to publish to.</summary>
 public sealed class HeraldUnderTest : IAsyncDisposable
 {
+    private const int ProcessorReplicas = 2;
     private readonly DistributedApplication _app;
 
-    private HeraldUnderTest(DistributedApplication app, Uri messagesUrl, string apiKey) => (_app, MessagesUrl, ApiKey) = (app, messagesUrl, apiKey);
+    private HeraldUnderTest(DistributedApplication app, Uri api, string applicationId, string apiKey) =>
+        (_app, Api, ApplicationId, ApiKey) = (app, api, applicationId, apiKey);
 
-    public Uri MessagesUrl { get; }
+    /// <summary>The API process itself, past the orchestrator's development proxy, as a load balancer would reach it.</summary>
+    public Uri Api { get; }
+
+    public string ApplicationId { get; }
 
     public string ApiKey { get; }
 
-    public static async Task<HeraldUnderTest> StartAsync()
+    public Uri MessagesUrl => new(Api, $"/api/v1/apps/{ApplicationId}/messages");
+
+    /// <param name="settings">Extra AppHost arguments, e.g. <c>--Herald:Delivery:AllowedNetworks:0=127.0.0.0/8</c>.</param>
+    public static async Task<HeraldUnderTest> StartAsync(params string[] settings)
     {
         var adminKey = "bench-admin-" + Convert.ToHexString(RandomNumberGenerator.GetBytes(16));
         var builder = await DistributedApplicationTestingBuilder.CreateAsync<Projects.AppHost>(
         [
             "--Herald:Infrastructure=Local",
             $"--Parameters:admin-api-key={adminKey}",
-            // The benchmark measures ingest, not the per-key limit.
+            // The benchmark measures Herald, not the per-key limit.
             "--Herald:RateLimit:RequestsPerSecond=10000000",
             "--Logging:LogLevel:Default=Warning",
+            .. settings,
         ], (options, _) => options.DisableDashboard = true);
         // The table is the output; the orchestrator's own logging (health probes failing during teardown) is noise here.
         builder.Services.AddLogging(logging => logging.SetMinimumLevel(LogLevel.None));
         var app = await builder.BuildAsync();
         using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(3));
         await app.StartAsync(timeout.Token);
-        foreach (var resource in new[] { "herald", "redis", "kafka", "api", "processor" })
+        foreach (var resource in new[] { "herald", "redis", "kafka", "api" })
             await app.ResourceNotifications.WaitForResourceHealthyAsync(resource, timeout.Token);
+        await ProcessorsAsync(app, healthy: true, timeout.Token);
 
-        // Straight to the API process, past the orchestrator's development proxy, as a load balancer would be.
         var api = new Uri(DirectUrl(app, "api") ?? app.GetEndpoint("api", "http").ToString());
         using var http = new HttpClient { BaseAddress = api };
         http.DefaultRequestHeaders.Authorization = new("Bearer", adminKey);
         var application = await ReadIdAsync(await http.PostAsJsonAsync("/api/v1/apps", new { name = "bench" }));
         var key = await http.PostAsJsonAsync($"/api/v1/apps/{application}/api-keys", new { name = "bench" });
         var apiKey = (await key.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("key").GetString()!;
-        return new HeraldUnderTest(app, new Uri(api, $"/api/v1/apps/{application}/messages"), apiKey);
+        return new HeraldUnderTest(app, api, application, apiKey);
     }
 
-    public async Task StopProcessorAsync()
+    /// <summary>An HttpClient for the API with the application's key.</summary>
+    public HttpClient CreateClient(int maxConnections = 256)
     {
-        var processor = await _app.ResourceNotifications.WaitForResourceAsync("processor", _ => true);
-        await _app.ResourceCommands.ExecuteCommandAsync(processor.ResourceId, KnownResourceCommands.StopCommand);
+        var http = new HttpClient(new SocketsHttpHandler { MaxConnectionsPerServer = maxConnections, PooledConnectionLifetime = Timeout.InfiniteTimeSpan })
+        {
+            BaseAddress = Api,
+        };
+        http.DefaultRequestHeaders.Authorization = new("Bearer", ApiKey);
+        return http;
     }
+
+    public async Task<string> CreateEndpointAsync(Uri url)
+    {
+        using var http = CreateClient();
+        return await ReadIdAsync(await http.PostAsJsonAsync($"/api/v1/apps/{ApplicationId}/endpoints", new { url }));
+    }
+
+    public Task StopProcessorsAsync() => CommandProcessorsAsync(KnownResourceCommands.StopCommand, healthy: false);
+
+    public Task StartProcessorsAsync() => CommandProcessorsAsync(KnownResourceCommands.StartCommand, healthy: true);
 
     public async Task<long> CountMessagesAsync()
     {
@@ -69,6 +94,27 @@ public sealed class HeraldUnderTest : IAsyncDisposable
     {
         await _app.StopAsync();
         await _app.DisposeAsync();
+    }
+
+    private async Task CommandProcessorsAsync(string command, bool healthy)
+    {
+        using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(2));
+        var instances = await ProcessorsAsync(_app, healthy: !healthy, timeout.Token);
+        foreach (var instance in instances) await _app.ResourceCommands.ExecuteCommandAsync(instance, command, timeout.Token);
+        await ProcessorsAsync(_app, healthy, timeout.Token);
+    }
+
+    // The Processor's replica instance ids, once all are healthy (or all have stopped).
+    private static async Task<IReadOnlyCollection<string>> ProcessorsAsync(DistributedApplication app, bool healthy, CancellationToken cancellationToken)
+    {
+        var states = new Dictionary<string, bool>();
+        await foreach (var update in app.ResourceNotifications.WatchAsync(cancellationToken))
+        {
+            if (update.Resource.Name != "processor") continue;
+            states[update.ResourceId] = update.Snapshot.State?.Text == KnownResourceStates.Running && update.Snapshot.HealthStatus == HealthStatus.Healthy;
+            if (states.Count == ProcessorReplicas && states.Values.All(s => s == healthy)) return states.Keys;
+        }
+        throw new OperationCanceledException();
     }
 
     private static async Task<string> ReadIdAsync(HttpResponseMessage response)

@@ -1,0 +1,166 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Http.Json;
+using System.Text;
+using System.Text.Json;
+
+namespace Herald.Bench.Delivery;
+
+/// <summary>
+/// The delivery benchmark. Throughput: a backlog of deliveries drained by both Processor replicas into a loopback
+/// receiver, next to a raw HttpClient POST loop to the same receiver in the same run. Latency: messages created at a
+/// fixed rate, from each 202 to the webhook's arrival.
+/// </summary>
+public static class DeliveryBenchmark
+{
+    private const string Payload = """{"order":1234,"customer":"c_42","total":99.5,"currency":"EUR"}""";
+
+    public static async Task RunAsync(string[] args)
+    {
+        var deliveries = Options.Get(args, "--deliveries", 20_000);
+        var endpointCount = Options.Get(args, "--endpoints", 8);
+        var rate = Options.Get(args, "--rate", 1000);
+        var duration = TimeSpan.FromSeconds(Options.Get(args, "--duration", 10));
+        var concurrency = Options.Get(args, "--concurrency", 64);
+
+        Console.WriteLine("Starting the loopback receiver and the Herald AppHost (local mode)...");
+        await using var receiver = await Receiver.StartAsync();
+        await using var herald = await HeraldUnderTest.StartAsync(
+            "--Herald:Delivery:AllowedNetworks:0=127.0.0.0/8",
+            "--Logging:LogLevel:Herald=Warning");
+        for (var i = 0; i < endpointCount; i++)
+            await CreateEndpointAsync(herald, new Uri(receiver.Url, $"/throughput/{i}"), "bench.throughput");
+        await CreateEndpointAsync(herald, new Uri(receiver.Url, "/latency"), "bench.latency");
+        using var api = herald.CreateClient();
+
+        Console.WriteLine("Warming up...");
+        await RawLoopAsync(receiver, TimeSpan.FromSeconds(5), concurrency);
+        await PublishAsync(api, herald, "bench.throughput", 2000, concurrency);
+        await WaitForAsync(receiver, 2000L * endpointCount, TimeSpan.FromMinutes(2));
+        await PacedAsync(api, herald, receiver, rate, TimeSpan.FromSeconds(5));
+
+        Console.WriteLine($"Raw loop for {duration.TotalSeconds:0} s, {concurrency} concurrent...");
+        var raw = await RawLoopAsync(receiver, duration, concurrency);
+
+        var messages = deliveries / endpointCount;
+        Console.WriteLine($"Queuing {messages:N0} messages × {endpointCount} endpoints with the Processors stopped...");
+        await herald.StopProcessorsAsync();
+        await PublishAsync(api, herald, "bench.throughput", messages, concurrency);
+        receiver.Reset();
+        await herald.StartProcessorsAsync();
+        var drained = await WaitForAsync(receiver, (long)messages * endpointCount, TimeSpan.FromMinutes(5));
+        var drainSeconds = Stopwatch.GetElapsedTime(receiver.First, receiver.Last).TotalSeconds;
+        var drainRate = (receiver.Count - 1) / Math.Max(drainSeconds, 0.001);
+
+        Console.WriteLine($"Creating messages at {rate:N0}/s for {duration.TotalSeconds:0} s...");
+        var latency = await PacedAsync(api, herald, receiver, rate, duration);
+
+        Console.WriteLine();
+        Console.WriteLine("| measurement | value | target |");
+        Console.WriteLine("| --- | --- | --- |");
+        Console.WriteLine($"| raw HttpClient POST loop → receiver ({concurrency} concurrent) | {raw:N0} req/s | baseline |");
+        Console.WriteLine($"| Herald draining {messages * endpointCount:N0} deliveries (2 Processors, {endpointCount} endpoints) | {drainRate:N0} deliveries/s{(drained ? "" : " (timed out)")} | |");
+        Console.WriteLine($"| ratio Herald / raw loop | {drainRate / raw:P0} | ≥ 50 % |");
+        Console.WriteLine($"| E2E 202 → arrival at {rate:N0} msg/s | p50 {latency.P50:0.0} ms, p99 {latency.P99:0.0} ms, max {latency.Max:0.0} ms | p50 ≤ 15 ms, p99 ≤ 100 ms |");
+        Console.WriteLine($"| messages at {rate:N0} msg/s | {latency.Sent:N0} sent, {latency.Accepted:N0} accepted, {latency.Arrived:N0} arrived, {latency.Late:N0} sent > 10 ms late | all arrive |");
+        Console.WriteLine();
+        Console.WriteLine($"machine: {Environment.ProcessorCount} cores, {Environment.OSVersion}, .NET {Environment.Version}");
+    }
+
+    private static async Task CreateEndpointAsync(HeraldUnderTest herald, Uri url, string eventType)
+    {
+        using var http = herald.CreateClient();
+        var response = await http.PostAsJsonAsync($"/api/v1/apps/{herald.ApplicationId}/endpoints", new { url, eventTypes = new[] { eventType } });
+        response.EnsureSuccessStatusCode();
+    }
+
+    // The baseline: what this machine does posting the same body to the same receiver with nothing in between.
+    private static async Task<double> RawLoopAsync(Receiver receiver, TimeSpan duration, int concurrency)
+    {
+        using var http = new HttpClient(new SocketsHttpHandler { MaxConnectionsPerServer = concurrency, PooledConnectionLifetime = Timeout.InfiniteTimeSpan });
+        var url = new Uri(receiver.Url, "/raw");
+        long sent = 0;
+        var clock = Stopwatch.StartNew();
+        await Task.WhenAll(Enumerable.Range(0, concurrency).Select(async _ =>
+        {
+            while (clock.Elapsed < duration)
+            {
+                using var content = new StringContent(Payload, Encoding.UTF8, "application/json");
+                using var response = await http.PostAsync(url, content);
+                if (response.IsSuccessStatusCode) Interlocked.Increment(ref sent);
+            }
+        }));
+        return sent / clock.Elapsed.TotalSeconds;
+    }
+
+    private static async Task PublishAsync(HttpClient api, HeraldUnderTest herald, string eventType, int count, int concurrency)
+    {
+        var next = -1;
+        var body = $$"""{"eventType":"{{eventType}}","payload":{{Payload}}}""";
+        await Task.WhenAll(Enumerable.Range(0, concurrency).Select(async _ =>
+        {
+            while (Interlocked.Increment(ref next) < count)
+            {
+                using var content = new StringContent(body, Encoding.UTF8, "application/json");
+                using var response = await api.PostAsync(herald.MessagesUrl, content);
+                if (response.StatusCode != HttpStatusCode.Accepted) throw new InvalidOperationException($"create-message answered {response.StatusCode}");
+            }
+        }));
+    }
+
+    private static async Task<bool> WaitForAsync(Receiver receiver, long count, TimeSpan timeout)
+    {
+        var deadline = Stopwatch.StartNew();
+        while (receiver.Count < count && deadline.Elapsed < timeout) await Task.Delay(20);
+        return receiver.Count >= count;
+    }
+
+    private sealed record Latency(double P50, double P99, double Max, int Sent, int Accepted, int Arrived, int Late);
+
+    // Open loop: message i is sent at start + i/rate whether or not earlier ones have been answered.
+    private static async Task<Latency> PacedAsync(HttpClient api, HeraldUnderTest herald, Receiver receiver, int rate, TimeSpan duration)
+    {
+        receiver.Reset();
+        var body = $$"""{"eventType":"bench.latency","payload":{{Payload}}}""";
+        var total = (int)(rate * duration.TotalSeconds);
+        var accepted = new (string? Id, long At)[total];
+        var sends = new List<Task>(total);
+        var late = 0;
+        var start = Stopwatch.GetTimestamp();
+        var next = 0;
+        while (next < total)
+        {
+            var due = Math.Min(total, (int)(Stopwatch.GetElapsedTime(start).TotalSeconds * rate) + 1);
+            if (due - next > rate / 100) late += due - next - rate / 100;
+            for (; next < due; next++) sends.Add(SendAsync(next));
+            await Task.Delay(1);
+        }
+        await Task.WhenAll(sends);
+        var ids = accepted.Where(a => a.Id is not null).ToList();
+        var deadline = Stopwatch.StartNew();
+        while (ids.Any(a => !receiver.Arrivals.ContainsKey(a.Id!)) && deadline.Elapsed < TimeSpan.FromSeconds(60)) await Task.Delay(50);
+
+        var latencies = ids.Where(a => receiver.Arrivals.ContainsKey(a.Id!))
+            .Select(a => Math.Max(0, Stopwatch.GetElapsedTime(a.At, receiver.Arrivals[a.Id!]).TotalMilliseconds))
+            .Order().ToArray();
+        return latencies.Length == 0
+            ? new Latency(double.NaN, double.NaN, double.NaN, total, ids.Count, 0, late)
+            : new Latency(latencies[latencies.Length / 2], latencies[(int)(latencies.Length * 0.99)], latencies[^1], total, ids.Count, latencies.Length, late);
+
+        async Task SendAsync(int index)
+        {
+            try
+            {
+                using var content = new StringContent(body, Encoding.UTF8, "application/json");
+                using var response = await api.PostAsync(herald.MessagesUrl, content);
+                var at = Stopwatch.GetTimestamp();
+                if (response.StatusCode != HttpStatusCode.Accepted) return;
+                var id = (await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("id").GetString();
+                accepted[index] = (id, at);
+            }
+            catch (HttpRequestException)
+            {
+            }
+        }
+    }
+}

@@ -1,0 +1,21 @@
+// Herald's benchmarks. Each prints a table measured side by side with its baseline in the same run.
+//
+//   dotnet run -c Release --project bench/Benchmarks -- ingest   [--duration 10 --connections 64 --warmup 20]
+//   dotnet run -c Release --project bench/Benchmarks -- delivery [--deliveries 20000 --endpoints 8 --rate 1000 --duration 10]
+//
+// Both need what the AppHost's local mode needs (postgresql, redis-server); ingest also needs wrk.
+using Herald.Bench.Delivery;
+using Herald.Bench.Ingest;
+
+switch (args.FirstOrDefault())
+{
+    case "ingest":
+        await IngestBenchmark.RunAsync(args[1..]);
+        return 0;
+    case "delivery":
+        await DeliveryBenchmark.RunAsync(args[1..]);
+        return 0;
+    default:
+        Console.Error.WriteLine("usage: dotnet run -c Release --project bench/Benchmarks -- ingest|delivery [options]");
+        return 2;
+}
