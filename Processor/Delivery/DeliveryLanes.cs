@@ -39,10 +39,21 @@ public sealed class DeliveryLanes(IOptions<DeliveryOptions> options)
     /// <summary>One endpoint's or application's slots. Dispose to leave it.</summary>
     public sealed class Lane(Dictionary<string, Lane> owner, string key, int concurrency) : IDisposable
     {
+        private double _averageSeconds;
+
         public SemaphoreSlim Slots { get; } = new(concurrency);
 
         /// <summary>Tasks in this lane, sending or waiting.</summary>
         public int Users { get; internal set; }
+
+        /// <summary>How long the last task to join would wait for a slot, from the lane's recent request times.</summary>
+        public TimeSpan ExpectedWait => TimeSpan.FromSeconds(Volatile.Read(ref _averageSeconds) * Users / concurrency);
+
+        /// <summary>Feeds a finished request's duration into the lane's moving average.</summary>
+        public void Observe(TimeSpan duration)
+        {
+            lock (this) _averageSeconds = _averageSeconds == 0 ? duration.TotalSeconds : 0.9 * _averageSeconds + 0.1 * duration.TotalSeconds;
+        }
 
         public void Dispose()
         {

@@ -34,9 +34,13 @@ public sealed class DeliveryOptions
 
     public int MaxConcurrency { get; set; } = 256;
 
-    /// <summary>Tasks waiting for one endpoint beyond this are deferred to PostgreSQL instead of held in memory, so a
-    /// slow endpoint cannot fill the Processor.</summary>
-    public int MaxQueuedPerEndpoint { get; set; } = 200;
+    /// <summary>A task that would wait longer than this for its endpoint (queue length × the endpoint's recent request
+    /// time ÷ its concurrency) is deferred to PostgreSQL instead, so a slow endpoint cannot fill the Processor while a
+    /// fast one keeps its backlog in memory.</summary>
+    public TimeSpan MaxEndpointWait { get; set; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>Tasks held for one endpoint beyond this are deferred whatever its speed.</summary>
+    public int MaxQueuedPerEndpoint { get; set; } = 2000;
 
     /// <summary>Unfinished records across all partitions; above it the consumer pauses fetching.</summary>
     public int MaxInFlight { get; set; } = 4000;

@@ -34,7 +34,6 @@ public sealed class DeliveryWorker(
     TimeProvider time,
     ILogger<DeliveryWorker> logger)
 {
-    private static readonly TimeSpan BacklogDeferral = TimeSpan.FromSeconds(5);
     private readonly ConcurrentDictionary<string, long> _disableChecks = new(StringComparer.Ordinal);
 
     public async Task HandleAsync(DeliveryTask task, ITaskOwnership ownership)
@@ -43,10 +42,12 @@ public sealed class DeliveryWorker(
         if (time.GetUtcNow() - task.EnqueuedAt > options.Value.Lease) return;
 
         using var endpointLane = lanes.EnterEndpoint(task.EndpointId);
-        if (endpointLane.Users > options.Value.MaxQueuedPerEndpoint)
+        var wait = endpointLane.ExpectedWait;
+        if (wait > options.Value.MaxEndpointWait || endpointLane.Users > options.Value.MaxQueuedPerEndpoint)
         {
-            // A slow endpoint's backlog waits in PostgreSQL, not in this process's memory.
-            await ledger.RecordAsync(new LedgerEntry(task, DeliveryDecision.Pending, Jittered(time.GetUtcNow() + BacklogDeferral), Now()));
+            // A slow endpoint's backlog waits in PostgreSQL, not in this process's memory, until about when its turn comes.
+            var deferral = TimeSpan.FromTicks(Math.Clamp(wait.Ticks, TimeSpan.FromSeconds(1).Ticks, TimeSpan.FromMinutes(5).Ticks));
+            await ledger.RecordAsync(new LedgerEntry(task, DeliveryDecision.Pending, Jittered(time.GetUtcNow() + deferral), Now()));
             return;
         }
 
@@ -79,7 +80,7 @@ public sealed class DeliveryWorker(
                 if (!ownership.TryBeginSend()) return;
                 try
                 {
-                    await AttemptAsync(task, endpoint, probe: admission.Kind == AdmissionKind.Probe);
+                    endpointLane.Observe(await AttemptAsync(task, endpoint, probe: admission.Kind == AdmissionKind.Probe));
                 }
                 finally
                 {
@@ -109,7 +110,8 @@ public sealed class DeliveryWorker(
         }
     }
 
-    private async Task AttemptAsync(DeliveryTask task, EndpointTarget endpoint, bool probe)
+    /// <summary>Returns how long the request took.</summary>
+    private async Task<TimeSpan> AttemptAsync(DeliveryTask task, EndpointTarget endpoint, bool probe)
     {
         var attempt = await sender.SendAsync(endpoint, task, CancellationToken.None);
         var now = Now();
@@ -127,6 +129,7 @@ public sealed class DeliveryWorker(
             (int)attempt.Latency.TotalMilliseconds, decision.Status);
         Announce(entry);
         if (!attempt.Succeeded) await DisableIfFailingTooLongAsync(endpoint.Id);
+        return attempt.Latency;
     }
 
     private async Task<BreakerChange> ReportQuietlyAsync(EndpointTarget endpoint, bool succeeded, bool probe)
