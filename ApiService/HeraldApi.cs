@@ -9,6 +9,7 @@ using Herald.ApiService.Messages;
 using Herald.ApiService.Problems;
 using Herald.ApiService.RateLimiting;
 using Herald.ApiService.Retention;
+using Herald.ApiService.Telemetry;
 
 namespace Herald.ApiService;
 
@@ -40,9 +41,11 @@ public static class HeraldApi
         builder.Services.AddSingleton<DeliveryService>();
         builder.Services.AddSingleton<DeliveryFeed>();
         builder.Services.AddSingleton<IdempotencyStore>();
+        builder.Services.AddSingleton<ApiMetrics>();
 
         builder.Services.AddHostedService<OutboxRelay>();
         builder.Services.AddHostedService<RetentionService>();
+        builder.Services.AddHostedService<OutboxBacklog>();
     }
 
     /// <summary>Every REST body is small except a message's: cap them all at what the largest message needs, so an

@@ -3,6 +3,7 @@ using Herald.Kafka;
 using Herald.Processor.Delivery;
 using Herald.Processor.Fanout;
 using Herald.Processor.Scheduling;
+using Herald.Processor.Telemetry;
 using Herald.ServiceDefaults.Kafka;
 using Herald.ServiceDefaults.Postgres;
 
@@ -15,6 +16,8 @@ builder.AddKafka(Topics.All.ToSpecifications());
 builder.AddKafkaProducer();
 
 builder.AddWebhookDelivery();
+builder.Services.AddSingleton<DeliveryTelemetry>();
+builder.Services.AddHostedService<BacklogSampler>();
 // Messages → deliveries (fan-out), due deliveries → tasks (scheduler), tasks → attempts (delivery).
 builder.Services.AddHostedService<MessageFanout>();
 builder.Services.AddHostedService<DueDeliveries>();

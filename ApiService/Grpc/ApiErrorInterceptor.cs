@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using Grpc.Core;
 using Grpc.Core.Interceptors;
 using Herald.ApiService.Problems;
@@ -5,8 +6,9 @@ using Herald.ApiService.Problems;
 namespace Herald.ApiService.Grpc;
 
 /// <summary>Turns the application layer's <see cref="ApiError"/> into the matching gRPC status, with the failing
-/// fields in the message; nothing internal is ever sent.</summary>
-internal sealed class ApiErrorInterceptor : Interceptor
+/// fields in the message; nothing internal is ever sent. Any other exception is logged here and answered INTERNAL
+/// with only a trace id to quote (gRPC would say UNKNOWN, and with EnableDetailedErrors would send the exception).</summary>
+internal sealed class ApiErrorInterceptor(ILogger<ApiErrorInterceptor> logger) : Interceptor
 {
     public override async Task<TResponse> UnaryServerHandler<TRequest, TResponse>(
         TRequest request, ServerCallContext context, UnaryServerMethod<TRequest, TResponse> continuation)
@@ -18,6 +20,10 @@ internal sealed class ApiErrorInterceptor : Interceptor
         catch (Exception exception) when (ApiErrors.From(exception) is { } error)
         {
             throw error.ToRpcException();
+        }
+        catch (Exception exception) when (IsUnexpected(exception, context))
+        {
+            throw Internal(exception, context);
         }
     }
 
@@ -32,6 +38,20 @@ internal sealed class ApiErrorInterceptor : Interceptor
         {
             throw error.ToRpcException();
         }
+        catch (Exception exception) when (IsUnexpected(exception, context))
+        {
+            throw Internal(exception, context);
+        }
+    }
+
+    // RpcExceptions are already statuses; a cancelled call has nothing left to answer.
+    private static bool IsUnexpected(Exception exception, ServerCallContext context) =>
+        exception is not RpcException && !(exception is OperationCanceledException && context.CancellationToken.IsCancellationRequested);
+
+    private RpcException Internal(Exception exception, ServerCallContext context)
+    {
+        logger.LogError(exception, "gRPC {GrpcMethod} failed unexpectedly", context.Method);
+        return new RpcException(new Status(StatusCode.Internal, $"An internal error occurred (trace id {Activity.Current?.TraceId.ToHexString() ?? "none"})."));
     }
 }
 

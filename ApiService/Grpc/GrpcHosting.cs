@@ -26,8 +26,15 @@ public static class GrpcHosting
         {
             // The same cap as REST: room for a maximum payload and its envelope; beyond it, RESOURCE_EXHAUSTED.
             grpc.MaxReceiveMessageSize = messages.MaxPayloadBytes + MessageOptions.EnvelopeAllowance;
-            // Outermost first: errors from the idempotency check are mapped too.
+            // Every interceptor of the API, outermost first. Authentication is not among them: ASP.NET Core's
+            // authentication and the services' RequireAuthorization (MapHeraldGrpc) refuse a call without a valid key
+            // before any interceptor or handler runs, for unary calls and streams alike.
+            // 1. Logging and 2. metrics see the status the client gets, so they wrap the error mapping.
+            grpc.Interceptors.Add<CallLoggingInterceptor>();
+            grpc.Interceptors.Add<CallMetricsInterceptor>();
+            // 3. Errors become statuses (nothing internal leaks), including those of the idempotency check.
             grpc.Interceptors.Add<ApiErrorInterceptor>();
+            // 4. Idempotency next to the handler: a replay skips only the handler, and is still logged and measured.
             grpc.Interceptors.Add<IdempotencyInterceptor>();
         });
         builder.Services.AddGrpcReflection();

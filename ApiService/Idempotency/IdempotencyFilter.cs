@@ -2,6 +2,7 @@ using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
 using Herald.ApiService.Auth;
+using Herald.ApiService.Telemetry;
 using Microsoft.AspNetCore.Http.Json;
 using Microsoft.Extensions.Options;
 
@@ -12,7 +13,7 @@ namespace Herald.ApiService.Idempotency;
 /// identical repeats within 24 h; the same key with a different request is 422. Failures are not kept, so a retry
 /// after a 4xx or 5xx runs again.
 /// </summary>
-internal sealed class IdempotencyFilter(IdempotencyStore store, IOptions<JsonOptions> json) : IEndpointFilter
+internal sealed class IdempotencyFilter(IdempotencyStore store, IOptions<JsonOptions> json, ApiMetrics metrics) : IEndpointFilter
 {
     public async ValueTask<object?> InvokeAsync(EndpointFilterInvocationContext context, EndpointFilterDelegate next)
     {
@@ -23,6 +24,7 @@ internal sealed class IdempotencyFilter(IdempotencyStore store, IOptions<JsonOpt
         var scope = http.Caller().Scope;
         if (await store.ClaimAsync(scope, key, await HashRequestAsync(http.Request), http.RequestAborted) is { } replay)
         {
+            metrics.IdempotentReplay("rest");
             http.Response.Headers["idempotent-replayed"] = "true";
             if (replay.Location is not null) http.Response.Headers.Location = replay.Location;
             return Results.Text(replay.Response, "application/json", Encoding.UTF8, replay.StatusCode);

@@ -5,12 +5,13 @@ using Google.Protobuf;
 using Grpc.Core;
 using Grpc.Core.Interceptors;
 using Herald.ApiService.Grpc;
+using Herald.ApiService.Telemetry;
 
 namespace Herald.ApiService.Idempotency;
 
 /// <summary>The gRPC side of <see cref="IdempotencyFilter"/>: an <c>idempotency-key</c> metadata entry on a call that
 /// changes something (not Get*/List*) makes it safe to retry; the response kept is the protobuf message.</summary>
-internal sealed class IdempotencyInterceptor(IdempotencyStore store) : Interceptor
+internal sealed class IdempotencyInterceptor(IdempotencyStore store, ApiMetrics metrics) : Interceptor
 {
     public override async Task<TResponse> UnaryServerHandler<TRequest, TResponse>(
         TRequest request, ServerCallContext context, UnaryServerMethod<TRequest, TResponse> continuation)
@@ -27,7 +28,10 @@ internal sealed class IdempotencyInterceptor(IdempotencyStore store) : Intercept
         var scope = context.Caller().Scope + ":grpc";
         var hash = SHA256.HashData([.. Encoding.UTF8.GetBytes(context.Method + "\n"), .. message.ToByteArray()]);
         if (await store.ClaimAsync(scope, key, hash, context.CancellationToken) is { } replay)
+        {
+            metrics.IdempotentReplay("grpc");
             return (TResponse)Parser<TResponse>().ParseFrom(Convert.FromBase64String(replay.Response));
+        }
 
         TResponse response;
         try

@@ -2,6 +2,7 @@ using System.Text.Json;
 using Herald.ApiService.Auth;
 using Herald.ApiService.Http;
 using Herald.ApiService.Problems;
+using Herald.ApiService.Telemetry;
 using Microsoft.Extensions.Options;
 
 namespace Herald.ApiService.Messages;
@@ -26,7 +27,20 @@ public static class MessageEndpoints
     }
 
     /// <summary>202 once the message is committed; the same 202 body for a repeated eventId.</summary>
-    private static async Task<IResult> CreateAsync(string appId, HttpContext context, MessageService service, IOptions<MessageOptions> options, CancellationToken ct)
+    private static async Task<IResult> CreateAsync(string appId, HttpContext context, MessageService service, IOptions<MessageOptions> options, ApiMetrics metrics, CancellationToken ct)
+    {
+        try
+        {
+            return await ParseAndCreateAsync(appId, context, service, options, ct);
+        }
+        catch (Exception exception)
+        {
+            metrics.Rejected(exception);
+            throw;
+        }
+    }
+
+    private static async Task<IResult> ParseAndCreateAsync(string appId, HttpContext context, MessageService service, IOptions<MessageOptions> options, CancellationToken ct)
     {
         // Kestrel refuses bodies beyond the cap while reading (see AddHeraldApi); a declared length is refused at once.
         if (context.Request.ContentLength > options.Value.MaxPayloadBytes + MessageOptions.EnvelopeAllowance)

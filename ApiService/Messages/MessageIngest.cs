@@ -1,5 +1,7 @@
+using System.Diagnostics;
 using System.Threading.Channels;
 using Herald.ApiService.Problems;
+using Herald.ServiceDefaults.Telemetry;
 using Microsoft.Extensions.Options;
 using Npgsql;
 using NpgsqlTypes;
@@ -30,13 +32,18 @@ public sealed class MessageIngest : IAsyncDisposable
         _publisher = publisher;
         _options = options.Value;
         _logger = logger;
-        _writers = [.. Enumerable.Range(0, Math.Max(1, _options.Writers)).Select(_ => Task.Run(WriteAsync))];
+        // Not flowing the context keeps the writers out of the trace of whichever request happened to construct this.
+        using (ExecutionContext.SuppressFlow())
+        {
+            _writers = [.. Enumerable.Range(0, Math.Max(1, _options.Writers)).Select(_ => Task.Run(WriteAsync))];
+        }
     }
 
     /// <summary>Commits the message; returns the committed message, or the existing one when its eventId was already used.</summary>
     public async Task<Committed> CommitAsync(NewMessage message, CancellationToken cancellationToken)
     {
-        var pending = new Pending(message);
+        // The writer commits it outside this request's flow: take the request's trace along.
+        var pending = new Pending(message, Activity.Current?.Context ?? default);
         if (!_queue.Writer.TryWrite(pending))
             throw new ApiError(ApiErrorKind.Unavailable, "The service is shutting down; retry against another instance.");
         // The caller may stop waiting, but the commit goes ahead: the id is already decided.
@@ -98,17 +105,19 @@ public sealed class MessageIngest : IAsyncDisposable
         var eventIds = new string?[count];
         var payloads = new string[count];
         var times = new DateTimeOffset[count];
+        var traces = new string?[count];
         for (var i = 0; i < count; i++)
         {
             var m = batch[i].Message;
             (ids[i], applications[i], types[i], eventIds[i], payloads[i], times[i]) = (m.Id, m.ApplicationId, m.EventType, m.EventId, m.Payload, m.CreatedAt);
+            traces[i] = TracePropagation.Format(batch[i].Trace);
         }
 
         var inserted = new HashSet<string>(StringComparer.Ordinal);
         await using var connection = await _dataSource.OpenConnectionAsync();
         await using (var insert = new NpgsqlCommand("""
-            INSERT INTO messages (id, application_id, event_type, event_id, payload, created_at)
-            SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::json[], $6::timestamptz[])
+            INSERT INTO messages (id, application_id, event_type, event_id, payload, created_at, trace_parent)
+            SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::json[], $6::timestamptz[], $7::text[])
             ON CONFLICT ON CONSTRAINT messages_event_id_unique DO NOTHING
             RETURNING id
             """, connection))
@@ -119,6 +128,7 @@ public sealed class MessageIngest : IAsyncDisposable
             insert.Parameters.Add(new() { Value = eventIds, NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Text });
             insert.Parameters.Add(new() { Value = payloads, NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Json });
             insert.Parameters.Add(new() { Value = times });
+            insert.Parameters.Add(new() { Value = traces, NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Text });
             await using var reader = await insert.ExecuteReaderAsync();
             while (await reader.ReadAsync()) inserted.Add(reader.GetString(0));
         }
@@ -126,7 +136,7 @@ public sealed class MessageIngest : IAsyncDisposable
         foreach (var pending in batch)
         {
             if (!inserted.Contains(pending.Message.Id)) continue;
-            _publisher.Publish(pending.Message);
+            _publisher.Publish(pending.Message, pending.Trace);
             pending.Result.TrySetResult(new Committed(pending.Message, Existing: false));
         }
         foreach (var pending in batch.Where(p => !inserted.Contains(p.Message.Id)))
@@ -164,9 +174,12 @@ public sealed class MessageIngest : IAsyncDisposable
 
     public sealed record Committed(NewMessage Message, bool Existing);
 
-    private sealed class Pending(NewMessage message)
+    private sealed class Pending(NewMessage message, ActivityContext trace)
     {
         public NewMessage Message { get; } = message;
+
+        /// <summary>The create-message request's span: parent of the publication, stored with the row.</summary>
+        public ActivityContext Trace { get; } = trace;
         public TaskCompletionSource<Committed> Result { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
     }
 }

@@ -1,8 +1,11 @@
 using System.Collections.Concurrent;
+using System.Diagnostics;
 using System.Threading.Channels;
 using Confluent.Kafka;
 using Herald.Kafka;
+using Herald.ApiService.Telemetry;
 using Herald.Messages;
+using Herald.ServiceDefaults.Telemetry;
 using Npgsql;
 
 namespace Herald.ApiService.Messages;
@@ -28,19 +31,25 @@ public sealed class MessagePublisher : IAsyncDisposable
         _producer = producer;
         _dataSource = dataSource;
         _logger = logger;
-        _marker = Task.Run(MarkPublishedAsync);
+        // Not flowing the context keeps the marker out of the trace of whichever request happened to construct this.
+        using (ExecutionContext.SuppressFlow())
+        {
+            _marker = Task.Run(MarkPublishedAsync);
+        }
     }
 
     /// <summary>Whether this process is still publishing the message (the relay leaves those alone).</summary>
     public bool IsInFlight(string messageId) => _inFlight.ContainsKey(messageId);
 
-    public void Publish(NewMessage message)
+    /// <param name="trace">The create-message request's span, which the publication continues.</param>
+    public void Publish(NewMessage message, ActivityContext trace = default)
     {
         _inFlight[message.Id] = 0;
         var record = new MessagePublished(message.Id, message.ApplicationId, message.EventType, message.Payload, message.CreatedAt);
+        using var activity = StartPublishActivity(message.Id, message.ApplicationId, trace);
         try
         {
-            _producer.Produce(Topics.Messages.Name, new Message<string, byte[]> { Key = message.Id, Value = record.ToUtf8Bytes() }, report =>
+            _producer.Produce(Topics.Messages.Name, new Message<string, byte[]> { Key = message.Id, Value = record.ToUtf8Bytes(), Headers = TraceHeaders(activity, trace) }, report =>
             {
                 _inFlight.TryRemove(message.Id, out _);
                 if (report.Error.IsError)
@@ -55,6 +64,26 @@ public sealed class MessagePublisher : IAsyncDisposable
             _inFlight.TryRemove(message.Id, out _);
             _logger.LogWarning("Message {MessageId} not queued for Kafka ({Reason}); the relay will retry", message.Id, exception.Error.Reason);
         }
+    }
+
+    /// <summary>The producer span of one message on <c>herald.messages</c> (the relay's too).</summary>
+    internal static Activity? StartPublishActivity(string messageId, string applicationId, ActivityContext parent)
+    {
+        var activity = ApiMetrics.Tracing.StartActivity($"{Topics.Messages.Name} publish", ActivityKind.Producer, parent);
+        activity?.SetTag("messaging.system", "kafka");
+        activity?.SetTag("messaging.operation.type", "send");
+        activity?.SetTag("messaging.destination.name", Topics.Messages.Name);
+        activity?.SetTag("herald.message.id", messageId);
+        activity?.SetTag("herald.application.id", applicationId);
+        return activity;
+    }
+
+    /// <summary>Record headers carrying the producer span (or, unrecorded, its parent) to the consumer.</summary>
+    internal static Headers TraceHeaders(Activity? activity, ActivityContext parent)
+    {
+        var headers = new Headers();
+        TracePropagation.Inject(headers, activity?.Context ?? parent);
+        return headers;
     }
 
     private async Task MarkPublishedAsync()

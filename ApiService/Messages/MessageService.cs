@@ -6,6 +6,7 @@ using Herald.ApiService.Auth;
 using Herald.ApiService.EventTypes;
 using Herald.ApiService.Http;
 using Herald.ApiService.Problems;
+using Herald.ApiService.Telemetry;
 using Herald.Database;
 using Herald.Messages;
 using Microsoft.Extensions.Options;
@@ -37,6 +38,7 @@ public sealed class MessageService(
     EventTypeService eventTypes,
     NpgsqlDataSource dataSource,
     IOptions<MessageOptions> options,
+    ApiMetrics metrics,
     TimeProvider time)
 {
     public const int MaxEventIdLength = 256;
@@ -66,6 +68,7 @@ public sealed class MessageService(
         var committed = await ingest.CommitAsync(
             new NewMessage(SortableId.New("msg", now), applicationId, input.EventType!, input.EventId, payload, now), cancellationToken);
         var message = committed.Message;
+        if (!committed.Existing) metrics.Accepted(applicationId, message.EventType);
         var body = committed.Existing ? Parse(message.Payload) : input.Payload;
         return (new MessageResponse(message.Id, message.EventType, message.EventId, body, message.CreatedAt), committed.Existing);
     }

@@ -5,13 +5,27 @@ using Herald.ApiService.Attempts;
 using Herald.ApiService.Grpc;
 using Herald.ApiService.Http;
 using Herald.ApiService.Problems;
+using Herald.ApiService.Telemetry;
 using Herald.Grpc.V1;
 
 namespace Herald.ApiService.Messages;
 
-internal sealed class MessagesGrpcService(MessageService messages, AttemptService attempts) : Herald.Grpc.V1.Messages.MessagesBase
+internal sealed class MessagesGrpcService(MessageService messages, AttemptService attempts, ApiMetrics metrics) : Herald.Grpc.V1.Messages.MessagesBase
 {
     public override async Task<Message> Create(CreateMessageRequest request, ServerCallContext context)
+    {
+        try
+        {
+            return await ParseAndCreateAsync(request, context);
+        }
+        catch (Exception exception)
+        {
+            metrics.Rejected(exception);
+            throw;
+        }
+    }
+
+    private async Task<Message> ParseAndCreateAsync(CreateMessageRequest request, ServerCallContext context)
     {
         JsonDocument payload;
         try

@@ -1,6 +1,8 @@
 using Confluent.Kafka;
+using Herald.ApiService.Telemetry;
 using Herald.Kafka;
 using Herald.Messages;
+using Herald.ServiceDefaults.Telemetry;
 using Microsoft.Extensions.Options;
 using Npgsql;
 
@@ -16,6 +18,7 @@ public sealed class OutboxRelay(
     IProducer<string, byte[]> producer,
     MessagePublisher publisher,
     IOptions<MessageOptions> options,
+    ApiMetrics metrics,
     TimeProvider time,
     ILogger<OutboxRelay> logger) : BackgroundService
 {
@@ -56,8 +59,9 @@ public sealed class OutboxRelay(
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
         await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
         var claimed = new List<MessagePublished>();
+        var traces = new List<string?>();
         await using (var claim = new NpgsqlCommand("""
-            SELECT id, application_id, event_type, payload::text, created_at FROM messages
+            SELECT id, application_id, event_type, payload::text, created_at, trace_parent FROM messages
             WHERE published_at IS NULL AND created_at < $1
             ORDER BY created_at LIMIT $2
             FOR UPDATE SKIP LOCKED
@@ -72,12 +76,25 @@ public sealed class OutboxRelay(
                 if (publisher.IsInFlight(id)) continue; // this process is still on it
                 claimed.Add(new MessagePublished(id, reader.GetString(1), reader.GetString(2),
                     reader.IsDBNull(3) ? "null" : reader.GetString(3), reader.GetFieldValue<DateTimeOffset>(4)));
+                traces.Add(reader.IsDBNull(5) ? null : reader.GetString(5));
             }
         }
         if (claimed.Count == 0) return 0;
 
-        var deliveries = claimed.Select(message => producer.ProduceAsync(Topics.Messages.Name,
-            new Message<string, byte[]> { Key = message.MessageId, Value = message.ToUtf8Bytes() }, cancellationToken)).ToList();
+        var deliveries = new List<Task<DeliveryResult<string, byte[]>>>(claimed.Count);
+        for (var i = 0; i < claimed.Count; i++)
+        {
+            // The republication continues the trace of the request that created the message.
+            var trace = TracePropagation.Parse(traces[i]);
+            using var activity = MessagePublisher.StartPublishActivity(claimed[i].MessageId, claimed[i].ApplicationId, trace);
+            activity?.SetTag("herald.outbox.relayed", true);
+            deliveries.Add(producer.ProduceAsync(Topics.Messages.Name, new Message<string, byte[]>
+            {
+                Key = claimed[i].MessageId,
+                Value = claimed[i].ToUtf8Bytes(),
+                Headers = MessagePublisher.TraceHeaders(activity, trace),
+            }, cancellationToken));
+        }
         var published = new List<string>();
         for (var i = 0; i < claimed.Count; i++)
         {
@@ -98,6 +115,7 @@ public sealed class OutboxRelay(
             await mark.ExecuteNonQueryAsync(cancellationToken);
         }
         await transaction.CommitAsync(cancellationToken);
+        metrics.Republished(published.Count);
         return published.Count;
     }
 }

@@ -19,6 +19,11 @@ public sealed record DeliveryTask(
     int Attempt,
     DateTimeOffset EnqueuedAt)
 {
+    /// <summary>The W3C traceparent this task continues (its message's trace). It travels as a Kafka record header,
+    /// where tracing tools look for it, not in the JSON value.</summary>
+    [JsonIgnore]
+    public string? TraceParent { get; init; }
+
     public byte[] ToUtf8Bytes() => JsonSerializer.SerializeToUtf8Bytes(this, DeliveryJsonContext.Default.DeliveryTask);
 
     public static DeliveryTask FromUtf8Bytes(ReadOnlySpan<byte> utf8) =>

@@ -1,10 +1,13 @@
 using System.Collections.Concurrent;
+using System.Diagnostics;
 using System.Text.Json;
 using Confluent.Kafka;
 using Herald.Deliveries;
 using Herald.Kafka;
+using Herald.Processor.Telemetry;
 using Herald.ServiceDefaults.Kafka;
 using Herald.ServiceDefaults.Shutdown;
+using Herald.ServiceDefaults.Telemetry;
 using Microsoft.Extensions.Options;
 
 namespace Herald.Processor.Delivery;
@@ -20,9 +23,15 @@ internal sealed class DeliveryConsumer(
     DeliveryWorker worker,
     IOptions<DeliveryOptions> options,
     IOptions<ShutdownOptions> shutdown,
+    DeliveryTelemetry telemetry,
+    ConsumerLag lag,
     ILogger<DeliveryConsumer> logger) : BackgroundService
 {
     public const string GroupId = "herald-delivery";
+
+    // Every log line of one task's delivery path names what it is about.
+    private static readonly Func<ILogger, string, string, int, IDisposable?> DeliveryScope =
+        LoggerMessage.DefineScope<string, string, int>("Delivery of {MessageId} to {EndpointId}, attempt {Attempt}");
 
     private readonly ConcurrentDictionary<TopicPartition, PartitionWork> _partitions = new();
     private readonly ConcurrentQueue<(PartitionWork Partition, long Offset)> _finished = new();
@@ -34,7 +43,7 @@ internal sealed class DeliveryConsumer(
 
     private void Consume(CancellationToken stoppingToken)
     {
-        using var consumer = new ConsumerBuilder<string, byte[]>(kafka.ConsumerConfig(GroupId))
+        using var consumer = lag.Observe(new ConsumerBuilder<string, byte[]>(kafka.ConsumerConfig(GroupId)), GroupId)
             .SetPartitionsAssignedHandler((_, assigned) =>
             {
                 foreach (var partition in assigned) _partitions[partition] = new PartitionWork(partition);
@@ -84,6 +93,7 @@ internal sealed class DeliveryConsumer(
             // Shutdown: finish sends under way within the shutdown timeout, then commit and leave the group.
             Release(consumer, [.. _partitions.Keys], commit: true);
             consumer.Close();
+            lag.Forget(GroupId);
             logger.LogInformation("Delivery consumer closed; stored offsets committed");
         }
     }
@@ -96,6 +106,7 @@ internal sealed class DeliveryConsumer(
         }
         partition.Track(record.Offset.Value);
         Interlocked.Increment(ref _inFlight);
+        telemetry.InFlight(+1);
 
         DeliveryTask task;
         try
@@ -109,11 +120,14 @@ internal sealed class DeliveryConsumer(
             return;
         }
 
-        _ = RunAsync(task, partition, record.Offset.Value);
+        _ = RunAsync(task, partition, record.Offset.Value, TracePropagation.Extract(record.Message.Headers));
     }
 
-    private async Task RunAsync(DeliveryTask task, PartitionWork partition, long offset)
+    private async Task RunAsync(DeliveryTask task, PartitionWork partition, long offset, ActivityContext trace)
     {
+        // Both flow with this task's async work only: this method's caller gets its context back at the first await.
+        using var activity = DeliveryTelemetry.StartDelivery(task, trace);
+        using var scope = DeliveryScope(logger, task.MessageId, task.EndpointId, task.Attempt);
         try
         {
             await worker.HandleAsync(task, partition);
@@ -123,7 +137,9 @@ internal sealed class DeliveryConsumer(
         {
             // Not finished means not committed: the record is redone by this partition's next owner or after a restart.
             logger.LogError(exception, "Delivery of {MessageId} to {EndpointId} failed unexpectedly", task.MessageId, task.EndpointId);
+            activity?.SetStatus(ActivityStatusCode.Error, exception.GetType().Name);
             Interlocked.Decrement(ref _inFlight);
+            telemetry.InFlight(-1);
         }
     }
 
@@ -131,6 +147,7 @@ internal sealed class DeliveryConsumer(
     {
         _finished.Enqueue((partition, offset));
         Interlocked.Decrement(ref _inFlight);
+        telemetry.InFlight(-1);
     }
 
     private void StoreFinished(IConsumer<string, byte[]> consumer)

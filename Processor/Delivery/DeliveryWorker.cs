@@ -1,7 +1,9 @@
 using System.Collections.Concurrent;
+using System.Diagnostics;
 using Herald.Database;
 using Herald.Deliveries;
 using Herald.Messages;
+using Herald.Processor.Telemetry;
 using Microsoft.Extensions.Options;
 using Npgsql;
 using StackExchange.Redis;
@@ -31,6 +33,7 @@ public sealed class DeliveryWorker(
     NpgsqlDataSource dataSource,
     IConnectionMultiplexer redis,
     IOptions<DeliveryOptions> options,
+    DeliveryTelemetry telemetry,
     TimeProvider time,
     ILogger<DeliveryWorker> logger)
 {
@@ -38,6 +41,8 @@ public sealed class DeliveryWorker(
 
     public async Task HandleAsync(DeliveryTask task, ITaskOwnership ownership)
     {
+        // The consumer hands each task over as it takes it off Kafka: consume-to-deliver starts here.
+        var consumed = Stopwatch.GetTimestamp();
         // Older than its lease, the scheduler has already enqueued this attempt again: doing it twice helps no one.
         if (time.GetUtcNow() - task.EnqueuedAt > options.Value.Lease) return;
 
@@ -47,6 +52,7 @@ public sealed class DeliveryWorker(
         {
             // A slow endpoint's backlog waits in PostgreSQL, not in this process's memory, until about when its turn comes.
             var deferral = TimeSpan.FromTicks(Math.Clamp(wait.Ticks, TimeSpan.FromSeconds(1).Ticks, TimeSpan.FromMinutes(5).Ticks));
+            telemetry.Deferred(DeliveryTelemetry.DeferralReasons.EndpointBacklog);
             await ledger.RecordAsync(new LedgerEntry(task, DeliveryDecision.Pending, Jittered(time.GetUtcNow() + deferral), Now()));
             return;
         }
@@ -60,6 +66,7 @@ public sealed class DeliveryWorker(
             if (endpoint is null) return; // Deleted: its deliveries went with it.
             if (endpoint.Disabled)
             {
+                telemetry.Deferred(DeliveryTelemetry.DeferralReasons.EndpointDisabled);
                 await ledger.RecordAsync(new LedgerEntry(task, DeliveryDecision.Paused, null, Now()));
                 return;
             }
@@ -68,6 +75,7 @@ public sealed class DeliveryWorker(
             if (!admission.Allowed)
             {
                 // The breaker is open: defer, never drop, and let every other endpoint carry on.
+                telemetry.Deferred(DeliveryTelemetry.DeferralReasons.BreakerOpen);
                 await ledger.RecordAsync(new LedgerEntry(task, DeliveryDecision.Pending, Jittered(time.GetUtcNow() + admission.Wait), Now()));
                 return;
             }
@@ -80,7 +88,7 @@ public sealed class DeliveryWorker(
                 if (!ownership.TryBeginSend()) return;
                 try
                 {
-                    endpointLane.Observe(await AttemptAsync(task, endpoint, probe: admission.Kind == AdmissionKind.Probe));
+                    endpointLane.Observe(await AttemptAsync(task, endpoint, probe: admission.Kind == AdmissionKind.Probe, consumed));
                 }
                 finally
                 {
@@ -111,7 +119,7 @@ public sealed class DeliveryWorker(
     }
 
     /// <summary>Returns how long the request took.</summary>
-    private async Task<TimeSpan> AttemptAsync(DeliveryTask task, EndpointTarget endpoint, bool probe)
+    private async Task<TimeSpan> AttemptAsync(DeliveryTask task, EndpointTarget endpoint, bool probe, long consumed)
     {
         var attempt = await sender.SendAsync(endpoint, task, CancellationToken.None);
         var now = Now();
@@ -124,6 +132,7 @@ public sealed class DeliveryWorker(
 
         var entry = new LedgerEntry(task, decision.Status, decision.NextAttemptAt, now, attempt, SortableId.New("atmpt", now));
         await ledger.RecordAsync(entry);
+        telemetry.Attempted(task, attempt, decision, Stopwatch.GetElapsedTime(consumed), time.GetUtcNow());
         logger.LogInformation("Attempt {Attempt} of {MessageId} to {EndpointId}: {Outcome} {HttpStatus} in {LatencyMs} ms; delivery {DeliveryStatus}",
             task.Attempt, task.MessageId, endpoint.Id, attempt.Succeeded ? "succeeded" : "failed", attempt.HttpStatus,
             (int)attempt.Latency.TotalMilliseconds, decision.Status);

@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using System.Text.Json;
 using Herald.Database;
 using Herald.Deliveries;
+using Herald.Processor.Telemetry;
 using Npgsql;
 using StackExchange.Redis;
 
@@ -29,10 +30,12 @@ public sealed class EndpointDirectory
     private readonly NpgsqlDataSource _dataSource;
     private readonly IConnectionMultiplexer _redis;
     private readonly TimeProvider _time;
+    private readonly DeliveryTelemetry _telemetry;
     private readonly ILogger<EndpointDirectory> _logger;
 
-    public EndpointDirectory(NpgsqlDataSource dataSource, IConnectionMultiplexer redis, TimeProvider time, ILogger<EndpointDirectory> logger)
+    public EndpointDirectory(NpgsqlDataSource dataSource, IConnectionMultiplexer redis, TimeProvider time, DeliveryTelemetry telemetry, ILogger<EndpointDirectory> logger)
     {
+        _telemetry = telemetry;
         _dataSource = dataSource;
         _redis = redis;
         _time = time;
@@ -76,6 +79,7 @@ public sealed class EndpointDirectory
         update.Parameters.Add(new() { Value = reason });
         update.Parameters.Add(new() { Value = DatabaseTime.Now(_time) });
         if (await update.ExecuteNonQueryAsync(cancellationToken) == 0) return;
+        _telemetry.AutoDisabled();
         _logger.LogWarning("Disabled endpoint {EndpointId}: {Reason}", endpointId, reason);
         _cache.TryRemove(endpointId, out _);
         await _redis.GetSubscriber().PublishAsync(RedisChannel.Literal(EndpointChanges.Channel), endpointId, CommandFlags.FireAndForget);

@@ -1,6 +1,9 @@
+using System.Diagnostics;
 using Confluent.Kafka;
 using Herald.Deliveries;
 using Herald.Kafka;
+using Herald.Processor.Telemetry;
+using Herald.ServiceDefaults.Telemetry;
 
 namespace Herald.Processor.Delivery;
 
@@ -16,9 +19,14 @@ public sealed class TaskQueue(IProducer<string, byte[]> producer, ILogger<TaskQu
         foreach (var task in tasks)
         {
             var ack = new TaskCompletionSource<bool>(TaskCreationOptions.RunContinuationsAsynchronously);
+            // The task's record carries its message's trace on to the delivery consumer.
+            var trace = TracePropagation.Parse(task.TraceParent);
+            using var activity = trace == default ? null : StartPublishActivity(task, trace);
+            var headers = new Headers();
+            TracePropagation.Inject(headers, activity?.Context ?? trace);
             try
             {
-                producer.Produce(Topics.Deliveries.Name, new Message<string, byte[]> { Key = task.EndpointId, Value = task.ToUtf8Bytes() },
+                producer.Produce(Topics.Deliveries.Name, new Message<string, byte[]> { Key = task.EndpointId, Value = task.ToUtf8Bytes(), Headers = headers },
                     report => ack.TrySetResult(report.Error.Code == ErrorCode.NoError));
             }
             catch (ProduceException<string, byte[]> exception)
@@ -33,5 +41,17 @@ public sealed class TaskQueue(IProducer<string, byte[]> producer, ILogger<TaskQu
         if (acknowledged < results.Length)
             logger.LogWarning("{Failed} of {Count} delivery tasks were not acknowledged by Kafka; their leases will bring them back", results.Length - acknowledged, results.Length);
         return acknowledged;
+    }
+
+    private static Activity? StartPublishActivity(DeliveryTask task, ActivityContext parent)
+    {
+        var activity = DeliveryTelemetry.Tracing.StartActivity($"{Topics.Deliveries.Name} publish", ActivityKind.Producer, parent);
+        activity?.SetTag("messaging.system", "kafka");
+        activity?.SetTag("messaging.operation.type", "send");
+        activity?.SetTag("messaging.destination.name", Topics.Deliveries.Name);
+        activity?.SetTag("herald.message.id", task.MessageId);
+        activity?.SetTag("herald.endpoint.id", task.EndpointId);
+        activity?.SetTag("herald.delivery.attempt", task.Attempt);
+        return activity;
     }
 }

@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Text.Json;
 using Confluent.Kafka;
 using Herald.Database;
@@ -5,7 +6,9 @@ using Herald.Deliveries;
 using Herald.Kafka;
 using Herald.Messages;
 using Herald.Processor.Delivery;
+using Herald.Processor.Telemetry;
 using Herald.ServiceDefaults.Kafka;
+using Herald.ServiceDefaults.Telemetry;
 using Microsoft.Extensions.Options;
 using Npgsql;
 
@@ -22,6 +25,8 @@ internal sealed class MessageFanout(
     NpgsqlDataSource dataSource,
     TaskQueue queue,
     IOptions<DeliveryOptions> options,
+    DeliveryTelemetry telemetry,
+    ConsumerLag lag,
     TimeProvider time,
     ILogger<MessageFanout> logger) : BackgroundService
 {
@@ -34,7 +39,7 @@ internal sealed class MessageFanout(
 
     private async Task ConsumeAsync(CancellationToken stoppingToken)
     {
-        using var consumer = new ConsumerBuilder<string, byte[]>(kafka.ConsumerConfig(GroupId))
+        using var consumer = lag.Observe(new ConsumerBuilder<string, byte[]>(kafka.ConsumerConfig(GroupId)), GroupId)
             .SetPartitionsAssignedHandler((_, partitions) =>
                 logger.LogInformation("Assigned {Topic} partitions {Partitions}", Topics.Messages.Name, string.Join(",", partitions.Select(p => p.Partition.Value))))
             .SetPartitionsRevokedHandler((_, partitions) =>
@@ -71,6 +76,7 @@ internal sealed class MessageFanout(
         {
             // Commits the stored offsets and leaves the group, so partitions move to other replicas at once.
             consumer.Close();
+            lag.Forget(GroupId);
             logger.LogInformation("Consumer closed; stored offsets committed");
         }
     }
@@ -79,11 +85,19 @@ internal sealed class MessageFanout(
     private async Task<bool> FanOutUntilRecordedAsync(IReadOnlyList<ConsumeResult<string, byte[]>> batch, CancellationToken stoppingToken)
     {
         var messages = new List<MessagePublished>(batch.Count);
+        var spans = new List<Activity?>(batch.Count); // spans[i] is messages[i]'s
+        // Each message's deliveries continue its trace (fan-out span, or the producer's context when not recorded).
+        var traces = new Dictionary<string, string?>(StringComparer.Ordinal);
         foreach (var record in batch)
         {
             try
             {
-                messages.Add(MessagePublished.FromUtf8Bytes(record.Message.Value));
+                var message = MessagePublished.FromUtf8Bytes(record.Message.Value);
+                messages.Add(message);
+                var parent = TracePropagation.Extract(record.Message.Headers);
+                var span = StartFanoutActivity(message, parent);
+                spans.Add(span);
+                traces[message.MessageId] = TracePropagation.Format(span?.Context ?? parent);
             }
             catch (JsonException exception)
             {
@@ -91,12 +105,29 @@ internal sealed class MessageFanout(
             }
         }
 
+        try
+        {
+            return await FanOutAsync(messages, spans, traces, stoppingToken);
+        }
+        finally
+        {
+            foreach (var span in spans) span.StopDetached();
+        }
+    }
+
+    private async Task<bool> FanOutAsync(IReadOnlyList<MessagePublished> messages, IReadOnlyList<Activity?> spans,
+        IReadOnlyDictionary<string, string?> traces, CancellationToken stoppingToken)
+    {
         while (true)
         {
             try
             {
-                var tasks = await InsertDeliveriesAsync(messages);
+                var tasks = (await InsertDeliveriesAsync(messages))
+                    .Select(task => task with { TraceParent = traces.GetValueOrDefault(task.MessageId) }).ToList();
                 await queue.EnqueueAsync(tasks);
+                telemetry.FannedOut(messages.Count, tasks.Count);
+                var created = tasks.CountBy(task => task.MessageId).ToDictionary(StringComparer.Ordinal);
+                for (var i = 0; i < spans.Count; i++) spans[i]?.SetTag("herald.fanout.deliveries", created.GetValueOrDefault(messages[i].MessageId));
                 return true;
             }
             catch (Exception exception) when (exception is NpgsqlException or TimeoutException)
@@ -112,6 +143,22 @@ internal sealed class MessageFanout(
                 }
             }
         }
+    }
+
+    /// <summary>One message's fan-out, as a consumer span beside the batch's (so one per message's trace).</summary>
+    private static Activity? StartFanoutActivity(MessagePublished message, ActivityContext parent)
+    {
+        var activity = DeliveryTelemetry.Tracing.StartDetached($"{Topics.Messages.Name} process", ActivityKind.Consumer, parent);
+        if (activity is { IsAllDataRequested: true })
+        {
+            activity.SetTag("messaging.system", "kafka");
+            activity.SetTag("messaging.operation.type", "process");
+            activity.SetTag("messaging.destination.name", Topics.Messages.Name);
+            activity.SetTag("messaging.consumer.group.name", GroupId);
+            activity.SetTag("herald.message.id", message.MessageId);
+            activity.SetTag("herald.application.id", message.ApplicationId);
+        }
+        return activity;
     }
 
     /// <summary>Creates the deliveries of the messages; returns a first-attempt task for each row created now (rows

@@ -60,7 +60,7 @@ internal sealed class DueDeliveries(
                 UPDATE deliveries d SET next_attempt_at = $2
                 FROM due WHERE d.message_id = due.message_id AND d.endpoint_id = due.endpoint_id
                 RETURNING d.message_id, d.endpoint_id, d.application_id, d.attempts)
-            SELECT l.message_id, l.endpoint_id, l.application_id, l.attempts, m.event_type, m.payload::text, m.created_at
+            SELECT l.message_id, l.endpoint_id, l.application_id, l.attempts, m.event_type, m.payload::text, m.created_at, m.trace_parent
             FROM leased l JOIN messages m ON m.id = l.message_id
             """))
         {
@@ -76,7 +76,11 @@ internal sealed class DueDeliveries(
                     continue;
                 }
                 tasks.Add(new DeliveryTask(reader.GetString(0), reader.GetString(1), reader.GetString(2), reader.GetString(4),
-                    reader.GetString(5), reader.GetFieldValue<DateTimeOffset>(6), Attempt: reader.GetInt32(3) + 1, EnqueuedAt: now));
+                    reader.GetString(5), reader.GetFieldValue<DateTimeOffset>(6), Attempt: reader.GetInt32(3) + 1, EnqueuedAt: now)
+                {
+                    // A retry continues its message's trace, however much later it runs.
+                    TraceParent = reader.IsDBNull(7) ? null : reader.GetString(7),
+                });
             }
         }
 

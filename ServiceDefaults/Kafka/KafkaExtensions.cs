@@ -32,6 +32,7 @@ public static class KafkaExtensions
             .Build());
         builder.Services.AddHealthChecks().AddCheck<KafkaHealthCheck>("kafka");
         builder.Services.AddSingleton(new KafkaTopicSet(topics));
+        builder.Services.AddSingleton<ConsumerLag>();
         builder.Services.AddHostedService<KafkaTopicInitializer>();
     }
 
@@ -88,6 +89,8 @@ public sealed class KafkaConnection(string bootstrapServers, string clientId, IC
         EnableAutoCommit = true,
         AutoOffsetReset = AutoOffsetReset.Earliest,
         PartitionAssignmentStrategy = PartitionAssignmentStrategy.CooperativeSticky,
+        // Feeds ConsumerLag; the statistics are parsed only by consumers that register a handler.
+        StatisticsIntervalMs = 5000,
     }, "Consumer");
 
     private T Apply<T>(T config, string section) where T : ClientConfig

@@ -41,6 +41,8 @@ public static class PostgresExtensions
     public static void AddHeraldDatabase(this IHostApplicationBuilder builder)
     {
         var pool = builder.Configuration.GetSection(PostgresPoolOptions.Section).Get<PostgresPoolOptions>() ?? new PostgresPoolOptions();
-        builder.AddNpgsqlDataSource(ConnectionName, settings => settings.ConnectionString = pool.ApplyTo(settings.ConnectionString));
+        builder.AddNpgsqlDataSource(ConnectionName, settings => settings.ConnectionString = pool.ApplyTo(settings.ConnectionString),
+            // Metrics and traces name the pool; by default that is the connection string, host and user included.
+            dataSource => dataSource.Name = ConnectionName);
     }
 }

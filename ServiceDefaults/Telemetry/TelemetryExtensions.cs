@@ -16,6 +16,9 @@ public static class TelemetryExtensions
     /// <summary>Where Prometheus scrapes each service (the Kubernetes manifests' scrape annotations say so too).</summary>
     public const string MetricsPath = "/metrics";
 
+    /// <summary>Npgsql's own meter: connection pool usage, command durations.</summary>
+    public const string NpgsqlMeter = "Npgsql";
+
     public static void AddHeraldTelemetry(this IHostApplicationBuilder builder)
     {
         builder.Logging.AddOpenTelemetry(logging =>
@@ -30,6 +33,9 @@ public static class TelemetryExtensions
                 .AddHttpClientInstrumentation()
                 .AddRuntimeInstrumentation()
                 .AddMeter(HeraldInstrumentation)
+                // Aspire.Npgsql adds it too, unless its metrics are disabled; the pool gauges are ours to rely on.
+                .AddMeter(NpgsqlMeter)
+                .AddHeraldViews()
                 .AddPrometheusExporter())
             .WithTracing(tracing => tracing
                 .AddSource(builder.Environment.ApplicationName, HeraldInstrumentation)
