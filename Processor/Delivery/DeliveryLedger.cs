@@ -35,7 +35,8 @@ public sealed class DeliveryLedger : IAsyncDisposable
     {
         _dataSource = dataSource;
         _logger = logger;
-        _writers = [Task.Run(WriteAsync), Task.Run(WriteAsync)];
+        // A few writers so one batch's fsync overlaps the next batch's statements.
+        _writers = [.. Enumerable.Range(0, 4).Select(_ => Task.Run(WriteAsync))];
     }
 
     /// <summary>Completes once the entry is committed (or there is nothing left to record it against).</summary>

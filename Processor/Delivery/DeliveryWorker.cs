@@ -58,6 +58,7 @@ public sealed class DeliveryWorker(
         }
 
         await endpointLane.Slots.WaitAsync();
+        var holdsSlots = true;
         try
         {
             var endpoint = await endpoints.FindAsync(task.EndpointId, CancellationToken.None);
@@ -83,27 +84,34 @@ public sealed class DeliveryWorker(
             using var applicationLane = lanes.EnterApplication(task.ApplicationId);
             await applicationLane.Slots.WaitAsync();
             await lanes.All.WaitAsync();
+            Attempt attempt;
             try
             {
                 if (!ownership.TryBeginSend()) return;
-                try
-                {
-                    endpointLane.Observe(await AttemptAsync(task, endpoint, probe: admission.Kind == AdmissionKind.Probe, consumed));
-                }
-                finally
-                {
-                    ownership.EndSend();
-                }
+                attempt = await sender.SendAsync(endpoint, task, CancellationToken.None);
             }
             finally
             {
+                // The slots bound requests to the endpoint; recording the outcome need not hold back the next one.
                 lanes.All.Release();
                 applicationLane.Slots.Release();
+                endpointLane.Slots.Release();
+                holdsSlots = false;
+            }
+
+            try
+            {
+                endpointLane.Observe(attempt.Latency);
+                await RecordAsync(task, endpoint, attempt, probe: admission.Kind == AdmissionKind.Probe, consumed);
+            }
+            finally
+            {
+                ownership.EndSend();
             }
         }
         finally
         {
-            endpointLane.Slots.Release();
+            if (holdsSlots) endpointLane.Slots.Release();
         }
     }
 
@@ -118,10 +126,9 @@ public sealed class DeliveryWorker(
         }
     }
 
-    /// <summary>Returns how long the request took.</summary>
-    private async Task<TimeSpan> AttemptAsync(DeliveryTask task, EndpointTarget endpoint, bool probe, long consumed)
+    /// <summary>Reports the attempt to the breaker, decides what comes next, records both, and announces them.</summary>
+    private async Task RecordAsync(DeliveryTask task, EndpointTarget endpoint, Attempt attempt, bool probe, long consumed)
     {
-        var attempt = await sender.SendAsync(endpoint, task, CancellationToken.None);
         var now = Now();
         var decision = schedule.Decide(task.Attempt, attempt, now);
         var breaker = await ReportQuietlyAsync(endpoint, attempt.Succeeded, probe);
@@ -138,7 +145,6 @@ public sealed class DeliveryWorker(
             (int)attempt.Latency.TotalMilliseconds, decision.Status);
         Announce(entry);
         if (!attempt.Succeeded) await DisableIfFailingTooLongAsync(endpoint.Id);
-        return attempt.Latency;
     }
 
     private async Task<BreakerChange> ReportQuietlyAsync(EndpointTarget endpoint, bool succeeded, bool probe)

@@ -33,11 +33,12 @@ internal sealed class MessageFanout(
     public const string GroupId = "herald-fanout";
     private const int MaxBatchSize = 500;
 
-    // Consume() blocks its thread; give the loop one of its own rather than a pool thread.
+    // Consume() blocks its thread; the whole loop stays on a thread of its own. (Were it async, every Consume() after
+    // the first await would block a thread-pool thread — on two cores, half the pool — and starve the delivery work.)
     protected override Task ExecuteAsync(CancellationToken stoppingToken) =>
-        Task.Factory.StartNew(() => ConsumeAsync(stoppingToken), stoppingToken, TaskCreationOptions.LongRunning, TaskScheduler.Default).Unwrap();
+        Task.Factory.StartNew(() => Consume(stoppingToken), stoppingToken, TaskCreationOptions.LongRunning, TaskScheduler.Default);
 
-    private async Task ConsumeAsync(CancellationToken stoppingToken)
+    private void Consume(CancellationToken stoppingToken)
     {
         using var consumer = lag.Observe(new ConsumerBuilder<string, byte[]>(kafka.ConsumerConfig(GroupId)), GroupId)
             .SetPartitionsAssignedHandler((_, partitions) =>
@@ -68,7 +69,7 @@ internal sealed class MessageFanout(
                 }
 
                 // The batch is finished even while shutting down: it is short, and finishing spares a redo.
-                if (!await FanOutUntilRecordedAsync(batch, stoppingToken)) break;
+                if (!FanOutUntilRecordedAsync(batch, stoppingToken).GetAwaiter().GetResult()) break;
                 foreach (var record in batch) consumer.StoreOffset(record);
             }
         }
