@@ -142,9 +142,17 @@ public sealed partial class MetricsTests(HeraldAppFixture herald, ITestOutputHel
         Assert.Equal(StatusCode.NotFound, missing.StatusCode);
         await messages.ListAsync(new ListMessagesRequest { AppId = app }, HeraldAppFixture.Bearer(key));
 
-        var after = await ScrapeApiAsync();
         double Calls(PrometheusText scrape, string method, string status) =>
             scrape.Sum("herald_grpc_server_duration_seconds_count", s => s["grpc_method"] == method && s["grpc_status"] == status);
+        // A call is measured when its handler has finished on the server, which can be just after the client has its
+        // status: scrape until the three calls show (or 5 s have passed, and the asserts below say which did not).
+        var after = await ScrapeApiAsync();
+        for (var waited = 0; waited < 50 && (Calls(after, "herald.v1.Deliveries/WatchDeliveries", "NOT_FOUND") == Calls(before, "herald.v1.Deliveries/WatchDeliveries", "NOT_FOUND")
+                                              || Calls(after, "herald.v1.Messages/List", "OK") == Calls(before, "herald.v1.Messages/List", "OK")); waited++)
+        {
+            await Task.Delay(100);
+            after = await ScrapeApiAsync();
+        }
         Assert.Equal(1, Calls(after, "herald.v1.Deliveries/WatchDeliveries", "NOT_FOUND") - Calls(before, "herald.v1.Deliveries/WatchDeliveries", "NOT_FOUND"));
         Assert.Equal(1, Calls(after, "herald.v1.Messages/Get", "NOT_FOUND") - Calls(before, "herald.v1.Messages/Get", "NOT_FOUND"));
         Assert.Equal(1, Calls(after, "herald.v1.Messages/List", "OK") - Calls(before, "herald.v1.Messages/List", "OK"));
