@@ -100,10 +100,7 @@ internal sealed class DeliveryConsumer(
 
     private void Dispatch(ConsumeResult<string, byte[]> record)
     {
-        if (!_partitions.TryGetValue(record.TopicPartition, out var partition))
-        {
-            partition = _partitions.GetOrAdd(record.TopicPartition, p => new PartitionWork(p));
-        }
+        var partition = _partitions.GetOrAdd(record.TopicPartition, p => new PartitionWork(p));
         partition.Track(record.Offset.Value);
         Interlocked.Increment(ref _inFlight);
         telemetry.InFlight(+1);

@@ -17,15 +17,6 @@ public sealed class DeliveryLanes(IOptions<DeliveryOptions> options)
 
     public Lane EnterApplication(string applicationId) => Enter(_applications, applicationId, options.Value.ApplicationConcurrency);
 
-    /// <summary>Tasks holding or waiting for a slot across all endpoint lanes — what this Processor has in hand.</summary>
-    public int Busy
-    {
-        get
-        {
-            lock (_endpoints) return _endpoints.Values.Sum(lane => lane.Users);
-        }
-    }
-
     private static Lane Enter(Dictionary<string, Lane> lanes, string key, int concurrency)
     {
         lock (lanes)

@@ -117,9 +117,6 @@ public sealed class EndpointGate(IConnectionMultiplexer redis, IOptions<Delivery
         return (BreakerChange)(int)result;
     }
 
-    /// <summary>Whether the endpoint's breaker is open or half-open right now.</summary>
-    public async Task<bool> IsOpenAsync(string endpointId) => await redis.GetDatabase().KeyExistsAsync(BreakerKey(endpointId));
-
     // The {id} hash tag keeps one endpoint's keys in one slot, as Redis Cluster requires for a script.
     private static RedisKey BreakerKey(string endpointId) => $"herald:endpoint:{{{endpointId}}}:breaker";
 }
