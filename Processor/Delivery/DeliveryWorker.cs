@@ -131,33 +131,33 @@ public sealed class DeliveryWorker(
     {
         var now = Now();
         var decision = schedule.Decide(task.Attempt, attempt, now);
-        var breaker = await ReportQuietlyAsync(endpoint, attempt.Succeeded, probe);
-        if (breaker != BreakerChange.None)
-            logger.LogWarning("Circuit breaker of endpoint {EndpointId} {Change}", endpoint.Id, breaker == BreakerChange.Opened ? "opened" : "closed");
+        if (probe) await ReportProbeQuietlyAsync(endpoint, attempt.Succeeded);
+        else gate.Report(endpoint, attempt.Succeeded);
         if (decision.Status == DeliveryDecision.Paused)
             await endpoints.DisableAsync(endpoint.Id, "The endpoint answered 410 Gone.", CancellationToken.None);
 
         var entry = new LedgerEntry(task, decision.Status, decision.NextAttemptAt, now, attempt, SortableId.New("atmpt", now));
         await ledger.RecordAsync(entry);
         telemetry.Attempted(task, attempt, decision, Stopwatch.GetElapsedTime(consumed), time.GetUtcNow());
-        logger.LogInformation("Attempt {Attempt} of {MessageId} to {EndpointId}: {Outcome} {HttpStatus} in {LatencyMs} ms; delivery {DeliveryStatus}",
+        // Every attempt is in the ledger, the metrics and the live stream; the log keeps failures at Information.
+        logger.Log(attempt.Succeeded ? LogLevel.Debug : LogLevel.Information,
+            "Attempt {Attempt} of {MessageId} to {EndpointId}: {Outcome} {HttpStatus} in {LatencyMs} ms; delivery {DeliveryStatus}",
             task.Attempt, task.MessageId, endpoint.Id, attempt.Succeeded ? "succeeded" : "failed", attempt.HttpStatus,
             (int)attempt.Latency.TotalMilliseconds, decision.Status);
         Announce(entry);
         if (!attempt.Succeeded) await DisableIfFailingTooLongAsync(endpoint.Id);
     }
 
-    private async Task<BreakerChange> ReportQuietlyAsync(EndpointTarget endpoint, bool succeeded, bool probe)
+    private async Task ReportProbeQuietlyAsync(EndpointTarget endpoint, bool succeeded)
     {
         try
         {
-            return await gate.ReportAsync(endpoint, succeeded, probe);
+            await gate.ReportProbeAsync(endpoint, succeeded);
         }
         catch (RedisException exception)
         {
-            // Without Redis the breaker forgets one outcome; the delivery itself is still recorded.
-            logger.LogWarning("Could not report to the circuit breaker of {EndpointId}: {Reason}", endpoint.Id, exception.Message);
-            return BreakerChange.None;
+            // Without Redis the probe's outcome is lost; the breaker sends another probe after the probe timeout.
+            logger.LogWarning("Could not report the probe of {EndpointId} to its circuit breaker: {Reason}", endpoint.Id, exception.Message);
         }
     }
 

@@ -5,6 +5,7 @@ using Herald.Deliveries;
 using Herald.Processor.Telemetry;
 using Npgsql;
 using StackExchange.Redis;
+using StandardWebhooks;
 
 namespace Herald.Processor.Delivery;
 
@@ -17,7 +18,11 @@ public sealed record EndpointTarget(
     IReadOnlyList<string> Secrets,
     IReadOnlyDictionary<string, string> Headers,
     bool Disabled = false,
-    int? RateLimit = null);
+    int? RateLimit = null)
+{
+    /// <summary>One signer per secret, made once per load rather than per attempt.</summary>
+    public IReadOnlyList<StandardWebhook> Signers { get; } = [.. Secrets.Select(secret => new StandardWebhook(secret))];
+}
 
 /// <summary>
 /// Endpoints by id, cached for a few seconds: delivery looks one up per attempt. The API announces every change on

@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using Microsoft.Extensions.Options;
 using StackExchange.Redis;
 
@@ -20,103 +21,263 @@ public enum AdmissionKind
     RateLimited,
 }
 
-public enum BreakerChange
-{
-    None,
-    Opened,
-    Closed,
-}
-
 /// <summary>
-/// The per-endpoint circuit breaker and rate limit, kept in Redis so every Processor replica shares them. Each
-/// decision is one Lua script — one round trip, atomic — and StackExchange.Redis pipelines concurrent calls on its
-/// single connection. Losing Redis state (a flush) only closes breakers and resets limits; what is due lives in
-/// PostgreSQL.
+/// The per-endpoint circuit breaker and rate limit, kept in Redis so every Processor replica shares them, without a
+/// Redis round trip per attempt:
+/// <list type="bullet">
+/// <item>Outcomes are counted locally and added to the endpoint's window every <see cref="FlushEvery"/>, for all
+/// endpoints in one pipeline; each reply carries the breaker's state, so a replica that is sending to an endpoint
+/// hears of a breaker another replica opened within that interval.</item>
+/// <item>What a replica last heard of a breaker decides admission for <see cref="TrustFor"/>; after that, or once an
+/// open breaker's time is up (a probe is due), it asks Redis again.</item>
+/// <item>The rate limit is leased: one call takes a block of the current second's deliveries (one delivery a block
+/// for limits up to 10/s, so small limits stay exact). Leases never exceed the limit; a replica's unused block only
+/// lowers that second's total.</item>
+/// </list>
+/// Losing Redis state (a flush) only closes breakers and resets limits; what is due lives in PostgreSQL.
 /// </summary>
-public sealed class EndpointGate(IConnectionMultiplexer redis, IOptions<DeliveryOptions> options, TimeProvider time)
+public sealed class EndpointGate : IAsyncDisposable
 {
-    // KEYS: breaker hash, rate counter for this second. ARGV: now (ms), limit per second (0 = none), probe timeout (ms).
+    private static readonly TimeSpan FlushEvery = TimeSpan.FromMilliseconds(50);
+    private static readonly TimeSpan TrustFor = TimeSpan.FromMilliseconds(250);
+
+    // Returns {kind, wait ms, deliveries leased (this one included)}. ARGV: now (ms), limit/s (0 = none), block, probe timeout.
     private static readonly LuaScript Admit = LuaScript.Prepare("""
         local now = tonumber(@now)
         local breaker = redis.call('HMGET', @breaker, 'state', 'until')
         if breaker[1] then
           local untilMs = tonumber(breaker[2])
-          if now < untilMs then return {1, untilMs - now} end
+          if now < untilMs then return {1, untilMs - now, 0} end
           redis.call('HSET', @breaker, 'state', 'half', 'until', now + tonumber(@probeTimeout))
-          return {2, 0}
+          return {2, 0, 1}
         end
         local limit = tonumber(@limit)
         if limit > 0 then
-          local used = redis.call('INCR', @rate)
-          if used == 1 then redis.call('PEXPIRE', @rate, 2000) end
-          if used > limit then return {3, 1000 - (now % 1000)} end
+          local block = tonumber(@block)
+          local used = redis.call('INCRBY', @rate, block)
+          if used == block then redis.call('PEXPIRE', @rate, 2000) end
+          local before = used - block
+          if before >= limit then return {3, 1000 - (now % 1000), 0} end
+          return {0, 0, math.min(block, limit - before)}
+        end
+        return {0, 0, 0}
+        """);
+
+    // Adds outcomes counted since the last flush to the window and opens the breaker when the window says so.
+    // Outcomes of attempts admitted before an open breaker took effect do not count. Returns {opened, open until ms or 0}.
+    private static readonly LuaScript Count = LuaScript.Prepare("""
+        local now = tonumber(@now)
+        local breaker = redis.call('HMGET', @breaker, 'state', 'until')
+        if breaker[1] then return {0, tonumber(breaker[2])} end
+        local failed = tonumber(@failed)
+        local total = redis.call('HINCRBY', @window, 'total', tonumber(@succeeded) + failed)
+        local failedTotal = redis.call('HINCRBY', @window, 'failed', failed)
+        if redis.call('PTTL', @window) < 0 then redis.call('PEXPIRE', @window, @windowMs) end
+        if failed > 0 and total >= tonumber(@minimum) and failedTotal * 100 >= total * tonumber(@percent) then
+          local untilMs = now + tonumber(@breakMs)
+          redis.call('HSET', @breaker, 'state', 'open', 'until', untilMs)
+          redis.call('DEL', @window)
+          return {1, untilMs}
         end
         return {0, 0}
         """);
 
-    // Counts the outcome in the current window and opens, re-opens or closes the breaker. Returns 1 opened, 2 closed.
-    private static readonly LuaScript Report = LuaScript.Prepare("""
-        local now = tonumber(@now)
-        local state = redis.call('HGET', @breaker, 'state')
+    // The half-open probe's outcome: success closes the breaker, failure opens it again. Returns open until ms or 0.
+    private static readonly LuaScript Probe = LuaScript.Prepare("""
+        if redis.call('HGET', @breaker, 'state') ~= 'half' then return 0 end
         if @succeeded == '1' then
-          if state == 'half' then redis.call('DEL', @breaker, @window) return 2 end
-          if state then return 0 end
-          redis.call('HINCRBY', @window, 'total', 1)
-          if redis.call('PTTL', @window) < 0 then redis.call('PEXPIRE', @window, @windowMs) end
+          redis.call('DEL', @breaker, @window)
           return 0
         end
-        if state == 'half' then
-          if @probe == '1' then
-            redis.call('HSET', @breaker, 'state', 'open', 'until', now + tonumber(@breakMs))
-            return 1
-          end
-          return 0
-        end
-        if state then return 0 end
-        local total = redis.call('HINCRBY', @window, 'total', 1)
-        local failed = redis.call('HINCRBY', @window, 'failed', 1)
-        if redis.call('PTTL', @window) < 0 then redis.call('PEXPIRE', @window, @windowMs) end
-        if total >= tonumber(@minimum) and failed * 100 >= total * tonumber(@percent) then
-          redis.call('HSET', @breaker, 'state', 'open', 'until', now + tonumber(@breakMs))
-          redis.call('DEL', @window)
-          return 1
-        end
-        return 0
+        local untilMs = tonumber(@now) + tonumber(@breakMs)
+        redis.call('HSET', @breaker, 'state', 'open', 'until', untilMs)
+        return untilMs
         """);
 
-    public async Task<Admission> AdmitAsync(EndpointTarget endpoint)
+    private readonly ConcurrentDictionary<string, EndpointState> _endpoints = new(StringComparer.Ordinal);
+    private readonly IConnectionMultiplexer _redis;
+    private readonly IOptions<DeliveryOptions> _options;
+    private readonly TimeProvider _time;
+    private readonly ILogger<EndpointGate> _logger;
+    private readonly CancellationTokenSource _stopping = new();
+    private readonly Task _flushing;
+
+    public EndpointGate(IConnectionMultiplexer redis, IOptions<DeliveryOptions> options, TimeProvider time, ILogger<EndpointGate> logger)
     {
-        var now = time.GetUtcNow().ToUnixTimeMilliseconds();
-        var result = (RedisResult[])(await redis.GetDatabase().ScriptEvaluateAsync(Admit, new
+        _redis = redis;
+        _options = options;
+        _time = time;
+        _logger = logger;
+        _flushing = Task.Run(FlushContinuouslyAsync);
+    }
+
+    public ValueTask<Admission> AdmitAsync(EndpointTarget endpoint)
+    {
+        var state = _endpoints.GetOrAdd(endpoint.Id, id => new EndpointState(id));
+        var now = _time.GetUtcNow().ToUnixTimeMilliseconds();
+        lock (state)
+        {
+            if (now - state.HeardAt < TrustFor.TotalMilliseconds)
+            {
+                if (state.OpenUntil > now) return ValueTask.FromResult(new Admission(AdmissionKind.BreakerOpen, TimeSpan.FromMilliseconds(state.OpenUntil - now)));
+                if (state.OpenUntil == 0)
+                {
+                    if (endpoint.RateLimit is not > 0) return ValueTask.FromResult(new Admission(AdmissionKind.Allowed, TimeSpan.Zero));
+                    if (state.LeaseSecond == now / 1000 && state.Leased > 0)
+                    {
+                        state.Leased--;
+                        return ValueTask.FromResult(new Admission(AdmissionKind.Allowed, TimeSpan.Zero));
+                    }
+                }
+            }
+        }
+        return new ValueTask<Admission>(AdmitRemotelyAsync(endpoint, state, now));
+    }
+
+    /// <summary>Counts an attempt's outcome toward its endpoint's breaker (sent to Redis with the next flush).</summary>
+    public void Report(EndpointTarget endpoint, bool succeeded)
+    {
+        var state = _endpoints.GetOrAdd(endpoint.Id, id => new EndpointState(id));
+        lock (state)
+        {
+            if (succeeded) state.Succeeded++;
+            else state.Failed++;
+        }
+    }
+
+    /// <summary>Settles a half-open breaker with its probe's outcome, at once: the endpoint's deliveries wait on it.</summary>
+    public async Task ReportProbeAsync(EndpointTarget endpoint, bool succeeded)
+    {
+        var state = _endpoints.GetOrAdd(endpoint.Id, id => new EndpointState(id));
+        var now = _time.GetUtcNow().ToUnixTimeMilliseconds();
+        var openUntil = (long)await _redis.GetDatabase().ScriptEvaluateAsync(Probe, new
+        {
+            breaker = BreakerKey(endpoint.Id),
+            window = WindowKey(endpoint.Id),
+            now,
+            succeeded = succeeded ? "1" : "0",
+            breakMs = (long)_options.Value.CircuitBreaker.BreakDuration.TotalMilliseconds,
+        });
+        Heard(state, now, openUntil);
+        if (openUntil == 0) _logger.LogWarning("Circuit breaker of endpoint {EndpointId} closed", endpoint.Id);
+    }
+
+    private async Task<Admission> AdmitRemotelyAsync(EndpointTarget endpoint, EndpointState state, long now)
+    {
+        var limit = endpoint.RateLimit ?? 0;
+        var result = (RedisResult[])(await _redis.GetDatabase().ScriptEvaluateAsync(Admit, new
         {
             breaker = BreakerKey(endpoint.Id),
             rate = (RedisKey)$"herald:endpoint:{{{endpoint.Id}}}:rate:{now / 1000}",
             now,
-            limit = endpoint.RateLimit ?? 0,
+            limit,
+            block = Math.Clamp(limit / 10, 1, 100),
             // A probe that never reports (its Processor died) frees the half-open slot after one request timeout.
-            probeTimeout = (long)(options.Value.RequestTimeout.TotalMilliseconds + 1000),
+            probeTimeout = (long)(_options.Value.RequestTimeout.TotalMilliseconds + 1000),
         }))!;
-        return new Admission((AdmissionKind)(int)result[0], TimeSpan.FromMilliseconds((long)result[1]));
+        var admission = new Admission((AdmissionKind)(int)result[0], TimeSpan.FromMilliseconds((long)result[1]));
+        lock (state)
+        {
+            state.HeardAt = now;
+            state.OpenUntil = admission.Kind switch
+            {
+                AdmissionKind.BreakerOpen => now + (long)admission.Wait.TotalMilliseconds,
+                // This attempt is the probe: the endpoint's others wait for its outcome, as Redis has them do.
+                AdmissionKind.Probe => now + (long)_options.Value.RequestTimeout.TotalMilliseconds + 1000,
+                _ => 0,
+            };
+            if (admission.Kind == AdmissionKind.Allowed && limit > 0) (state.LeaseSecond, state.Leased) = (now / 1000, (int)result[2] - 1);
+        }
+        return admission;
     }
 
-    public async Task<BreakerChange> ReportAsync(EndpointTarget endpoint, bool succeeded, bool probe)
+    private async Task FlushContinuouslyAsync()
     {
-        var breaker = options.Value.CircuitBreaker;
-        var result = await redis.GetDatabase().ScriptEvaluateAsync(Report, new
+        using var timer = new PeriodicTimer(FlushEvery, _time);
+        try
         {
-            breaker = BreakerKey(endpoint.Id),
-            window = (RedisKey)$"herald:endpoint:{{{endpoint.Id}}}:window",
-            now = time.GetUtcNow().ToUnixTimeMilliseconds(),
-            succeeded = succeeded ? "1" : "0",
-            probe = probe ? "1" : "0",
-            minimum = breaker.MinimumAttempts,
-            percent = breaker.FailurePercent,
-            windowMs = (long)breaker.Window.TotalMilliseconds,
-            breakMs = (long)breaker.BreakDuration.TotalMilliseconds,
-        });
-        return (BreakerChange)(int)result;
+            while (await timer.WaitForNextTickAsync(_stopping.Token)) await FlushAsync();
+        }
+        catch (OperationCanceledException)
+        {
+        }
+        await FlushAsync();
+    }
+
+    private async Task FlushAsync()
+    {
+        var breaker = _options.Value.CircuitBreaker;
+        var now = _time.GetUtcNow().ToUnixTimeMilliseconds();
+        var batch = _redis.GetDatabase().CreateBatch();
+        var counts = new List<(EndpointState State, Task<RedisResult> Reply)>();
+        foreach (var state in _endpoints.Values)
+        {
+            int succeeded, failed;
+            lock (state)
+            {
+                (succeeded, failed) = (state.Succeeded, state.Failed);
+                (state.Succeeded, state.Failed) = (0, 0);
+            }
+            if (succeeded + failed == 0) continue;
+            counts.Add((state, batch.ScriptEvaluateAsync(Count, new
+            {
+                breaker = BreakerKey(state.Id),
+                window = WindowKey(state.Id),
+                now,
+                succeeded,
+                failed,
+                minimum = breaker.MinimumAttempts,
+                percent = breaker.FailurePercent,
+                windowMs = (long)breaker.Window.TotalMilliseconds,
+                breakMs = (long)breaker.BreakDuration.TotalMilliseconds,
+            })));
+        }
+        if (counts.Count == 0) return;
+        batch.Execute();
+        foreach (var (state, reply) in counts)
+        {
+            try
+            {
+                var result = (RedisResult[])(await reply)!;
+                Heard(state, now, (long)result[1]);
+                if ((int)result[0] == 1) _logger.LogWarning("Circuit breaker of endpoint {EndpointId} opened", state.Id);
+            }
+            catch (RedisException exception)
+            {
+                // Without Redis the breaker forgets these outcomes; the deliveries themselves are recorded.
+                _logger.LogWarning("Could not report to the circuit breaker of {EndpointId}: {Reason}", state.Id, exception.Message);
+            }
+        }
+    }
+
+    private static void Heard(EndpointState state, long now, long openUntil)
+    {
+        lock (state) (state.HeardAt, state.OpenUntil) = (now, openUntil);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await _stopping.CancelAsync();
+        await _flushing;
+        _stopping.Dispose();
     }
 
     // The {id} hash tag keeps one endpoint's keys in one slot, as Redis Cluster requires for a script.
     private static RedisKey BreakerKey(string endpointId) => $"herald:endpoint:{{{endpointId}}}:breaker";
+
+    private static RedisKey WindowKey(string endpointId) => $"herald:endpoint:{{{endpointId}}}:window";
+
+    /// <summary>What this replica knows of one endpoint; guarded by its own lock.</summary>
+    private sealed class EndpointState(string id)
+    {
+        public string Id { get; } = id;
+        /// <summary>When Redis last told us the breaker's state (Unix ms); long.MinValue = never.</summary>
+        public long HeardAt { get; set; } = long.MinValue / 2;
+        /// <summary>Unix ms until which the breaker keeps attempts out; 0 = closed.</summary>
+        public long OpenUntil { get; set; }
+        public long LeaseSecond { get; set; }
+        public int Leased { get; set; }
+        public int Succeeded { get; set; }
+        public int Failed { get; set; }
+    }
 }

@@ -2,9 +2,7 @@ using System.Diagnostics;
 using System.Net.Http.Headers;
 using Herald.Deliveries;
 using Herald.Processor.Delivery.Ssrf;
-using Microsoft.Extensions.Http.Resilience;
 using Microsoft.Extensions.Options;
-using StandardWebhooks;
 
 namespace Herald.Processor.Delivery;
 
@@ -26,10 +24,11 @@ public static class WebhookDeliveryExtensions
         builder.Services.AddSingleton<DeliveryWorker>();
         builder.Services.AddSingleton<TaskQueue>();
         builder.Services.AddDestinationGuard();
-        // RemoveAllResilienceHandlers is marked experimental but is the supported way to opt one client out of the defaults.
-#pragma warning disable EXTEXP0001
-        builder.Services.AddHttpClient<WebhookSender>()
-            .ConfigurePrimaryHttpMessageHandler(services => new SocketsHttpHandler
+        // Not a client from IHttpClientFactory: the service defaults add service discovery (which would resolve a
+        // customer's URL against Herald's own services), a resilience pipeline (retries hidden from Herald's schedule)
+        // and logging scopes per request. A webhook needs none of them; tracing and metrics come with HttpClient itself.
+        builder.Services.AddSingleton(services => new WebhookSender(
+            new HttpClient(new SocketsHttpHandler
             {
                 // A 3xx is the receiver's answer, not an instruction: following it could lead anywhere.
                 AllowAutoRedirect = false,
@@ -39,9 +38,12 @@ public static class WebhookDeliveryExtensions
                 // A proxy would resolve and dial the endpoint itself, past the guard.
                 UseProxy = false,
             })
-            // Herald owns the retry schedule; a transparent HttpClient retry would hide attempts from it.
-            .RemoveAllResilienceHandlers();
-#pragma warning restore EXTEXP0001
+            {
+                // The attempt's own timeout (Herald:Delivery:RequestTimeout) is the only one.
+                Timeout = Timeout.InfiniteTimeSpan,
+            },
+            services.GetRequiredService<IOptions<DeliveryOptions>>(),
+            services.GetRequiredService<TimeProvider>()));
     }
 }
 
@@ -52,13 +54,14 @@ public sealed record Attempt(bool Succeeded, int? HttpStatus, TimeSpan Latency, 
 public sealed class WebhookSender(HttpClient http, IOptions<DeliveryOptions> options, TimeProvider time)
 {
     private const int ResponseBodyLimit = 4096;
+    private readonly ProductInfoHeaderValue _userAgent = ProductInfoHeaderValue.Parse(options.Value.UserAgent);
 
     public async Task<Attempt> SendAsync(EndpointTarget endpoint, DeliveryTask message, CancellationToken cancellationToken)
     {
         var body = message.Payload;
         var timestamp = time.GetUtcNow();
         // One signature per active secret, so receivers mid-rotation verify with either.
-        var signature = string.Join(' ', endpoint.Secrets.Select(secret => new StandardWebhook(secret).Sign(message.MessageId, timestamp, body)));
+        var signature = string.Join(' ', endpoint.Signers.Select(signer => signer.Sign(message.MessageId, timestamp, body)));
 
         using var request = new HttpRequestMessage(HttpMethod.Post, endpoint.Url)
         {
@@ -69,7 +72,7 @@ public sealed class WebhookSender(HttpClient http, IOptions<DeliveryOptions> opt
         request.Headers.Add("webhook-id", message.MessageId);
         request.Headers.Add("webhook-timestamp", timestamp.ToUnixTimeSeconds().ToString(System.Globalization.CultureInfo.InvariantCulture));
         request.Headers.Add("webhook-signature", signature);
-        request.Headers.UserAgent.Add(ProductInfoHeaderValue.Parse(options.Value.UserAgent));
+        request.Headers.UserAgent.Add(_userAgent);
 
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         timeout.CancelAfter(options.Value.RequestTimeout);
