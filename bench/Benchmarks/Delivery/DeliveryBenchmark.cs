@@ -33,14 +33,17 @@ public static class DeliveryBenchmark
             "--Kafka:Consumer:heartbeat.interval.ms=1000");
         for (var i = 0; i < endpointCount; i++)
             await CreateEndpointAsync(herald, new Uri(receiver.Url, $"/throughput/{i}"), "bench.throughput");
-        await CreateEndpointAsync(herald, new Uri(receiver.Url, "/latency"), "bench.latency");
+        // The paced messages go round-robin to their own endpoints, as a platform's traffic spreads over its customers'
+        // endpoints (and so over partitions and both Processors); one endpoint alone is capped by its lane's concurrency.
+        for (var i = 0; i < endpointCount; i++)
+            await CreateEndpointAsync(herald, new Uri(receiver.Url, $"/latency/{i}"), $"bench.latency.{i}");
         using var api = herald.CreateClient();
 
         Console.WriteLine("Warming up...");
         await RawLoopAsync(receiver, TimeSpan.FromSeconds(5), concurrency);
         await PublishAsync(api, herald, "bench.throughput", 2000, concurrency);
         await WaitForAsync(receiver, 2000L * endpointCount, TimeSpan.FromMinutes(2));
-        await PacedAsync(api, herald, receiver, rate, TimeSpan.FromSeconds(5));
+        await PacedAsync(api, herald, receiver, rate, TimeSpan.FromSeconds(5), endpointCount);
 
         Console.WriteLine($"Raw loop for {duration.TotalSeconds:0} s, {concurrency} concurrent...");
         var raw = await RawLoopAsync(receiver, duration, concurrency);
@@ -50,13 +53,18 @@ public static class DeliveryBenchmark
         await herald.StopProcessorsAsync();
         await PublishAsync(api, herald, "bench.throughput", messages, concurrency);
         receiver.Reset();
+        var beforeDrain = CpuUse.Now();
         await herald.StartProcessorsAsync();
         var drained = await WaitForAsync(receiver, (long)messages * endpointCount, TimeSpan.FromMinutes(5));
         var drainSeconds = Stopwatch.GetElapsedTime(receiver.First, receiver.Last).TotalSeconds;
         var drainRate = (receiver.Count - 1) / Math.Max(drainSeconds, 0.001);
 
+        var drainCpu = CpuUse.Now().PerUnitSince(beforeDrain, messages * endpointCount);
+
         Console.WriteLine($"Creating messages at {rate:N0}/s for {duration.TotalSeconds:0} s...");
-        var latency = await PacedAsync(api, herald, receiver, rate, duration);
+        var beforePaced = CpuUse.Now();
+        var latency = await PacedAsync(api, herald, receiver, rate, duration, endpointCount);
+        var pacedCpu = CpuUse.Now().PerUnitSince(beforePaced, latency.Sent);
 
         Console.WriteLine();
         Console.WriteLine("| measurement | value | target |");
@@ -64,11 +72,22 @@ public static class DeliveryBenchmark
         Console.WriteLine($"| raw HttpClient POST loop → receiver ({concurrency} concurrent) | {raw:N0} req/s | baseline |");
         Console.WriteLine($"| Herald draining {messages * endpointCount:N0} deliveries (2 Processors, {endpointCount} endpoints) | {drainRate:N0} deliveries/s{(drained ? "" : " (timed out)")} | |");
         Console.WriteLine($"| ratio Herald / raw loop | {drainRate / raw:P0} | ≥ 50 % |");
-        Console.WriteLine($"| E2E 202 → arrival at {rate:N0} msg/s | p50 {latency.P50:0.0} ms, p99 {latency.P99:0.0} ms, max {latency.Max:0.0} ms | p50 ≤ 15 ms, p99 ≤ 100 ms |");
+        Console.WriteLine($"| E2E 202 → arrival at {rate:N0} msg/s over {endpointCount} endpoints | p50 {latency.P50:0.0} ms, p99 {latency.P99:0.0} ms, max {latency.Max:0.0} ms | p50 ≤ 15 ms, p99 ≤ 100 ms |");
         Console.WriteLine($"| messages at {rate:N0} msg/s | {latency.Sent:N0} sent, {latency.Accepted:N0} accepted, {latency.Arrived:N0} arrived, {latency.Late:N0} sent > 10 ms late | all arrive |");
+        Console.WriteLine();
+        Console.WriteLine("CPU per delivery, by program (ms); the drain includes the restarted Processors' start-up:");
+        Console.WriteLine();
+        Console.WriteLine($"| program | draining | at {rate:N0} msg/s (incl. ingest) |");
+        Console.WriteLine("| --- | --- | --- |");
+        foreach (var program in drainCpu.Select(p => p.Program).Union(pacedCpu.Select(p => p.Program)))
+            Console.WriteLine($"| {program} | {Find(drainCpu, program):0.000} | {Find(pacedCpu, program):0.000} |");
+        Console.WriteLine($"| total | {drainCpu.Sum(p => p.Milliseconds):0.000} | {pacedCpu.Sum(p => p.Milliseconds):0.000} |");
         Console.WriteLine();
         Console.WriteLine($"machine: {Environment.ProcessorCount} cores, {Environment.OSVersion}, .NET {Environment.Version}");
     }
+
+    private static double Find(IReadOnlyList<(string Program, double Milliseconds)> use, string program) =>
+        use.FirstOrDefault(p => p.Program == program).Milliseconds;
 
     private static async Task CreateEndpointAsync(HeraldUnderTest herald, Uri url, string eventType)
     {
@@ -121,10 +140,10 @@ public static class DeliveryBenchmark
     private sealed record Latency(double P50, double P99, double Max, int Sent, int Accepted, int Arrived, int Late);
 
     // Open loop: message i is sent at start + i/rate whether or not earlier ones have been answered.
-    private static async Task<Latency> PacedAsync(HttpClient api, HeraldUnderTest herald, Receiver receiver, int rate, TimeSpan duration)
+    private static async Task<Latency> PacedAsync(HttpClient api, HeraldUnderTest herald, Receiver receiver, int rate, TimeSpan duration, int endpoints)
     {
         receiver.Reset();
-        var body = $$"""{"eventType":"bench.latency","payload":{{Payload}}}""";
+        var bodies = Enumerable.Range(0, endpoints).Select(i => $$"""{"eventType":"bench.latency.{{i}}","payload":{{Payload}}}""").ToArray();
         var total = (int)(rate * duration.TotalSeconds);
         var accepted = new (string? Id, long At)[total];
         var sends = new List<Task>(total);
@@ -154,7 +173,7 @@ public static class DeliveryBenchmark
         {
             try
             {
-                using var content = new StringContent(body, Encoding.UTF8, "application/json");
+                using var content = new StringContent(bodies[index % bodies.Length], Encoding.UTF8, "application/json");
                 using var response = await api.PostAsync(herald.MessagesUrl, content);
                 var at = Stopwatch.GetTimestamp();
                 if (response.StatusCode != HttpStatusCode.Accepted) return;
