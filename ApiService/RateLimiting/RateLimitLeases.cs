@@ -44,14 +44,15 @@ public sealed class RateLimitLeases(IConnectionMultiplexer redis, TimeProvider t
         var counted = false;
         while (true)
         {
-            var now = time.GetUtcNow();
-            var window = now.ToUnixTimeSeconds();
             Task<bool> lease;
             TaskCompletionSource<bool>? mine = null;
             int block;
+            long window;
             lock (budget)
             {
-                budget.MoveTo(window);
+                // Read under the lock: whoever moved the budget to its window read the clock before we did.
+                var now = time.GetUtcNow();
+                budget.MoveTo(now.ToUnixTimeSeconds());
                 if (!counted) (budget.Demand, counted) = (budget.Demand + 1, true);
                 if (budget.Left > 0)
                 {
@@ -80,6 +81,7 @@ public sealed class RateLimitLeases(IConnectionMultiplexer redis, TimeProvider t
     {
         long granted = 0;
         var answered = true;
+        Exception? failure = null;
         try
         {
             Interlocked.Increment(ref _roundTrips);
@@ -91,16 +93,22 @@ public sealed class RateLimitLeases(IConnectionMultiplexer redis, TimeProvider t
             answered = false;
             logger.LogWarning("Rate limit not checked: {Reason}", exception.Message);
         }
+        catch (Exception exception)
+        {
+            // A timeout, say: every request waiting on this lease fails with it (503), and the next one asks again.
+            failure = exception;
+        }
         lock (budget)
         {
-            if (budget.Window == window && answered)
+            if (budget.Window == window && answered && failure is null)
             {
                 if (granted > 0) budget.Left += (int)granted;
                 else budget.Spent = true;
             }
             if (budget.Lease == lease.Task) budget.Lease = null;
         }
-        lease.SetResult(answered);
+        if (failure is not null) lease.SetException(failure);
+        else lease.SetResult(answered);
     }
 
     private KeyBudget Add(string keyId)
