@@ -41,6 +41,7 @@ public static class HeraldApi
         builder.Services.AddSingleton<DeliveryService>();
         builder.Services.AddSingleton<DeliveryFeed>();
         builder.Services.AddSingleton<IdempotencyStore>();
+        builder.Services.AddSingleton<RateLimitLeases>();
         builder.Services.AddSingleton<ApiMetrics>();
 
         builder.Services.AddHostedService<OutboxRelay>();

@@ -56,17 +56,17 @@ public static class MessageEndpoints
         {
             throw ApiError.Invalid("body", $"Not valid JSON: {exception.Message}");
         }
-        using (document)
-        {
-            var root = document.RootElement;
-            if (root.ValueKind != JsonValueKind.Object) throw ApiError.Invalid("body", "A JSON object is required.");
-            var input = new CreateMessageInput(
-                StringProperty(root, "eventType"),
-                StringProperty(root, "eventId"),
-                root.TryGetProperty("payload", out var payload) ? payload.Clone() : default);
-            var (message, _) = await service.CreateAsync(context.Caller(), appId, input, ct);
-            return TypedResults.Accepted($"/api/v1/apps/{appId}/messages/{message.Id}", message);
-        }
+        // The response echoes the payload straight from the parsed request, so the document lives until the response
+        // is written rather than being copied out of it.
+        context.Response.RegisterForDispose(document);
+        var root = document.RootElement;
+        if (root.ValueKind != JsonValueKind.Object) throw ApiError.Invalid("body", "A JSON object is required.");
+        var input = new CreateMessageInput(
+            StringProperty(root, "eventType"),
+            StringProperty(root, "eventId"),
+            root.TryGetProperty("payload", out var payload) ? payload : default);
+        var (message, _) = await service.CreateAsync(context.Caller(), appId, input, ct);
+        return TypedResults.Accepted($"/api/v1/apps/{appId}/messages/{message.Id}", message);
     }
 
     private static string? StringProperty(JsonElement root, string name) =>

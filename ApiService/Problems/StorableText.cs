@@ -35,12 +35,20 @@ internal sealed class StorableInputFilter : IEndpointFilter
 {
     public ValueTask<object?> InvokeAsync(EndpointFilterInvocationContext context, EndpointFilterDelegate next)
     {
+        // Runs on every API request: allocates nothing unless something is refused.
         var request = context.HttpContext.Request;
-        var validation = new Validation();
-        foreach (var (name, value) in request.RouteValues) validation.RequireStorable(name, value as string);
-        foreach (var (name, values) in request.Query)
-            foreach (var value in values) validation.RequireStorable(name, value);
-        validation.ThrowIfInvalid();
+        Validation? refused = null;
+        foreach (var (name, value) in request.RouteValues)
+        {
+            if (!StorableText.IsStorable(value as string)) (refused ??= new()).Add(name, StorableText.Rule);
+        }
+        if (request.QueryString.HasValue)
+        {
+            foreach (var (name, values) in request.Query)
+                foreach (var value in values)
+                    if (!StorableText.IsStorable(value)) (refused ??= new()).Add(name, StorableText.Rule);
+        }
+        refused?.ThrowIfInvalid();
         return next(context);
     }
 }

@@ -1,7 +1,6 @@
 using Herald.ApiService.Auth;
 using Herald.ApiService.Problems;
 using Microsoft.Extensions.Options;
-using StackExchange.Redis;
 
 namespace Herald.ApiService.RateLimiting;
 
@@ -14,24 +13,14 @@ public sealed class RateLimitOptions
     public int RequestsPerSecond { get; set; } = 1000;
 }
 
-/// <summary>
-/// A fixed one-second window per API key, counted in Redis so every API replica shares it: one script call per
-/// request increments the window's counter and, for its first hit, sets its expiry — one round trip, atomic.
-/// </summary>
-internal sealed class ApiKeyRateLimiter(
-    RequestDelegate next,
-    IConnectionMultiplexer redis,
-    IOptionsMonitor<RateLimitOptions> options,
-    TimeProvider time,
-    ILogger<ApiKeyRateLimiter> logger)
+/// <summary>Refuses a request over its API key's per-second limit with 429 and Retry-After (the next window). The
+/// count is shared by all API replicas; see <see cref="RateLimitLeases"/> for how, and how exact it is.</summary>
+internal sealed class ApiKeyRateLimiter(RequestDelegate next, RateLimitLeases leases, IOptionsMonitor<RateLimitOptions> options)
 {
-    // Loaded once; StackExchange.Redis sends EVALSHA and falls back to EVAL if the server lost the script.
-    private static readonly LuaScript CountScript = LuaScript.Prepare(
-        "local n = redis.call('INCR', @key) if n == 1 then redis.call('EXPIRE', @key, 2) end return n");
-
     public async Task InvokeAsync(HttpContext context)
     {
-        if (Caller.From(context.User) is { } caller && await IsOverLimitAsync(caller) is { } retryAfter)
+        if (Caller.From(context.User) is { } caller
+            && await leases.AcquireAsync(caller.KeyId, options.CurrentValue.RequestsPerSecond) is { } retryAfter)
         {
             throw new ApiError(ApiErrorKind.RateLimited, $"Rate limit exceeded: {options.CurrentValue.RequestsPerSecond} requests per second per API key.")
             {
@@ -39,24 +28,5 @@ internal sealed class ApiKeyRateLimiter(
             };
         }
         await next(context);
-    }
-
-    private async Task<TimeSpan?> IsOverLimitAsync(Caller caller)
-    {
-        var now = time.GetUtcNow();
-        var window = now.ToUnixTimeSeconds();
-        var key = $"herald:ratelimit:{caller.KeyId}:{window}";
-        try
-        {
-            var count = (long)await CountScript.EvaluateAsync(redis.GetDatabase(), new { key = (RedisKey)key });
-            if (count <= options.CurrentValue.RequestsPerSecond) return null;
-            return DateTimeOffset.FromUnixTimeSeconds(window + 1) - now;
-        }
-        catch (RedisException exception)
-        {
-            // Limits protect the service; an unreachable Redis must not take the API down with it (readiness reports it).
-            logger.LogWarning("Rate limit not checked: {Reason}", exception.Message);
-            return null;
-        }
     }
 }

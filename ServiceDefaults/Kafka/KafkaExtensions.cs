@@ -37,13 +37,14 @@ public static class KafkaExtensions
     }
 
     /// <summary>One producer per process (it is thread-safe and batches): idempotent, acknowledged by all in-sync replicas.</summary>
-    public static void AddKafkaProducer(this IHostApplicationBuilder builder)
+    /// <param name="defaults">The service's own defaults, applied before any <c>Kafka:Producer</c> setting.</param>
+    public static void AddKafkaProducer(this IHostApplicationBuilder builder, Action<ProducerConfig>? defaults = null)
     {
         builder.Services.AddSingleton(sp =>
         {
             var connection = sp.GetRequiredService<KafkaConnection>();
             var logger = sp.GetRequiredService<ILoggerFactory>();
-            return new ProducerBuilder<string, byte[]>(connection.ProducerConfig())
+            return new ProducerBuilder<string, byte[]>(connection.ProducerConfig(defaults))
                 .SetLogHandler(LogTo(logger))
                 .SetErrorHandler((_, error) => logger.CreateLogger("Herald.Kafka").LogWarning("Kafka producer: {Reason}", error.Reason))
                 .Build();
@@ -72,14 +73,19 @@ public sealed class KafkaConnection(string bootstrapServers, string clientId, IC
 
     public ClientConfig ClientConfig() => new() { BootstrapServers = BootstrapServers, ClientId = clientId };
 
-    public ProducerConfig ProducerConfig() => Apply(new ProducerConfig(ClientConfig())
+    public ProducerConfig ProducerConfig(Action<ProducerConfig>? defaults = null)
     {
-        // No acknowledged record may be lost or duplicated by the producer itself.
-        EnableIdempotence = true,
-        Acks = Acks.All,
-        // A short linger batches concurrent API requests without adding visible latency.
-        LingerMs = 2,
-    }, "Producer");
+        var config = new ProducerConfig(ClientConfig())
+        {
+            // No acknowledged record may be lost or duplicated by the producer itself.
+            EnableIdempotence = true,
+            Acks = Acks.All,
+            // A short linger batches concurrent requests without adding visible latency.
+            LingerMs = 2,
+        };
+        defaults?.Invoke(config);
+        return Apply(config, "Producer");
+    }
 
     public ConsumerConfig ConsumerConfig(string groupId) => Apply(new ConsumerConfig(ClientConfig())
     {
