@@ -162,9 +162,17 @@ public static class DeliveryBenchmark
         var deadline = Stopwatch.StartNew();
         while (ids.Any(a => !receiver.Arrivals.ContainsKey(a.Id!)) && deadline.Elapsed < TimeSpan.FromSeconds(60)) await Task.Delay(50);
 
-        var latencies = ids.Where(a => receiver.Arrivals.ContainsKey(a.Id!))
-            .Select(a => Math.Max(0, Stopwatch.GetElapsedTime(a.At, receiver.Arrivals[a.Id!]).TotalMilliseconds))
-            .Order().ToArray();
+        var timed = ids.Where(a => receiver.Arrivals.ContainsKey(a.Id!))
+            .Select(a => (Second: (int)Stopwatch.GetElapsedTime(start, a.At).TotalSeconds,
+                          Endpoint: Array.IndexOf(accepted, a) % endpoints,
+                          Ms: Math.Max(0, Stopwatch.GetElapsedTime(a.At, receiver.Arrivals[a.Id!]).TotalMilliseconds)))
+            .ToList();
+        // Where the slow ones are: spread out (queueing) or bunched in time or on one endpoint (a stall).
+        var slow = timed.Where(t => t.Ms > 1000).ToList();
+        if (slow.Count > 0)
+            Console.WriteLine($"  {slow.Count} took over 1 s; by second sent: {string.Join(" ", slow.CountBy(t => t.Second).OrderBy(g => g.Key).Select(g => $"{g.Key}s:{g.Value}"))}; " +
+                              $"by endpoint: {string.Join(" ", slow.CountBy(t => t.Endpoint).OrderBy(g => g.Key).Select(g => $"#{g.Key}:{g.Value}"))}");
+        var latencies = timed.Select(t => t.Ms).Order().ToArray();
         return latencies.Length == 0
             ? new Latency(double.NaN, double.NaN, double.NaN, total, ids.Count, 0, late)
             : new Latency(latencies[latencies.Length / 2], latencies[(int)(latencies.Length * 0.99)], latencies[^1], total, ids.Count, latencies.Length, late);
