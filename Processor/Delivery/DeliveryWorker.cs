@@ -154,7 +154,7 @@ public sealed class DeliveryWorker(
         {
             await gate.ReportProbeAsync(endpoint, succeeded);
         }
-        catch (RedisException exception)
+        catch (Exception exception) when (exception is RedisException or TimeoutException)
         {
             // Without Redis the probe's outcome is lost; the breaker sends another probe after the probe timeout.
             logger.LogWarning("Could not report the probe of {EndpointId} to its circuit breaker: {Reason}", endpoint.Id, exception.Message);

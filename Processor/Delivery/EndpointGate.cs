@@ -196,12 +196,31 @@ public sealed class EndpointGate : IAsyncDisposable
         using var timer = new PeriodicTimer(FlushEvery, _time);
         try
         {
-            while (await timer.WaitForNextTickAsync(_stopping.Token)) await FlushAsync();
+            while (await timer.WaitForNextTickAsync(_stopping.Token))
+            {
+                try
+                {
+                    await FlushAsync();
+                }
+                catch (Exception exception) when (exception is not OperationCanceledException)
+                {
+                    // The next tick tries again; the flusher must outlive any one failure.
+                    _logger.LogWarning(exception, "Could not flush circuit breaker counts");
+                }
+            }
         }
         catch (OperationCanceledException)
         {
         }
-        await FlushAsync();
+        try
+        {
+            await FlushAsync();
+        }
+        catch (Exception exception) when (exception is RedisException or TimeoutException or ObjectDisposedException)
+        {
+            // Shutting down: the last counts are only a hint to the breaker.
+            _logger.LogDebug("Could not flush the last circuit breaker counts: {Reason}", exception.Message);
+        }
     }
 
     private async Task FlushAsync()
@@ -242,7 +261,7 @@ public sealed class EndpointGate : IAsyncDisposable
                 Heard(state, now, (long)result[1]);
                 if ((int)result[0] == 1) _logger.LogWarning("Circuit breaker of endpoint {EndpointId} opened", state.Id);
             }
-            catch (RedisException exception)
+            catch (Exception exception) when (exception is RedisException or TimeoutException)
             {
                 // Without Redis the breaker forgets these outcomes; the deliveries themselves are recorded.
                 _logger.LogWarning("Could not report to the circuit breaker of {EndpointId}: {Reason}", state.Id, exception.Message);
