@@ -82,9 +82,10 @@ public sealed class EndpointGate : IAsyncDisposable
         return {0, 0}
         """);
 
-    // The half-open probe's outcome: success closes the breaker, failure opens it again. Returns open until ms or 0.
+    // The half-open probe's outcome: success closes the breaker, failure opens it again. Returns open until ms, 0 when
+    // closed, -1 when the breaker was no longer half-open (another replica settled it).
     private static readonly LuaScript Probe = LuaScript.Prepare("""
-        if redis.call('HGET', @breaker, 'state') ~= 'half' then return 0 end
+        if redis.call('HGET', @breaker, 'state') ~= 'half' then return -1 end
         if @succeeded == '1' then
           redis.call('DEL', @breaker, @window)
           return 0
@@ -158,6 +159,12 @@ public sealed class EndpointGate : IAsyncDisposable
             succeeded = succeeded ? "1" : "0",
             breakMs = (long)_options.Value.CircuitBreaker.BreakDuration.TotalMilliseconds,
         });
+        if (openUntil < 0)
+        {
+            // Settled elsewhere: ask Redis again at the next admission.
+            lock (state) state.HeardAt = long.MinValue / 2;
+            return;
+        }
         Heard(state, now, openUntil);
         if (openUntil == 0) _logger.LogWarning("Circuit breaker of endpoint {EndpointId} closed", endpoint.Id);
     }
