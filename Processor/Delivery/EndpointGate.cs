@@ -114,7 +114,7 @@ public sealed class EndpointGate : IAsyncDisposable
 
     public ValueTask<Admission> AdmitAsync(EndpointTarget endpoint)
     {
-        var state = _endpoints.GetOrAdd(endpoint.Id, id => new EndpointState(id));
+        var state = StateOf(endpoint.Id);
         var now = _time.GetUtcNow().ToUnixTimeMilliseconds();
         lock (state)
         {
@@ -138,7 +138,7 @@ public sealed class EndpointGate : IAsyncDisposable
     /// <summary>Counts an attempt's outcome toward its endpoint's breaker (sent to Redis with the next flush).</summary>
     public void Report(EndpointTarget endpoint, bool succeeded)
     {
-        var state = _endpoints.GetOrAdd(endpoint.Id, id => new EndpointState(id));
+        var state = StateOf(endpoint.Id);
         lock (state)
         {
             if (succeeded) state.Succeeded++;
@@ -149,7 +149,7 @@ public sealed class EndpointGate : IAsyncDisposable
     /// <summary>Settles a half-open breaker with its probe's outcome, at once: the endpoint's deliveries wait on it.</summary>
     public async Task ReportProbeAsync(EndpointTarget endpoint, bool succeeded)
     {
-        var state = _endpoints.GetOrAdd(endpoint.Id, id => new EndpointState(id));
+        var state = StateOf(endpoint.Id);
         var now = _time.GetUtcNow().ToUnixTimeMilliseconds();
         var openUntil = (long)await _redis.GetDatabase().ScriptEvaluateAsync(Probe, new
         {
@@ -162,16 +162,18 @@ public sealed class EndpointGate : IAsyncDisposable
         if (openUntil < 0)
         {
             // Settled elsewhere: ask Redis again at the next admission.
-            lock (state) state.HeardAt = long.MinValue / 2;
+            lock (state) state.HeardAt = EndpointState.Never;
             return;
         }
         Heard(state, now, openUntil);
-        if (openUntil == 0) _logger.LogWarning("Circuit breaker of endpoint {EndpointId} closed", endpoint.Id);
+        _logger.LogWarning("Circuit breaker of endpoint {EndpointId} {Change}", endpoint.Id, openUntil == 0 ? "closed" : "opened");
     }
 
     private async Task<Admission> AdmitRemotelyAsync(EndpointTarget endpoint, EndpointState state, long now)
     {
         var limit = endpoint.RateLimit ?? 0;
+        // A probe that never reports (its Processor died) frees the half-open slot after one request timeout.
+        var probeTimeout = (long)_options.Value.RequestTimeout.TotalMilliseconds + 1000;
         var result = (RedisResult[])(await _redis.GetDatabase().ScriptEvaluateAsync(Admit, new
         {
             breaker = BreakerKey(endpoint.Id),
@@ -179,8 +181,7 @@ public sealed class EndpointGate : IAsyncDisposable
             now,
             limit,
             block = Math.Clamp(limit / 10, 1, 100),
-            // A probe that never reports (its Processor died) frees the half-open slot after one request timeout.
-            probeTimeout = (long)(_options.Value.RequestTimeout.TotalMilliseconds + 1000),
+            probeTimeout,
         }))!;
         var admission = new Admission((AdmissionKind)(int)result[0], TimeSpan.FromMilliseconds((long)result[1]));
         lock (state)
@@ -190,7 +191,7 @@ public sealed class EndpointGate : IAsyncDisposable
             {
                 AdmissionKind.BreakerOpen => now + (long)admission.Wait.TotalMilliseconds,
                 // This attempt is the probe: the endpoint's others wait for its outcome, as Redis has them do.
-                AdmissionKind.Probe => now + (long)_options.Value.RequestTimeout.TotalMilliseconds + 1000,
+                AdmissionKind.Probe => now + probeTimeout,
                 _ => 0,
             };
             if (admission.Kind == AdmissionKind.Allowed && limit > 0) (state.LeaseSecond, state.Leased) = (now / 1000, (int)result[2] - 1);
@@ -276,6 +277,8 @@ public sealed class EndpointGate : IAsyncDisposable
         }
     }
 
+    private EndpointState StateOf(string endpointId) => _endpoints.GetOrAdd(endpointId, id => new EndpointState(id));
+
     private static void Heard(EndpointState state, long now, long openUntil)
     {
         lock (state) (state.HeardAt, state.OpenUntil) = (now, openUntil);
@@ -296,9 +299,12 @@ public sealed class EndpointGate : IAsyncDisposable
     /// <summary>What this replica knows of one endpoint; guarded by its own lock.</summary>
     private sealed class EndpointState(string id)
     {
+        /// <summary>A <see cref="HeardAt"/> older than any trust period (and safe to subtract from).</summary>
+        public const long Never = long.MinValue / 2;
+
         public string Id { get; } = id;
-        /// <summary>When Redis last told us the breaker's state (Unix ms); long.MinValue = never.</summary>
-        public long HeardAt { get; set; } = long.MinValue / 2;
+        /// <summary>When Redis last told us the breaker's state (Unix ms); <see cref="Never"/> until it has.</summary>
+        public long HeardAt { get; set; } = Never;
         /// <summary>Unix ms until which the breaker keeps attempts out; 0 = closed.</summary>
         public long OpenUntil { get; set; }
         public long LeaseSecond { get; set; }
