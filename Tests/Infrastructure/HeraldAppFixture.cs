@@ -166,22 +166,36 @@ public sealed class HeraldAppFixture : IAsyncLifetime
     /// (Asked directly: right after a restart the orchestrator's snapshot can still show the old health.)</summary>
     public async Task<IReadOnlyDictionary<string, int>> ProcessorInstancesAsync(CancellationToken cancellationToken = default)
     {
+        // Bounded even when the caller gives no token: a replica that died (say, of a crash) fails the test that
+        // needed it, naming its state, rather than hanging the run.
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        timeout.CancelAfter(StartTimeout);
         var instances = new HashSet<string>();
-        await foreach (var update in App.ResourceNotifications.WatchAsync(cancellationToken))
+        try
         {
-            if (update.Resource.Name == "processor") instances.Add(update.ResourceId);
-            if (instances.Count == ProcessorReplicas) break;
-        }
-        using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(2) };
-        while (true)
-        {
-            var ready = new Dictionary<string, int>();
-            foreach (var instance in instances)
+            await foreach (var update in App.ResourceNotifications.WatchAsync(timeout.Token))
             {
-                if (ProcessOf(instance) is { } pid && await IsReadyAsync(http, pid, cancellationToken)) ready[instance] = pid;
+                if (update.Resource.Name == "processor") instances.Add(update.ResourceId);
+                if (instances.Count == ProcessorReplicas) break;
             }
-            if (ready.Count == instances.Count) return ready;
-            await Task.Delay(250, cancellationToken);
+            using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(2) };
+            while (true)
+            {
+                var ready = new Dictionary<string, int>();
+                foreach (var instance in instances)
+                {
+                    if (ProcessOf(instance) is { } pid && await IsReadyAsync(http, pid, timeout.Token)) ready[instance] = pid;
+                }
+                if (ready.Count == instances.Count) return ready;
+                await Task.Delay(250, timeout.Token);
+            }
+        }
+        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+        {
+            var states = instances.Select(instance => App.ResourceNotifications.TryGetCurrentState(instance, out var state)
+                ? $"{instance}: {state.Snapshot.State?.Text} (exit code {state.Snapshot.ExitCode?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "none"})"
+                : $"{instance}: no state");
+            throw new TimeoutException($"Processor replicas not all ready within {StartTimeout.TotalMinutes} min: {string.Join("; ", states)}.");
         }
     }
 
