@@ -1,5 +1,6 @@
 using System.Net;
 using System.Text.Json;
+using Aspire.Hosting.Testing;
 using Herald.Tests.Infrastructure;
 
 namespace Herald.Tests.Api;
@@ -99,10 +100,68 @@ public sealed class MessagesApiTests(HeraldAppFixture herald)
         var (_, list, _) = await herald.Admin.GetAsync($"/api/v1/apps/{app}/messages");
         Assert.Equal(0, list.GetProperty("data").GetArrayLength());
 
-        // A body far beyond the cap is cut off while reading, and still gets a 413.
-        var huge = new { blob = new string('x', 4 * 1024 * 1024) };
-        Assert.Equal(HttpStatusCode.RequestEntityTooLarge,
-            (await herald.Admin.PostAsync($"/api/v1/apps/{app}/messages", new { eventType = "big.one", payload = huge })).Status);
+        var huge = JsonSerializer.Serialize(new { eventType = "big.one", payload = new { blob = new string('x', 4 * 1024 * 1024) } });
+
+        // A declared length beyond the cap is refused before the body is read: a client that waits for
+        // "100 Continue", as clients of large uploads do, gets its 413 without sending the body.
+        using (var http = new HttpClient(new SocketsHttpHandler { Expect100ContinueTimeout = TimeSpan.FromSeconds(30) })
+        {
+            BaseAddress = herald.App.GetEndpoint("api", "http"),
+        })
+        using (var request = new HttpRequestMessage(HttpMethod.Post, $"/api/v1/apps/{app}/messages")
+        {
+            Content = new StringContent(huge, System.Text.Encoding.UTF8, "application/json"),
+        })
+        {
+            request.Headers.Authorization = new("Bearer", herald.AdminKey);
+            request.Headers.ExpectContinue = true;
+            using var response = await http.SendAsync(request);
+            Assert.Equal(HttpStatusCode.RequestEntityTooLarge, response.StatusCode);
+        }
+
+        // A chunked body is cut off while it is read. The server answers and closes the connection while the client
+        // may still be sending, so the client reads its answer beside the write (HttpClient would report the write's
+        // broken pipe instead).
+        Assert.Equal("HTTP/1.1 413", await PostChunkedAsync($"/api/v1/apps/{app}/messages", huge));
+
+        var (_, after, _) = await herald.Admin.GetAsync($"/api/v1/apps/{app}/messages");
+        Assert.Equal(0, after.GetProperty("data").GetArrayLength());
+    }
+
+    /// <summary>POSTs <paramref name="json"/> chunked over a raw connection; returns the response's status line
+    /// (protocol and code).</summary>
+    private async Task<string> PostChunkedAsync(string path, string json)
+    {
+        var api = herald.App.GetEndpoint("api", "http");
+        using var client = new System.Net.Sockets.TcpClient();
+        await client.ConnectAsync(api.Host, api.Port);
+        var stream = client.GetStream();
+        var head = $"POST {path} HTTP/1.1\r\nHost: {api.Authority}\r\nAuthorization: Bearer {herald.AdminKey}\r\n"
+            + "Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n";
+        var send = Task.Run(async () =>
+        {
+            try
+            {
+                await stream.WriteAsync(System.Text.Encoding.ASCII.GetBytes(head));
+                var body = System.Text.Encoding.UTF8.GetBytes(json);
+                for (var offset = 0; offset < body.Length; offset += 64 * 1024)
+                {
+                    var length = Math.Min(64 * 1024, body.Length - offset);
+                    await stream.WriteAsync(System.Text.Encoding.ASCII.GetBytes($"{length:x}\r\n"));
+                    await stream.WriteAsync(body.AsMemory(offset, length));
+                    await stream.WriteAsync("\r\n"u8.ToArray());
+                }
+                await stream.WriteAsync("0\r\n\r\n"u8.ToArray());
+            }
+            catch (IOException)
+            {
+                // The server closed the connection after answering: expected once the cap is passed.
+            }
+        });
+        using var reader = new StreamReader(stream, System.Text.Encoding.ASCII);
+        var statusLine = await reader.ReadLineAsync().WaitAsync(TimeSpan.FromSeconds(30));
+        await send.WaitAsync(TimeSpan.FromSeconds(30));
+        return string.Join(' ', (statusLine ?? "").Split(' ').Take(2));
     }
 
     [Fact]

@@ -26,8 +26,9 @@ public sealed class RelayTests(HeraldAppFixture herald)
         {
             // Commits do not need Kafka: every one of these is acknowledged during the outage.
             for (var i = 0; i < 40; i++) accepted.Add(await herald.Admin.SendMessageAsync(app, "outage.during", new { i, text = "é ✓" }));
-            // Outlast the producer's 5 s message timeout, so the relay, not the producer's retries, has to deliver.
-            await Task.Delay(TimeSpan.FromSeconds(7));
+            // Outlast the producer's 3 s message timeout, so the relay, not the producer's retries, has to deliver
+            // (and stay within the consumers' 10 s session: see the fixture).
+            await Task.Delay(TimeSpan.FromSeconds(4));
         }
         finally
         {

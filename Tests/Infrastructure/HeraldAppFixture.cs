@@ -53,15 +53,18 @@ public sealed class HeraldAppFixture : IAsyncLifetime
             $"--Herald:RateLimit:RequestsPerSecond={RateLimit}",
             "--Herald:Shutdown:DrainDelay=00:00:02",
             // Short enough that a Kafka outage in a test outlasts it and the relay has to step in.
-            "--Kafka:Producer:message.timeout.ms=5000",
+            "--Kafka:Producer:message.timeout.ms=3000",
             "--Herald:Messages:RelayGrace=00:00:02",
             // Retries in seconds rather than hours, so tests can watch a schedule run out.
             $"--Herald:Delivery:Schedule={RetrySchedule}",
             $"--Herald:Delivery:Lease={Lease}",
             "--Herald:Delivery:CircuitBreaker:BreakDuration=00:00:03",
             $"--Herald:Delivery:DisableAfter={DisableAfter}",
-            // A killed Processor's partitions move to its peer within seconds, not the default 45.
-            "--Kafka:Consumer:session.timeout.ms=6000",
+            // A killed Processor's partitions move to its peer within seconds, not the default 45 — yet the session
+            // outlasts the test's full broker outage (RelayTests, about 4 s). An outage longer than the session left
+            // the mock coordinator and librdkafka with two members owning the same partitions, each delivering every
+            // task, and one Processor died of SIGSEGV just as such an outage ended.
+            "--Kafka:Consumer:session.timeout.ms=10000",
             "--Kafka:Consumer:heartbeat.interval.ms=1000",
             // The receiver is on loopback, which delivery refuses unless allowed; said here so it does not depend on
             // the services running in Development (whose appsettings allow loopback too).
