@@ -44,7 +44,9 @@ public static class TelemetryExtensions
                     aspnet.Filter = context => context.Request.Path != HealthProbes.LivenessPath
                                                && context.Request.Path != HealthProbes.ReadinessPath
                                                && context.Request.Path != MetricsPath)
-                .AddHttpClientInstrumentation());
+                .AddHttpClientInstrumentation()
+                // Before any exporter (added below): what is exported is already redacted.
+                .AddProcessor(new OutgoingUrlRedaction()));
 
         // The Aspire dashboard (or any collector) sets this; without it nothing is pushed.
         if (!string.IsNullOrWhiteSpace(builder.Configuration["OTEL_EXPORTER_OTLP_ENDPOINT"]))
