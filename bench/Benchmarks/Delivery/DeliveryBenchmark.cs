@@ -158,13 +158,14 @@ public static class DeliveryBenchmark
             await Task.Delay(1);
         }
         await Task.WhenAll(sends);
-        var ids = accepted.Where(a => a.Id is not null).ToList();
+        // Message i went to latency endpoint i % endpoints (see SendAsync).
+        var ids = accepted.Select((a, index) => (a.Id, a.At, Endpoint: index % endpoints)).Where(a => a.Id is not null).ToList();
         var deadline = Stopwatch.StartNew();
         while (ids.Any(a => !receiver.Arrivals.ContainsKey(a.Id!)) && deadline.Elapsed < TimeSpan.FromSeconds(60)) await Task.Delay(50);
 
         var timed = ids.Where(a => receiver.Arrivals.ContainsKey(a.Id!))
             .Select(a => (Second: (int)Stopwatch.GetElapsedTime(start, a.At).TotalSeconds,
-                          Endpoint: Array.IndexOf(accepted, a) % endpoints,
+                          a.Endpoint,
                           Ms: Math.Max(0, Stopwatch.GetElapsedTime(a.At, receiver.Arrivals[a.Id!]).TotalMilliseconds)))
             .ToList();
         // Where the slow ones are: spread out (queueing) or bunched in time or on one endpoint (a stall).
