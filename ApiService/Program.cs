@@ -13,16 +13,19 @@ using Herald.ApiService.Problems;
 using Herald.ApiService.RateLimiting;
 using Herald.Database;
 using Herald.Kafka;
+using Herald.ServiceDefaults.Health;
 using Herald.ServiceDefaults.Kafka;
 using Herald.ServiceDefaults.Postgres;
+using Herald.ServiceDefaults.Redis;
 using Scalar.AspNetCore;
 
 var builder = WebApplication.CreateBuilder(args);
 
 builder.AddServiceDefaults();
 builder.AddHeraldDatabase();
-builder.AddRedisClient("redis");
-builder.AddKafka(Topics.All.ToSpecifications());
+builder.AddHeraldRedis();
+// The API serves without Kafka: what it accepts waits in PostgreSQL (the outbox) until Kafka is back.
+builder.AddKafka(DependencyRole.Optional, Topics.All.ToSpecifications());
 // Nobody waits for a message's publication (create-message answers once it is committed), so the API lingers longer
 // than the default: fewer, larger produce requests, and far fewer broker-thread wake-ups per message.
 builder.AddKafkaProducer(producer => producer.LingerMs = 10);

@@ -2,6 +2,7 @@ using Herald.AppHost;
 using Herald.AppHost.Deployment;
 using Herald.AppHost.Infrastructure;
 using Herald.AppHost.Infrastructure.Local;
+using Herald.AppHost.Supervision;
 
 var builder = DistributedApplication.CreateBuilder(args);
 
@@ -31,6 +32,7 @@ builder.AddProject<Projects.ApiService>("api")
     .PublishWithContainerPort("grpc")
     .WithServiceSettings(builder.Configuration)
     .WithHttpHealthCheck("/readyz")
+    .WithRestartOnCrash()
     .WithExternalHttpEndpoints()
     // azd gives a Container App one external ingress (two external target ports fail `azd up`), and REST has it; gRPC
     // is reached inside the environment or the cluster, or through an ingress of your own.
@@ -41,7 +43,8 @@ builder.AddProject<Projects.Processor>("processor")
     .WithReplicas(2)
     .WithHeraldInfrastructure(infrastructure)
     .WithServiceSettings(builder.Configuration)
-    .WithHttpHealthCheck("/readyz");
+    .WithHttpHealthCheck("/readyz")
+    .WithRestartOnCrash();
 
 builder.AddKubernetesPublishing();
 

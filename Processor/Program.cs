@@ -4,22 +4,30 @@ using Herald.Processor.Delivery;
 using Herald.Processor.Fanout;
 using Herald.Processor.Scheduling;
 using Herald.Processor.Telemetry;
+using Herald.ServiceDefaults.Health;
 using Herald.ServiceDefaults.Kafka;
 using Herald.ServiceDefaults.Postgres;
+using Herald.ServiceDefaults.Redis;
 
 var builder = WebApplication.CreateBuilder(args);
 
 builder.AddServiceDefaults();
 builder.AddHeraldDatabase();
-builder.AddRedisClient("redis");
-builder.AddKafka(Topics.All.ToSpecifications());
+builder.AddHeraldRedis();
+builder.AddKafka(DependencyRole.Required, Topics.All.ToSpecifications());
+// Ready once it is a member of both groups: only then can it take work.
+builder.AddConsumerGroups(MessageFanout.GroupId, DeliveryConsumer.GroupId);
 builder.AddKafkaProducer();
 
 builder.AddWebhookDelivery();
 builder.Services.AddSingleton<DeliveryTelemetry>();
 builder.Services.AddHostedService<BacklogSampler>();
-// Messages → deliveries (fan-out), due deliveries → tasks (scheduler), tasks → attempts (delivery).
+// Messages → deliveries (fan-out, and its sweep for what Kafka lost), due deliveries → tasks (scheduler), tasks →
+// attempts (delivery).
+builder.Services.Configure<FanoutOptions>(builder.Configuration.GetSection(FanoutOptions.Section));
+builder.Services.AddSingleton<DeliveryFanout>();
 builder.Services.AddHostedService<MessageFanout>();
+builder.Services.AddHostedService<FanoutSweep>();
 builder.Services.AddHostedService<DueDeliveries>();
 builder.Services.AddHostedService<DeliveryConsumer>();
 

@@ -38,7 +38,8 @@ public static class GrpcHosting
             grpc.Interceptors.Add<IdempotencyInterceptor>();
         });
         builder.Services.AddGrpcReflection();
-        builder.Services.AddGrpcHealthChecks().AddCheck("api", () => Microsoft.Extensions.Diagnostics.HealthChecks.HealthCheckResult.Healthy());
+        // grpc.health.v1 answers from the same checks as /readyz.
+        builder.Services.AddGrpcHealthChecks();
 
         if (builder.Configuration.GetValue<int?>(PortSetting) is not { } grpcPort) return;
         var restUrls = RestUrls(builder.Configuration);

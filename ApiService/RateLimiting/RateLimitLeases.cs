@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using Herald.ServiceDefaults.Health;
 using StackExchange.Redis;
 
 namespace Herald.ApiService.RateLimiting;
@@ -10,13 +11,23 @@ namespace Herald.ApiService.RateLimiting;
 /// Bounds. Redis never leases more than the limit for one window in total, so the replicas together admit at most the
 /// limit per window: leasing adds no over-admission. What remains is the fixed window's own (a burst straddling a
 /// boundary: up to twice the limit within one second), clock skew between replicas (each keys the window by its own
-/// clock, as before) and failing open while Redis is unreachable. The price is under-admission: requests a replica
+/// clock, as before) and Redis outages (below). The price is under-admission: requests a replica
 /// leased but had no use for before its window ended are lost, at most one block (≤ limit / 8) per replica per window.
 /// Below 16 requests per second a block is a single request, so small limits stay exact.
 /// </para>
+/// <para>
+/// Without Redis (unreachable, or no answer within <see cref="LeaseTimeout"/>) each replica counts the window on its
+/// own, at the full limit, until the Redis dependency answers again: n replicas then admit up to n × the limit. The
+/// limit protects the service; an outage of Redis must neither refuse nor slow down requests.
+/// </para>
 /// </summary>
-public sealed class RateLimitLeases(IConnectionMultiplexer redis, TimeProvider time, ILogger<RateLimitLeases> logger)
+public sealed class RateLimitLeases(IConnectionMultiplexer redis, Dependencies dependencies, TimeProvider time, ILogger<RateLimitLeases> logger)
 {
+    /// <summary>A lease is one small script; a Redis that has not answered by then is treated as down.</summary>
+    public static readonly TimeSpan LeaseTimeout = TimeSpan.FromMilliseconds(250);
+
+    private readonly Dependency _redisDependency = dependencies[Dependencies.Redis];
+
     // Grants min(block, what is left of the window) and counts it as used; 0 once the window is spent. The key lives
     // past its second so a replica whose clock lags a little still finds the count.
     private static readonly LuaScript LeaseScript = LuaScript.Prepare("""
@@ -44,8 +55,8 @@ public sealed class RateLimitLeases(IConnectionMultiplexer redis, TimeProvider t
         var counted = false;
         while (true)
         {
-            Task<bool> lease;
-            TaskCompletionSource<bool>? mine = null;
+            Task lease;
+            TaskCompletionSource? mine = null;
             int block;
             long window;
             lock (budget)
@@ -60,11 +71,16 @@ public sealed class RateLimitLeases(IConnectionMultiplexer redis, TimeProvider t
                     return null;
                 }
                 if (budget.Spent) return DateTimeOffset.FromUnixTimeSeconds(budget.Window + 1) - now;
+                if (!_redisDependency.IsAvailable)
+                {
+                    if (budget.CountedLocally++ < limit) return null;
+                    return DateTimeOffset.FromUnixTimeSeconds(budget.Window + 1) - now;
+                }
                 block = 0;
                 if (budget.Lease is null)
                 {
                     // One lease in flight per key: concurrent requests wait for it instead of each asking Redis.
-                    mine = new TaskCompletionSource<bool>(TaskCreationOptions.RunContinuationsAsynchronously);
+                    mine = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
                     budget.Lease = mine.Task;
                     block = budget.NextBlock(limit);
                 }
@@ -72,43 +88,37 @@ public sealed class RateLimitLeases(IConnectionMultiplexer redis, TimeProvider t
                 window = budget.Window;
             }
             if (mine is not null) await LeaseAsync(keyId, budget, window, block, limit, mine);
-            // Redis unreachable: admit (the limit protects the service; an outage must not take the API down with it).
-            if (!await lease) return null;
+            // Unanswered, Redis is now marked down: the next turn of the loop counts locally.
+            await lease;
         }
     }
 
-    private async Task LeaseAsync(string keyId, KeyBudget budget, long window, int block, int limit, TaskCompletionSource<bool> lease)
+    private async Task LeaseAsync(string keyId, KeyBudget budget, long window, int block, int limit, TaskCompletionSource lease)
     {
         long granted = 0;
         var answered = true;
-        Exception? failure = null;
         try
         {
             Interlocked.Increment(ref _roundTrips);
             granted = (long)await LeaseScript.EvaluateAsync(redis.GetDatabase(),
-                new { key = (RedisKey)$"herald:ratelimit:{keyId}:{window}", block, limit });
+                new { key = (RedisKey)$"herald:ratelimit:{keyId}:{window}", block, limit }).WaitAsync(LeaseTimeout);
         }
-        catch (RedisException exception)
+        catch (Exception exception) when (exception is RedisException or TimeoutException)
         {
             answered = false;
-            logger.LogWarning("Rate limit not checked: {Reason}", exception.Message);
-        }
-        catch (Exception exception)
-        {
-            // A timeout, say: every request waiting on this lease fails with it (503), and the next one asks again.
-            failure = exception;
+            _redisDependency.ReportFailure(exception.Message);
+            logger.LogWarning("Rate limit counted locally while Redis is unavailable: {Reason}", exception.Message);
         }
         lock (budget)
         {
-            if (budget.Window == window && answered && failure is null)
+            if (budget.Window == window && answered)
             {
                 if (granted > 0) budget.Left += (int)granted;
                 else budget.Spent = true;
             }
             if (budget.Lease == lease.Task) budget.Lease = null;
         }
-        if (failure is not null) lease.SetException(failure);
-        else lease.SetResult(answered);
+        lease.SetResult();
     }
 
     private KeyBudget Add(string keyId)
@@ -135,7 +145,10 @@ public sealed class RateLimitLeases(IConnectionMultiplexer redis, TimeProvider t
         /// <summary>Redis has nothing more to lease this window: refuse locally until the next.</summary>
         public bool Spent;
 
-        public Task<bool>? Lease;
+        public Task? Lease;
+
+        /// <summary>Requests admitted this window without Redis.</summary>
+        public int CountedLocally;
 
         /// <summary>Requests seen this window, and in the one before: what the next window's first block aims at.</summary>
         public int Demand;
@@ -146,7 +159,7 @@ public sealed class RateLimitLeases(IConnectionMultiplexer redis, TimeProvider t
         {
             if (window <= Window) return;
             _previousDemand = window == Window + 1 ? Demand : 0;
-            (Window, Left, Spent, Lease, Demand, _lastBlock) = (window, 0, false, null, 0, 0);
+            (Window, Left, Spent, Lease, Demand, _lastBlock, CountedLocally) = (window, 0, false, null, 0, 0, 0);
         }
 
         /// <summary>Enough for the demand seen (the last window's, doubling within this one while it lasts), never

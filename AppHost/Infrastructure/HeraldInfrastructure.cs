@@ -48,7 +48,14 @@ public static class HeraldInfrastructureExtensions
         // Kafka hop (measured: webhook p50 664 ms at 100 msg/s, 41 ms with 10). Local mode only; a user's
         // Kafka:Consumer:fetch.wait.max.ms is forwarded after this and wins.
         if (infrastructure.Kafka.Resource is EmbeddedKafkaResource)
+        {
             project.WithEnvironment("Kafka__Consumer__fetch.wait.max.ms", "10");
+            // The embedded broker's group coordinator waits session.timeout.ms − 1 s for members to rejoin on every
+            // rebalance, even once all have (a real broker moves on as soon as they do): with the 45 s default a replica
+            // joining or dying stalled its partitions for ~45–90 s. 6 s makes each rebalance round about 5 s.
+            project.WithEnvironment("Kafka__Consumer__session.timeout.ms", "6000");
+            project.WithEnvironment("Kafka__Consumer__heartbeat.interval.ms", "1000");
+        }
         return project;
     }
 

@@ -2,7 +2,8 @@ namespace Herald.Kafka;
 
 public static class TopicSpecifications
 {
-    /// <summary>Replication is left to the broker's default (-1): 3 on a real cluster, 1 on a single dev broker.</summary>
+    /// <summary>Replication is left open (-1): the services' topic initializer gives three replicas and
+    /// min.insync.replicas 2 on a cluster of three or more brokers, one replica on a single development broker.</summary>
     public static IReadOnlyList<Confluent.Kafka.Admin.TopicSpecification> ToSpecifications(this IEnumerable<TopicSpec> topics) =>
         [.. topics.Select(topic => new Confluent.Kafka.Admin.TopicSpecification
         {

@@ -12,7 +12,13 @@ public static class SortableId
 
     public static string New(string prefix) => New(prefix, DateTimeOffset.UtcNow);
 
-    public static string New(string prefix, DateTimeOffset time)
+    public static string New(string prefix, DateTimeOffset time) => Make(prefix, time, random: true);
+
+    /// <summary>The smallest id of <paramref name="time"/>'s millisecond: every id made at that time or later sorts at or
+    /// above it, every id made earlier below it.</summary>
+    public static string Lowest(string prefix, DateTimeOffset time) => Make(prefix, time, random: false);
+
+    private static string Make(string prefix, DateTimeOffset time, bool random)
     {
         Span<byte> bytes = stackalloc byte[16];
         var milliseconds = (ulong)time.ToUnixTimeMilliseconds();
@@ -21,7 +27,8 @@ public static class SortableId
             bytes[i] = (byte)milliseconds;
             milliseconds >>= 8;
         }
-        RandomNumberGenerator.Fill(bytes[6..]);
+        if (random) RandomNumberGenerator.Fill(bytes[6..]);
+        else bytes[6..].Clear();
 
         Span<char> text = stackalloc char[prefix.Length + 1 + 26];
         prefix.CopyTo(text);

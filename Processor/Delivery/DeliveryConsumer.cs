@@ -25,6 +25,7 @@ internal sealed class DeliveryConsumer(
     IOptions<ShutdownOptions> shutdown,
     DeliveryTelemetry telemetry,
     ConsumerLag lag,
+    ConsumerGroups groups,
     ILogger<DeliveryConsumer> logger) : BackgroundService
 {
     public const string GroupId = "herald-delivery";
@@ -47,10 +48,15 @@ internal sealed class DeliveryConsumer(
             .SetPartitionsAssignedHandler((_, assigned) =>
             {
                 foreach (var partition in assigned) _partitions[partition] = new PartitionWork(partition);
+                groups.Joined(GroupId);
                 logger.LogInformation("Assigned {Topic} partitions {Partitions}", Topics.Deliveries.Name, Describe(assigned));
             })
             .SetPartitionsRevokedHandler((c, revoked) => Release(c, [.. revoked.Select(p => p.TopicPartition)], commit: true))
-            .SetPartitionsLostHandler((c, lost) => Release(c, [.. lost.Select(p => p.TopicPartition)], commit: false))
+            .SetPartitionsLostHandler((c, lost) =>
+            {
+                groups.Left(GroupId);
+                Release(c, [.. lost.Select(p => p.TopicPartition)], commit: false);
+            })
             .SetErrorHandler((_, error) => logger.LogWarning("Kafka consumer: {Reason}", error.Reason))
             .Build();
 
@@ -91,6 +97,7 @@ internal sealed class DeliveryConsumer(
         finally
         {
             // Shutdown: finish sends under way within the shutdown timeout, then commit and leave the group.
+            groups.Left(GroupId);
             Release(consumer, [.. _partitions.Keys], commit: true);
             consumer.Close();
             lag.Forget(GroupId);

@@ -1,4 +1,4 @@
-using System.Threading.Channels;
+using Herald.Database;
 using Herald.Deliveries;
 using Npgsql;
 using NpgsqlTypes;
@@ -6,13 +6,16 @@ using NpgsqlTypes;
 namespace Herald.Processor.Delivery;
 
 /// <summary>What one task did to its delivery: an attempt (with the decision it led to), or a deferral without one.</summary>
+/// <param name="HeldClaim">The task had claimed its attempt (see <see cref="DeliveryClaims"/>); recording releases the
+/// claim. A deferral without a claim never moves a delivery another Processor has claimed.</param>
 public sealed record LedgerEntry(
     DeliveryTask Task,
     string Status,
     DateTimeOffset? NextAttemptAt,
     DateTimeOffset At,
     Attempt? Attempt = null,
-    string? AttemptId = null)
+    string? AttemptId = null,
+    bool HeldClaim = false)
 {
     /// <summary>Attempts the delivery has used after this entry.</summary>
     public int Attempts => Attempt is null ? Task.Attempt - 1 : Task.Attempt;
@@ -20,78 +23,38 @@ public sealed record LedgerEntry(
 
 /// <summary>
 /// Records attempts and moves deliveries on, in PostgreSQL, before the Kafka offset moves past their task. Concurrent
-/// deliveries are committed together (group commit): one transaction with one INSERT and one UPDATE for all that
-/// queued, so recording costs a round trip per batch, not per attempt.
+/// deliveries are committed together (<see cref="GroupCommit{TItem, TResult}"/>): one transaction with one INSERT and
+/// one UPDATE for all that queued, so recording costs a round trip per batch, not per attempt. Until an entry is
+/// recorded its task's offset cannot move, so a batch is retried while PostgreSQL is unreachable.
 /// </summary>
 public sealed class DeliveryLedger : IAsyncDisposable
 {
-    private const int MaxBatchSize = 500;
-    private readonly Channel<Pending> _queue = Channel.CreateUnbounded<Pending>();
+    private readonly GroupCommit<LedgerEntry, bool> _commits;
     private readonly NpgsqlDataSource _dataSource;
-    private readonly ILogger<DeliveryLedger> _logger;
-    private readonly Task[] _writers;
+    private readonly DeliveryClaims _claims;
+    private readonly TimeProvider _time;
 
-    public DeliveryLedger(NpgsqlDataSource dataSource, ILogger<DeliveryLedger> logger)
+    public DeliveryLedger(NpgsqlDataSource dataSource, DeliveryClaims claims, TimeProvider time, ILogger<DeliveryLedger> logger)
     {
         _dataSource = dataSource;
-        _logger = logger;
-        // A few writers so one batch's fsync overlaps the next batch's statements.
-        _writers = [.. Enumerable.Range(0, 4).Select(_ => Task.Run(WriteAsync))];
+        _claims = claims;
+        _time = time;
+        _commits = new GroupCommit<LedgerEntry, bool>(CommitAsync,
+            (exception, failures) => exception switch
+            {
+                // A message or endpoint was deleted meanwhile: record the others; there is nothing left to record it against.
+                PostgresException { SqlState: PostgresErrorCodes.ForeignKeyViolation } => failures == 1 ? FailedBatch.OneByOne : FailedBatch.Drop,
+                // PostgreSQL may be restarting: try again soon (capped at 1 s, so a claim rarely outlives the outage).
+                _ => FailedBatch.Backoff(failures, TimeSpan.FromSeconds(1)),
+            },
+            // A few writers so one batch's fsync overlaps the next batch's statements.
+            writers: 4, maxBatchSize: 500, logger);
     }
 
     /// <summary>Completes once the entry is committed (or there is nothing left to record it against).</summary>
-    public Task RecordAsync(LedgerEntry entry)
-    {
-        var pending = new Pending(entry);
-        if (!_queue.Writer.TryWrite(pending)) throw new InvalidOperationException("The delivery ledger has stopped.");
-        return pending.Done.Task;
-    }
+    public Task RecordAsync(LedgerEntry entry) => _commits.SubmitAsync(entry);
 
-    private async Task WriteAsync()
-    {
-        var batch = new List<Pending>(MaxBatchSize);
-        while (await _queue.Reader.WaitToReadAsync())
-        {
-            batch.Clear();
-            while (batch.Count < MaxBatchSize && _queue.Reader.TryRead(out var pending)) batch.Add(pending);
-            if (batch.Count == 0) continue;
-            // Until it is recorded the task's offset cannot move, so keep trying: PostgreSQL may be restarting.
-            for (var retry = 0; ; retry++)
-            {
-                try
-                {
-                    await CommitAsync(batch);
-                    break;
-                }
-                catch (PostgresException exception) when (exception.SqlState == PostgresErrorCodes.ForeignKeyViolation)
-                {
-                    // A message or endpoint was deleted meanwhile: record the others one by one.
-                    foreach (var pending in batch) await CommitAloneAsync(pending);
-                    break;
-                }
-                catch (Exception exception)
-                {
-                    _logger.LogError(exception, "Could not record {Count} delivery outcomes; retrying", batch.Count);
-                    await Task.Delay(TimeSpan.FromMilliseconds(Math.Min(5000, 100 * (1 << Math.Min(retry, 6)))));
-                }
-            }
-            foreach (var pending in batch) pending.Done.TrySetResult();
-        }
-    }
-
-    private async Task CommitAloneAsync(Pending pending)
-    {
-        try
-        {
-            await CommitAsync([pending]);
-        }
-        catch (PostgresException exception) when (exception.SqlState == PostgresErrorCodes.ForeignKeyViolation)
-        {
-            // Deleted: there is nothing left to record against.
-        }
-    }
-
-    private async Task CommitAsync(IReadOnlyList<Pending> batch)
+    private async Task<IReadOnlyList<bool>> CommitAsync(IReadOnlyList<LedgerEntry> batch)
     {
         var count = batch.Count;
         var messageIds = new string[count];
@@ -102,13 +65,14 @@ public sealed class DeliveryLedger : IAsyncDisposable
         var errors = new string?[count];
         var attempted = new bool[count];
         var at = new DateTimeOffset[count];
-        var recorded = batch.Where(p => p.Entry.Attempt is not null).Select(p => p.Entry).ToList();
+        var claimed = new bool[count];
+        var recorded = batch.Where(e => e.Attempt is not null).ToList();
         for (var i = 0; i < count; i++)
         {
-            var entry = batch[i].Entry;
-            (messageIds[i], endpointIds[i], statuses[i], attempts[i], next[i], errors[i], attempted[i], at[i]) =
+            var entry = batch[i];
+            (messageIds[i], endpointIds[i], statuses[i], attempts[i], next[i], errors[i], attempted[i], at[i], claimed[i]) =
                 (entry.Task.MessageId, entry.Task.EndpointId, entry.Status, entry.Attempts, entry.NextAttemptAt,
-                 ErrorOf(entry.Attempt), entry.Attempt is not null, entry.At);
+                 ErrorOf(entry.Attempt), entry.Attempt is not null, entry.At, entry.HeldClaim || entry.Attempt is not null);
         }
 
         await using var connection = await _dataSource.OpenConnectionAsync();
@@ -137,17 +101,20 @@ public sealed class DeliveryLedger : IAsyncDisposable
             commands.BatchCommands.Add(insert);
         }
 
-        // Only a pending delivery moves: a late duplicate task cannot undo a success, a dead letter or a pause.
+        // Only a pending delivery moves: a late duplicate task cannot undo a success, a dead letter or a pause. An entry
+        // without an attempt moves only the attempt it was for, and only if no other Processor holds a live claim on it.
         var update = new NpgsqlBatchCommand("""
             UPDATE deliveries d
             SET status = u.status,
                 attempts = GREATEST(d.attempts, u.attempts),
                 next_attempt_at = u.next_attempt_at,
                 last_error = CASE WHEN u.attempted THEN u.error ELSE d.last_error END,
-                updated_at = u.at
-            FROM unnest($1::text[], $2::text[], $3::text[], $4::int[], $5::timestamptz[], $6::text[], $7::bool[], $8::timestamptz[])
-                AS u(message_id, endpoint_id, status, attempts, next_attempt_at, error, attempted, at)
+                updated_at = u.at,
+                claimed_attempt = CASE WHEN u.claimed THEN GREATEST(d.attempts, u.attempts) ELSE d.claimed_attempt END
+            FROM unnest($1::text[], $2::text[], $3::text[], $4::int[], $5::timestamptz[], $6::text[], $7::bool[], $8::timestamptz[], $9::bool[])
+                AS u(message_id, endpoint_id, status, attempts, next_attempt_at, error, attempted, at, claimed)
             WHERE d.message_id = u.message_id AND d.endpoint_id = u.endpoint_id AND d.status = 'pending'
+              AND (u.attempted OR (d.attempts = u.attempts AND (u.claimed OR d.claimed_attempt <= d.attempts OR d.claimed_at < $10)))
             """);
         update.Parameters.Add(new() { Value = messageIds });
         update.Parameters.Add(new() { Value = endpointIds });
@@ -157,8 +124,11 @@ public sealed class DeliveryLedger : IAsyncDisposable
         update.Parameters.Add(new() { Value = errors, NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Text });
         update.Parameters.Add(new() { Value = attempted });
         update.Parameters.Add(new() { Value = at });
+        update.Parameters.Add(new() { Value = claimed });
+        update.Parameters.Add(new() { Value = DatabaseTime.Now(_time) - _claims.Timeout });
         commands.BatchCommands.Add(update);
         await commands.ExecuteNonQueryAsync();
+        return [.. batch.Select(_ => true)];
     }
 
     private static string? ErrorOf(Attempt? attempt) => attempt switch
@@ -170,15 +140,5 @@ public sealed class DeliveryLedger : IAsyncDisposable
     };
 
     /// <summary>Commits what is queued, then stops.</summary>
-    public async ValueTask DisposeAsync()
-    {
-        _queue.Writer.TryComplete();
-        await Task.WhenAll(_writers);
-    }
-
-    private sealed class Pending(LedgerEntry entry)
-    {
-        public LedgerEntry Entry { get; } = entry;
-        public TaskCompletionSource Done { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
-    }
+    public ValueTask DisposeAsync() => _commits.DisposeAsync();
 }

@@ -21,7 +21,9 @@ public interface ITaskOwnership
 
 /// <summary>
 /// Takes one task from Kafka to a recorded outcome: waits for a slot in its endpoint's and application's lanes, asks
-/// the endpoint's breaker and rate limit, sends, decides what comes next, records it, and announces it.
+/// the endpoint's breaker and rate limit, claims the attempt, sends, decides what comes next, records it, and
+/// announces it. Whatever goes wrong on the way, the task ends recorded: a failure nobody foresaw hands the delivery
+/// back to PostgreSQL (due again shortly, no attempt used) rather than leaving its Kafka record unfinished.
 /// </summary>
 public sealed class DeliveryWorker(
     DeliveryLanes lanes,
@@ -29,6 +31,7 @@ public sealed class DeliveryWorker(
     EndpointGate gate,
     WebhookSender sender,
     RetrySchedule schedule,
+    DeliveryClaims claims,
     DeliveryLedger ledger,
     NpgsqlDataSource dataSource,
     IConnectionMultiplexer redis,
@@ -39,13 +42,44 @@ public sealed class DeliveryWorker(
 {
     private readonly ConcurrentDictionary<string, long> _disableChecks = new(StringComparer.Ordinal);
 
+    /// <summary>A delivery handed back after an unforeseen failure is due again after this long.</summary>
+    public static readonly TimeSpan HandBackDelay = TimeSpan.FromSeconds(5);
+
     public async Task HandleAsync(DeliveryTask task, ITaskOwnership ownership)
     {
         // The consumer hands each task over as it takes it off Kafka: consume-to-deliver starts here.
         var consumed = Stopwatch.GetTimestamp();
-        // Older than its lease, the scheduler has already enqueued this attempt again: doing it twice helps no one.
-        if (time.GetUtcNow() - task.EnqueuedAt > options.Value.Lease) return;
+        var progress = new Progress();
+        try
+        {
+            while (true)
+            {
+                // Older than its lease, the scheduler has already enqueued this attempt again: doing it twice helps no one.
+                if (time.GetUtcNow() - task.EnqueuedAt > options.Value.Lease) return;
+                var claim = await AttemptAsync(task, ownership, consumed, progress);
+                if (claim.Outcome != ClaimOutcome.Busy) return;
+                // Another Processor claimed this attempt (a partition's previous owner, a duplicate task): it records
+                // the attempt, or its claim goes stale, whichever comes first.
+                await Task.Delay(claim.RetryAfter, time);
+            }
+        }
+        catch (Exception exception) when (!progress.Recorded)
+        {
+            logger.LogError(exception, "Delivery of {MessageId} to {EndpointId} failed unexpectedly; handing it back to be retried in {Delay}",
+                task.MessageId, task.EndpointId, HandBackDelay);
+            await ledger.RecordAsync(new LedgerEntry(task, DeliveryDecision.Pending, time.GetUtcNow() + HandBackDelay, Now(), HeldClaim: progress.Claimed));
+        }
+    }
 
+    /// <summary>How far one task has got, for handing it back after a failure.</summary>
+    private sealed class Progress
+    {
+        public bool Claimed { get; set; }
+        public bool Recorded { get; set; }
+    }
+
+    private async Task<Claim> AttemptAsync(DeliveryTask task, ITaskOwnership ownership, long consumed, Progress progress)
+    {
         using var endpointLane = lanes.EnterEndpoint(task.EndpointId);
         var wait = endpointLane.ExpectedWait;
         if (wait > options.Value.MaxEndpointWait || endpointLane.Users > options.Value.MaxQueuedPerEndpoint)
@@ -53,8 +87,8 @@ public sealed class DeliveryWorker(
             // A slow endpoint's backlog waits in PostgreSQL, not in this process's memory, until about when its turn comes.
             var deferral = TimeSpan.FromTicks(Math.Clamp(wait.Ticks, TimeSpan.FromSeconds(1).Ticks, TimeSpan.FromMinutes(5).Ticks));
             telemetry.Deferred(DeliveryTelemetry.DeferralReasons.EndpointBacklog);
-            await ledger.RecordAsync(new LedgerEntry(task, DeliveryDecision.Pending, Jittered(time.GetUtcNow() + deferral), Now()));
-            return;
+            await RecordAsync(progress, new LedgerEntry(task, DeliveryDecision.Pending, Jittered(time.GetUtcNow() + deferral), Now()));
+            return default;
         }
 
         await endpointLane.Slots.WaitAsync();
@@ -64,12 +98,12 @@ public sealed class DeliveryWorker(
             var endpoint = await endpoints.FindAsync(task.EndpointId, CancellationToken.None);
             // A cached "disabled" may predate a re-enable that just resumed this very delivery: ask PostgreSQL.
             if (endpoint is { Disabled: true }) endpoint = await endpoints.ReloadAsync(task.EndpointId, CancellationToken.None);
-            if (endpoint is null) return; // Deleted: its deliveries went with it.
+            if (endpoint is null) return default; // Deleted: its deliveries went with it.
             if (endpoint.Disabled)
             {
                 telemetry.Deferred(DeliveryTelemetry.DeferralReasons.EndpointDisabled);
-                await ledger.RecordAsync(new LedgerEntry(task, DeliveryDecision.Paused, null, Now()));
-                return;
+                await RecordAsync(progress, new LedgerEntry(task, DeliveryDecision.Paused, null, Now()));
+                return default;
             }
 
             var admission = await AdmitAsync(endpoint);
@@ -77,42 +111,72 @@ public sealed class DeliveryWorker(
             {
                 // The breaker is open: defer, never drop, and let every other endpoint carry on.
                 telemetry.Deferred(DeliveryTelemetry.DeferralReasons.BreakerOpen);
-                await ledger.RecordAsync(new LedgerEntry(task, DeliveryDecision.Pending, Jittered(time.GetUtcNow() + admission.Wait), Now()));
-                return;
+                await RecordAsync(progress, new LedgerEntry(task, DeliveryDecision.Pending, Jittered(time.GetUtcNow() + admission.Wait), Now()));
+                return default;
             }
 
             using var applicationLane = lanes.EnterApplication(task.ApplicationId);
             await applicationLane.Slots.WaitAsync();
             await lanes.All.WaitAsync();
-            Attempt attempt;
+            if (!ownership.TryBeginSend())
+            {
+                ReleaseSlots();
+                return default;
+            }
             try
             {
-                if (!ownership.TryBeginSend()) return;
-                attempt = await sender.SendAsync(endpoint, task, CancellationToken.None);
-            }
-            finally
-            {
-                // The slots bound requests to the endpoint; recording the outcome need not hold back the next one.
-                lanes.All.Release();
-                applicationLane.Slots.Release();
-                endpointLane.Slots.Release();
-                holdsSlots = false;
-            }
-
-            try
-            {
+                Attempt attempt;
+                try
+                {
+                    var claiming = Stopwatch.GetTimestamp();
+                    var claim = await claims.ClaimAsync(task);
+                    if (claim.Outcome != ClaimOutcome.Claimed)
+                    {
+                        telemetry.Skipped(claim.Outcome);
+                        return claim;
+                    }
+                    progress.Claimed = true;
+                    // Frozen between claim and send (a stopped process, a long pause), the claim may have gone stale and
+                    // been taken over: give the attempt back rather than risk sending it twice.
+                    if (Stopwatch.GetElapsedTime(claiming) > claims.Timeout - options.Value.RequestTimeout)
+                    {
+                        await RecordAsync(progress, new LedgerEntry(task, DeliveryDecision.Pending, time.GetUtcNow(), Now(), HeldClaim: true));
+                        return default;
+                    }
+                    attempt = await sender.SendAsync(endpoint, task, CancellationToken.None);
+                }
+                finally
+                {
+                    // The slots bound requests to the endpoint; recording the outcome need not hold back the next one.
+                    ReleaseSlots();
+                }
                 endpointLane.Observe(attempt.Latency);
-                await RecordAsync(task, endpoint, attempt, probe: admission.Kind == AdmissionKind.Probe, consumed);
+                await RecordAsync(task, endpoint, attempt, probe: admission.Kind == AdmissionKind.Probe, consumed, progress);
+                return default;
             }
             finally
             {
                 ownership.EndSend();
+            }
+
+            void ReleaseSlots()
+            {
+                lanes.All.Release();
+                applicationLane.Slots.Release();
+                endpointLane.Slots.Release();
+                holdsSlots = false;
             }
         }
         finally
         {
             if (holdsSlots) endpointLane.Slots.Release();
         }
+    }
+
+    private async Task RecordAsync(Progress progress, LedgerEntry entry)
+    {
+        await ledger.RecordAsync(entry);
+        progress.Recorded = true;
     }
 
     private async Task<Admission> AdmitAsync(EndpointTarget endpoint)
@@ -127,17 +191,18 @@ public sealed class DeliveryWorker(
     }
 
     /// <summary>Reports the attempt to the breaker, decides what comes next, records both, and announces them.</summary>
-    private async Task RecordAsync(DeliveryTask task, EndpointTarget endpoint, Attempt attempt, bool probe, long consumed)
+    private async Task RecordAsync(DeliveryTask task, EndpointTarget endpoint, Attempt attempt, bool probe, long consumed, Progress progress)
     {
         var now = Now();
         var decision = schedule.Decide(task.Attempt, attempt, now);
-        if (probe) await ReportProbeQuietlyAsync(endpoint, attempt.Succeeded);
+        var entry = new LedgerEntry(task, decision.Status, decision.NextAttemptAt, now, attempt, SortableId.New("atmpt", now));
+        // The attempt is recorded first: nothing after it may turn a sent webhook into a handed-back (resent) one.
+        await RecordAsync(progress, entry);
+        if (probe) await gate.ReportProbeAsync(endpoint, attempt.Succeeded);
         else gate.Report(endpoint, attempt.Succeeded);
         if (decision.Status == DeliveryDecision.Paused)
             await endpoints.DisableAsync(endpoint.Id, "The endpoint answered 410 Gone.", CancellationToken.None);
 
-        var entry = new LedgerEntry(task, decision.Status, decision.NextAttemptAt, now, attempt, SortableId.New("atmpt", now));
-        await ledger.RecordAsync(entry);
         telemetry.Attempted(task, attempt, decision, Stopwatch.GetElapsedTime(consumed), time.GetUtcNow());
         // Every attempt is in the ledger, the metrics and the live stream; the log keeps failures at Information.
         logger.Log(attempt.Succeeded ? LogLevel.Debug : LogLevel.Information,
@@ -146,19 +211,6 @@ public sealed class DeliveryWorker(
             (int)attempt.Latency.TotalMilliseconds, decision.Status);
         Announce(entry);
         if (!attempt.Succeeded) await DisableIfFailingTooLongAsync(endpoint.Id);
-    }
-
-    private async Task ReportProbeQuietlyAsync(EndpointTarget endpoint, bool succeeded)
-    {
-        try
-        {
-            await gate.ReportProbeAsync(endpoint, succeeded);
-        }
-        catch (Exception exception) when (exception is RedisException or TimeoutException)
-        {
-            // Without Redis the probe's outcome is lost; the breaker sends another probe after the probe timeout.
-            logger.LogWarning("Could not report the probe of {EndpointId} to its circuit breaker: {Reason}", endpoint.Id, exception.Message);
-        }
     }
 
     private void Announce(LedgerEntry entry)

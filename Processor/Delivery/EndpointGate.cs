@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using Herald.ServiceDefaults.Health;
 using Microsoft.Extensions.Options;
 using StackExchange.Redis;
 
@@ -35,11 +36,22 @@ public enum AdmissionKind
 /// lowers that second's total.</item>
 /// </list>
 /// Losing Redis state (a flush) only closes breakers and resets limits; what is due lives in PostgreSQL.
+/// <para>
+/// Without Redis (unreachable, or no answer within <see cref="RedisTimeout"/>) the replica decides alone, from the
+/// outcomes it has seen itself, until the Redis dependency answers again: the same breaker thresholds over its own
+/// window, and the full rate limit. An endpoint's tasks all travel on one partition of <c>herald.deliveries</c> (keyed
+/// by endpoint), so one replica sends to it at a time and its own count is the endpoint's, except while partitions
+/// move. Shared state resumes where Redis left it (a restarted, empty Redis: breakers closed, windows empty).
+/// </para>
 /// </summary>
 public sealed class EndpointGate : IAsyncDisposable
 {
     private static readonly TimeSpan FlushEvery = TimeSpan.FromMilliseconds(50);
     private static readonly TimeSpan TrustFor = TimeSpan.FromMilliseconds(250);
+
+    /// <summary>A breaker call is one small script; a Redis that has not answered by then is treated as down, so an
+    /// attempt never waits longer than this on it.</summary>
+    public static readonly TimeSpan RedisTimeout = TimeSpan.FromMilliseconds(250);
 
     // Returns {kind, wait ms, deliveries leased (this one included)}. ARGV: now (ms), limit/s (0 = none), block, probe timeout.
     private static readonly LuaScript Admit = LuaScript.Prepare("""
@@ -97,15 +109,17 @@ public sealed class EndpointGate : IAsyncDisposable
 
     private readonly ConcurrentDictionary<string, EndpointState> _endpoints = new(StringComparer.Ordinal);
     private readonly IConnectionMultiplexer _redis;
+    private readonly Dependency _redisDependency;
     private readonly IOptions<DeliveryOptions> _options;
     private readonly TimeProvider _time;
     private readonly ILogger<EndpointGate> _logger;
     private readonly CancellationTokenSource _stopping = new();
     private readonly Task _flushing;
 
-    public EndpointGate(IConnectionMultiplexer redis, IOptions<DeliveryOptions> options, TimeProvider time, ILogger<EndpointGate> logger)
+    public EndpointGate(IConnectionMultiplexer redis, Dependencies dependencies, IOptions<DeliveryOptions> options, TimeProvider time, ILogger<EndpointGate> logger)
     {
         _redis = redis;
+        _redisDependency = dependencies[Dependencies.Redis];
         _options = options;
         _time = time;
         _logger = logger;
@@ -116,6 +130,7 @@ public sealed class EndpointGate : IAsyncDisposable
     {
         var state = StateOf(endpoint.Id);
         var now = _time.GetUtcNow().ToUnixTimeMilliseconds();
+        if (!_redisDependency.IsAvailable) return ValueTask.FromResult(AdmitLocally(endpoint, state, now));
         lock (state)
         {
             if (now - state.HeardAt < TrustFor.TotalMilliseconds)
@@ -135,15 +150,29 @@ public sealed class EndpointGate : IAsyncDisposable
         return new ValueTask<Admission>(AdmitRemotelyAsync(endpoint, state, now));
     }
 
-    /// <summary>Counts an attempt's outcome toward its endpoint's breaker (sent to Redis with the next flush).</summary>
+    /// <summary>Counts an attempt's outcome toward its endpoint's breaker (sent to Redis with the next flush, and kept
+    /// in this replica's own window for when Redis is away).</summary>
     public void Report(EndpointTarget endpoint, bool succeeded)
     {
         var state = StateOf(endpoint.Id);
+        var now = _time.GetUtcNow().ToUnixTimeMilliseconds();
+        var breaker = _options.Value.CircuitBreaker;
+        var opened = false;
         lock (state)
         {
             if (succeeded) state.Succeeded++;
             else state.Failed++;
+            if (now - state.LocalWindowStart >= breaker.Window.TotalMilliseconds) (state.LocalWindowStart, state.LocalTotal, state.LocalFailed) = (now, 0, 0);
+            state.LocalTotal++;
+            if (!succeeded) state.LocalFailed++;
+            if (!_redisDependency.IsAvailable && !succeeded && state.LocalOpenUntil == 0
+                && state.LocalTotal >= breaker.MinimumAttempts && state.LocalFailed * 100 >= state.LocalTotal * breaker.FailurePercent)
+            {
+                OpenLocally(state, now);
+                opened = true;
+            }
         }
+        if (opened) _logger.LogWarning("Circuit breaker of endpoint {EndpointId} opened (this replica's own count: Redis is unavailable)", endpoint.Id);
     }
 
     /// <summary>Settles a half-open breaker with its probe's outcome, at once: the endpoint's deliveries wait on it.</summary>
@@ -151,38 +180,99 @@ public sealed class EndpointGate : IAsyncDisposable
     {
         var state = StateOf(endpoint.Id);
         var now = _time.GetUtcNow().ToUnixTimeMilliseconds();
-        var openUntil = (long)await _redis.GetDatabase().ScriptEvaluateAsync(Probe, new
+        bool local;
+        lock (state) local = state.LocalProbe || !_redisDependency.IsAvailable;
+        if (!local)
         {
-            breaker = BreakerKey(endpoint.Id),
-            window = WindowKey(endpoint.Id),
-            now,
-            succeeded = succeeded ? "1" : "0",
-            breakMs = (long)_options.Value.CircuitBreaker.BreakDuration.TotalMilliseconds,
-        });
-        if (openUntil < 0)
-        {
-            // Settled elsewhere: ask Redis again at the next admission.
-            lock (state) state.HeardAt = EndpointState.Never;
-            return;
+            try
+            {
+                var openUntil = (long)await _redis.GetDatabase().ScriptEvaluateAsync(Probe, new
+                {
+                    breaker = BreakerKey(endpoint.Id),
+                    window = WindowKey(endpoint.Id),
+                    now,
+                    succeeded = succeeded ? "1" : "0",
+                    breakMs = (long)_options.Value.CircuitBreaker.BreakDuration.TotalMilliseconds,
+                }).WaitAsync(RedisTimeout);
+                if (openUntil < 0)
+                {
+                    // Settled elsewhere: ask Redis again at the next admission.
+                    lock (state) state.HeardAt = EndpointState.Never;
+                    return;
+                }
+                Heard(state, now, openUntil);
+                _logger.LogWarning("Circuit breaker of endpoint {EndpointId} {Change}", endpoint.Id, openUntil == 0 ? "closed" : "opened");
+                return;
+            }
+            catch (Exception exception) when (exception is RedisException or TimeoutException)
+            {
+                _redisDependency.ReportFailure(exception.Message);
+            }
         }
-        Heard(state, now, openUntil);
-        _logger.LogWarning("Circuit breaker of endpoint {EndpointId} {Change}", endpoint.Id, openUntil == 0 ? "closed" : "opened");
+
+        // Admitted without Redis, or Redis went away meanwhile: this replica's own breaker takes the outcome.
+        lock (state)
+        {
+            state.LocalProbe = false;
+            if (succeeded) (state.LocalOpenUntil, state.LocalTotal, state.LocalFailed) = (0, 0, 0);
+            else OpenLocally(state, now);
+        }
+        _logger.LogWarning("Circuit breaker of endpoint {EndpointId} {Change} (this replica's own count: Redis is unavailable)",
+            endpoint.Id, succeeded ? "closed" : "opened");
     }
+
+    /// <summary>The decision without Redis: this replica's own breaker and a local count of the rate limit.</summary>
+    private Admission AdmitLocally(EndpointTarget endpoint, EndpointState state, long now)
+    {
+        lock (state)
+        {
+            if (state.LocalOpenUntil > now) return new Admission(AdmissionKind.BreakerOpen, TimeSpan.FromMilliseconds(state.LocalOpenUntil - now));
+            if (state.LocalOpenUntil != 0)
+            {
+                // The break is over: this attempt is the probe; the others wait for its outcome (or its timeout).
+                (state.LocalOpenUntil, state.LocalProbe) = (now + ProbeTimeout, true);
+                return new Admission(AdmissionKind.Probe, TimeSpan.Zero);
+            }
+            if (endpoint.RateLimit is > 0 and var limit)
+            {
+                if (state.LocalRateSecond != now / 1000) (state.LocalRateSecond, state.LocalRateUsed) = (now / 1000, 0);
+                if (state.LocalRateUsed >= limit) return new Admission(AdmissionKind.RateLimited, TimeSpan.FromMilliseconds(1000 - now % 1000));
+                state.LocalRateUsed++;
+            }
+            return new Admission(AdmissionKind.Allowed, TimeSpan.Zero);
+        }
+    }
+
+    private void OpenLocally(EndpointState state, long now) =>
+        (state.LocalOpenUntil, state.LocalTotal, state.LocalFailed) = (now + (long)_options.Value.CircuitBreaker.BreakDuration.TotalMilliseconds, 0, 0);
+
+    // A probe that never reports (its Processor died) frees the half-open slot after one request timeout.
+    private long ProbeTimeout => (long)_options.Value.RequestTimeout.TotalMilliseconds + 1000;
 
     private async Task<Admission> AdmitRemotelyAsync(EndpointTarget endpoint, EndpointState state, long now)
     {
         var limit = endpoint.RateLimit ?? 0;
-        // A probe that never reports (its Processor died) frees the half-open slot after one request timeout.
-        var probeTimeout = (long)_options.Value.RequestTimeout.TotalMilliseconds + 1000;
-        var result = (RedisResult[])(await _redis.GetDatabase().ScriptEvaluateAsync(Admit, new
+        var probeTimeout = ProbeTimeout;
+        RedisResult[] result;
+        try
         {
-            breaker = BreakerKey(endpoint.Id),
-            rate = (RedisKey)$"herald:endpoint:{{{endpoint.Id}}}:rate:{now / 1000}",
-            now,
-            limit,
-            block = Math.Clamp(limit / 10, 1, 100),
-            probeTimeout,
-        }))!;
+            result = (RedisResult[])(await _redis.GetDatabase().ScriptEvaluateAsync(Admit, new
+            {
+                breaker = BreakerKey(endpoint.Id),
+                rate = (RedisKey)$"herald:endpoint:{{{endpoint.Id}}}:rate:{now / 1000}",
+                now,
+                limit,
+                block = Math.Clamp(limit / 10, 1, 100),
+                probeTimeout,
+            }).WaitAsync(RedisTimeout))!;
+        }
+        catch (Exception exception) when (exception is RedisException or TimeoutException)
+        {
+            _redisDependency.ReportFailure(exception.Message);
+            _logger.LogWarning("Circuit breaker and rate limit of endpoint {EndpointId} decided by this replica alone while Redis is unavailable: {Reason}",
+                endpoint.Id, exception.Message);
+            return AdmitLocally(endpoint, state, now);
+        }
         var admission = new Admission((AdmissionKind)(int)result[0], TimeSpan.FromMilliseconds((long)result[1]));
         lock (state)
         {
@@ -235,6 +325,15 @@ public sealed class EndpointGate : IAsyncDisposable
     {
         var breaker = _options.Value.CircuitBreaker;
         var now = _time.GetUtcNow().ToUnixTimeMilliseconds();
+        if (!_redisDependency.IsAvailable)
+        {
+            // Counted in each replica's own window meanwhile; stale outcomes would only skew the shared one later.
+            foreach (var state in _endpoints.Values)
+            {
+                lock (state) (state.Succeeded, state.Failed) = (0, 0);
+            }
+            return;
+        }
         var batch = _redis.GetDatabase().CreateBatch();
         var counts = new List<(EndpointState State, Task<RedisResult> Reply)>();
         foreach (var state in _endpoints.Values)
@@ -265,14 +364,16 @@ public sealed class EndpointGate : IAsyncDisposable
         {
             try
             {
-                var result = (RedisResult[])(await reply)!;
+                var result = (RedisResult[])(await reply.WaitAsync(RedisTimeout))!;
                 Heard(state, now, (long)result[1]);
                 if ((int)result[0] == 1) _logger.LogWarning("Circuit breaker of endpoint {EndpointId} opened", state.Id);
             }
             catch (Exception exception) when (exception is RedisException or TimeoutException)
             {
-                // Without Redis the breaker forgets these outcomes; the deliveries themselves are recorded.
+                // The replica's own window has these outcomes; the deliveries themselves are recorded.
+                _redisDependency.ReportFailure(exception.Message);
                 _logger.LogWarning("Could not report to the circuit breaker of {EndpointId}: {Reason}", state.Id, exception.Message);
+                return;
             }
         }
     }
@@ -311,5 +412,15 @@ public sealed class EndpointGate : IAsyncDisposable
         public int Leased { get; set; }
         public int Succeeded { get; set; }
         public int Failed { get; set; }
+
+        // This replica's own view, which decides while Redis is unavailable.
+        public long LocalWindowStart { get; set; }
+        public int LocalTotal { get; set; }
+        public int LocalFailed { get; set; }
+        /// <summary>Unix ms until which the local breaker keeps attempts out (then one probe); 0 = closed.</summary>
+        public long LocalOpenUntil { get; set; }
+        public bool LocalProbe { get; set; }
+        public long LocalRateSecond { get; set; }
+        public int LocalRateUsed { get; set; }
     }
 }

@@ -8,11 +8,11 @@ using Herald.ServiceDefaults.Telemetry;
 namespace Herald.Processor.Delivery;
 
 /// <summary>Enqueues delivery tasks on <c>herald.deliveries</c>, keyed by endpoint, and waits for the brokers' acks.</summary>
-public sealed class TaskQueue(IProducer<string, byte[]> producer, ILogger<TaskQueue> logger)
+public sealed class TaskQueue(IProducer<string, byte[]> producer, DeliveryLedger ledger, TimeProvider time, ILogger<TaskQueue> logger)
 {
-    /// <summary>Returns how many were acknowledged. One that was not stays pending in PostgreSQL and is enqueued
-    /// again when its lease expires, so a failure here delays a delivery but never loses it.</summary>
-    public async Task<int> EnqueueAsync(IReadOnlyCollection<DeliveryTask> tasks)
+    /// <summary>Returns how many were acknowledged. One that was not is made due at once in PostgreSQL, where the
+    /// scheduler finds it, rather than waiting out its lease: a failure here delays a delivery but never loses it.</summary>
+    public async Task<int> EnqueueAsync(IReadOnlyList<DeliveryTask> tasks)
     {
         if (tasks.Count == 0) return 0;
         var acks = new List<Task<bool>>(tasks.Count);
@@ -37,10 +37,14 @@ public sealed class TaskQueue(IProducer<string, byte[]> producer, ILogger<TaskQu
             acks.Add(ack.Task);
         }
         var results = await Task.WhenAll(acks);
-        var acknowledged = results.Count(ok => ok);
-        if (acknowledged < results.Length)
-            logger.LogWarning("{Failed} of {Count} delivery tasks were not acknowledged by Kafka; their leases will bring them back", results.Length - acknowledged, results.Length);
-        return acknowledged;
+        var lost = tasks.Where((_, i) => !results[i]).ToList();
+        if (lost.Count > 0)
+        {
+            logger.LogWarning("{Failed} of {Count} delivery tasks were not acknowledged by Kafka; they are due again in PostgreSQL", lost.Count, results.Length);
+            var now = Database.DatabaseTime.Now(time);
+            await Task.WhenAll(lost.Select(task => ledger.RecordAsync(new LedgerEntry(task, DeliveryDecision.Pending, now, now))));
+        }
+        return results.Length - lost.Count;
     }
 
     private static Activity? StartPublishActivity(DeliveryTask task, ActivityContext parent)

@@ -20,6 +20,7 @@ public static class WebhookDeliveryExtensions
         builder.Services.AddSingleton<EndpointDirectory>();
         builder.Services.AddSingleton<EndpointGate>();
         builder.Services.AddSingleton<DeliveryLanes>();
+        builder.Services.AddSingleton<DeliveryClaims>();
         builder.Services.AddSingleton<DeliveryLedger>();
         builder.Services.AddSingleton<DeliveryWorker>();
         builder.Services.AddSingleton<TaskQueue>();

@@ -1,33 +1,25 @@
 using System.Diagnostics;
 using System.Text.Json;
 using Confluent.Kafka;
-using Herald.Database;
-using Herald.Deliveries;
 using Herald.Kafka;
 using Herald.Messages;
 using Herald.Processor.Delivery;
 using Herald.Processor.Telemetry;
 using Herald.ServiceDefaults.Kafka;
 using Herald.ServiceDefaults.Telemetry;
-using Microsoft.Extensions.Options;
 using Npgsql;
 
 namespace Herald.Processor.Fanout;
 
 /// <summary>
-/// One member of the <c>herald-fanout</c> consumer group: turns each committed message into one delivery per enabled
-/// endpoint whose filter admits its event type. A batch of records becomes one INSERT of delivery rows (leased, so a
-/// lost task comes back by itself) and one task per row on <c>herald.deliveries</c>; only then are the records'
-/// offsets stored.
+/// One member of the <c>herald-fanout</c> consumer group: hands each batch of records to <see cref="DeliveryFanout"/>
+/// (delivery rows and their tasks) and stores the records' offsets only once that is durable.
 /// </summary>
 internal sealed class MessageFanout(
     KafkaConnection kafka,
-    NpgsqlDataSource dataSource,
-    TaskQueue queue,
-    IOptions<DeliveryOptions> options,
-    DeliveryTelemetry telemetry,
+    DeliveryFanout fanout,
     ConsumerLag lag,
-    TimeProvider time,
+    ConsumerGroups groups,
     ILogger<MessageFanout> logger) : BackgroundService
 {
     public const string GroupId = "herald-fanout";
@@ -42,9 +34,17 @@ internal sealed class MessageFanout(
     {
         using var consumer = lag.Observe(new ConsumerBuilder<string, byte[]>(kafka.ConsumerConfig(GroupId)), GroupId)
             .SetPartitionsAssignedHandler((_, partitions) =>
-                logger.LogInformation("Assigned {Topic} partitions {Partitions}", Topics.Messages.Name, string.Join(",", partitions.Select(p => p.Partition.Value))))
+            {
+                groups.Joined(GroupId);
+                logger.LogInformation("Assigned {Topic} partitions {Partitions}", Topics.Messages.Name, string.Join(",", partitions.Select(p => p.Partition.Value)));
+            })
             .SetPartitionsRevokedHandler((_, partitions) =>
                 logger.LogInformation("Revoked {Topic} partitions {Partitions}", Topics.Messages.Name, string.Join(",", partitions.Select(p => p.Partition.Value))))
+            .SetPartitionsLostHandler((_, partitions) =>
+            {
+                groups.Left(GroupId);
+                logger.LogWarning("Lost {Topic} partitions {Partitions}; rejoining", Topics.Messages.Name, string.Join(",", partitions.Select(p => p.Partition.Value)));
+            })
             .SetErrorHandler((_, error) => logger.LogWarning("Kafka consumer: {Reason}", error.Reason))
             .Build();
 
@@ -76,6 +76,7 @@ internal sealed class MessageFanout(
         finally
         {
             // Commits the stored offsets and leaves the group, so partitions move to other replicas at once.
+            groups.Left(GroupId);
             consumer.Close();
             lag.Forget(GroupId);
             logger.LogInformation("Consumer closed; stored offsets committed");
@@ -123,10 +124,7 @@ internal sealed class MessageFanout(
         {
             try
             {
-                var tasks = (await InsertDeliveriesAsync(messages))
-                    .Select(task => task with { TraceParent = traces.GetValueOrDefault(task.MessageId) }).ToList();
-                await queue.EnqueueAsync(tasks);
-                telemetry.FannedOut(messages.Count, tasks.Count);
+                var tasks = await fanout.FanOutAsync(messages, traces);
                 var created = tasks.CountBy(task => task.MessageId).ToDictionary(StringComparer.Ordinal);
                 for (var i = 0; i < spans.Count; i++) spans[i]?.SetTag("herald.fanout.deliveries", created.GetValueOrDefault(messages[i].MessageId));
                 return true;
@@ -160,40 +158,5 @@ internal sealed class MessageFanout(
             activity.SetTag("herald.application.id", message.ApplicationId);
         }
         return activity;
-    }
-
-    /// <summary>Creates the deliveries of the messages; returns a first-attempt task for each row created now (rows
-    /// that already existed come from a redelivered record and are covered by their lease).</summary>
-    private async Task<IReadOnlyList<DeliveryTask>> InsertDeliveriesAsync(IReadOnlyList<MessagePublished> messages)
-    {
-        if (messages.Count == 0) return [];
-        var now = DatabaseTime.Now(time);
-        await using var insert = dataSource.CreateCommand("""
-            INSERT INTO deliveries (message_id, endpoint_id, application_id, status, attempts, next_attempt_at, created_at, updated_at)
-            SELECT m.id, e.id, e.application_id, 'pending', 0, $4, $5, $5
-            FROM unnest($1::text[], $2::text[], $3::text[]) AS m(id, application_id, event_type)
-            JOIN messages stored ON stored.id = m.id
-            JOIN endpoints e ON e.application_id = m.application_id AND NOT e.disabled
-                AND (e.event_types IS NULL OR m.event_type = ANY (e.event_types))
-            ON CONFLICT DO NOTHING
-            RETURNING message_id, endpoint_id
-            """);
-        insert.Parameters.Add(new() { Value = messages.Select(m => m.MessageId).ToArray() });
-        insert.Parameters.Add(new() { Value = messages.Select(m => m.ApplicationId).ToArray() });
-        insert.Parameters.Add(new() { Value = messages.Select(m => m.EventType).ToArray() });
-        insert.Parameters.Add(new() { Value = now + options.Value.Lease });
-        insert.Parameters.Add(new() { Value = now });
-
-        var byId = new Dictionary<string, MessagePublished>(StringComparer.Ordinal);
-        foreach (var message in messages) byId.TryAdd(message.MessageId, message);
-        var tasks = new List<DeliveryTask>();
-        await using var reader = await insert.ExecuteReaderAsync();
-        while (await reader.ReadAsync())
-        {
-            var message = byId[reader.GetString(0)];
-            tasks.Add(new DeliveryTask(message.MessageId, reader.GetString(1), message.ApplicationId, message.EventType,
-                message.Payload, message.CreatedAt, Attempt: 1, EnqueuedAt: now));
-        }
-        return tasks;
     }
 }

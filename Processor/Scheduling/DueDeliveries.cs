@@ -15,6 +15,7 @@ namespace Herald.Processor.Scheduling;
 internal sealed class DueDeliveries(
     NpgsqlDataSource dataSource,
     TaskQueue queue,
+    DeliveryClaims claims,
     IOptions<DeliveryOptions> options,
     TimeProvider time,
     ILogger<DueDeliveries> logger) : BackgroundService
@@ -53,11 +54,13 @@ internal sealed class DueDeliveries(
             WITH due AS (
                 SELECT message_id, endpoint_id FROM deliveries
                 WHERE status = 'pending' AND next_attempt_at <= $1
+                  -- A Processor that claimed the attempt is still sending it; a stale claim is released here.
+                  AND (claimed_attempt <= attempts OR claimed_at < $4)
                 ORDER BY next_attempt_at
                 LIMIT $3
                 FOR UPDATE SKIP LOCKED),
             leased AS (
-                UPDATE deliveries d SET next_attempt_at = $2
+                UPDATE deliveries d SET next_attempt_at = $2, claimed_attempt = d.attempts
                 FROM due WHERE d.message_id = due.message_id AND d.endpoint_id = due.endpoint_id
                 RETURNING d.message_id, d.endpoint_id, d.application_id, d.attempts)
             SELECT l.message_id, l.endpoint_id, l.application_id, l.attempts, m.event_type, m.payload::text, m.created_at, m.trace_parent
@@ -67,6 +70,7 @@ internal sealed class DueDeliveries(
             claim.Parameters.Add(new() { Value = now });
             claim.Parameters.Add(new() { Value = now + options.Value.Lease });
             claim.Parameters.Add(new() { Value = options.Value.SchedulerBatchSize });
+            claim.Parameters.Add(new() { Value = now - claims.Timeout });
             await using var reader = await claim.ExecuteReaderAsync(cancellationToken);
             while (await reader.ReadAsync(cancellationToken))
             {

@@ -42,6 +42,7 @@ public sealed class DeliveryTelemetry
 
     private readonly Counter<long> _attempts;
     private readonly Counter<long> _deferrals;
+    private readonly Counter<long> _skipped;
     private readonly Counter<long> _retries;
     private readonly Histogram<double> _httpDuration;
     private readonly Histogram<double> _endToEnd;
@@ -59,6 +60,8 @@ public sealed class DeliveryTelemetry
             "Delivery attempts by outcome (success, failed_retryable, failed_final, blocked, gone) and application.");
         _deferrals = meter.CreateCounter<long>("herald.delivery.deferrals", "{task}",
             "Delivery tasks put back in PostgreSQL without an attempt, by reason (breaker_open, endpoint_backlog, endpoint_disabled).");
+        _skipped = meter.CreateCounter<long>("herald.delivery.tasks_skipped", "{task}",
+            "Delivery tasks not sent because their attempt was already recorded (settled) or claimed by another Processor (claimed): redelivered or duplicate tasks.");
         _retries = meter.CreateCounter<long>("herald.delivery.retries_scheduled", "{retry}",
             "Retries scheduled after a failed attempt, by reason (failure, or retry_after when the receiver named the time).");
         _httpDuration = meter.CreateHistogram("herald.delivery.http.duration", "s",
@@ -82,6 +85,8 @@ public sealed class DeliveryTelemetry
         // Series with a fixed vocabulary exist from the start, so rate() and increase() see their first event.
         foreach (var reason in (string[])[DeferralReasons.BreakerOpen, DeferralReasons.EndpointBacklog, DeferralReasons.EndpointDisabled])
             _deferrals.Add(0, new KeyValuePair<string, object?>("reason", reason));
+        _skipped.Add(0, new KeyValuePair<string, object?>("reason", "settled"));
+        _skipped.Add(0, new KeyValuePair<string, object?>("reason", "claimed"));
         _retries.Add(0, new KeyValuePair<string, object?>("reason", "failure"));
         _retries.Add(0, new KeyValuePair<string, object?>("reason", "retry_after"));
         _fanoutMessages.Add(0);
@@ -143,6 +148,10 @@ public sealed class DeliveryTelemetry
         _deferrals.Add(1, new KeyValuePair<string, object?>("reason", reason));
         Activity.Current?.SetTag("herald.delivery.deferred", reason);
     }
+
+    /// <summary>A task whose attempt another Processor recorded or holds: not sent by this one.</summary>
+    public void Skipped(ClaimOutcome outcome) =>
+        _skipped.Add(1, new KeyValuePair<string, object?>("reason", outcome == ClaimOutcome.Settled ? "settled" : "claimed"));
 
     public void InFlight(int change) => _inFlight.Add(change);
 

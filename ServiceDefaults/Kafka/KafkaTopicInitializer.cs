@@ -8,24 +8,59 @@ namespace Herald.ServiceDefaults.Kafka;
 public sealed record KafkaTopicSet(IReadOnlyList<TopicSpecification> Topics);
 
 /// <summary>
-/// Creates missing topics at start-up with the partition counts Herald needs, rather than relying on a broker's
-/// auto-creation defaults. Topics that exist are left alone.
+/// Creates missing topics with the partition counts Herald needs, rather than relying on a broker's auto-creation
+/// defaults. Topics that exist are left alone. Runs in the background until it succeeds: a service that can serve
+/// without Kafka (the API) must also start without it.
 /// </summary>
+/// <remarks>
+/// A topic whose specification leaves replication to the broker (-1) gets three replicas and
+/// <c>min.insync.replicas=2</c> on a cluster of three or more brokers — an acknowledged record (acks=all) is then on
+/// two brokers, so losing one loses nothing — and one replica per broker with <c>min.insync.replicas=1</c> on a
+/// smaller (development) cluster, where two would refuse every write.
+/// </remarks>
 internal sealed class KafkaTopicInitializer(IAdminClient admin, KafkaTopicSet topics, ILogger<KafkaTopicInitializer> logger)
-    : IHostedService
+    : BackgroundService
 {
-    public async Task StartAsync(CancellationToken cancellationToken)
+    private static readonly TimeSpan RetryEvery = TimeSpan.FromSeconds(5);
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         if (topics.Topics.Count == 0) return;
-        var metadata = await Task.Run(() => admin.GetMetadata(TimeSpan.FromSeconds(10)), cancellationToken);
+        while (!stoppingToken.IsCancellationRequested)
+        {
+            try
+            {
+                await CreateMissingAsync(stoppingToken);
+                return;
+            }
+            catch (KafkaException exception)
+            {
+                logger.LogWarning("Could not check or create Kafka topics, retrying in {Delay}: {Reason}", RetryEvery, exception.Error.Reason);
+            }
+            try
+            {
+                await Task.Delay(RetryEvery, stoppingToken);
+            }
+            catch (OperationCanceledException)
+            {
+                return;
+            }
+        }
+    }
+
+    private async Task CreateMissingAsync(CancellationToken cancellationToken)
+    {
+        var metadata = await Task.Factory.StartNew(() => admin.GetMetadata(TimeSpan.FromSeconds(10)), cancellationToken,
+            TaskCreationOptions.LongRunning, TaskScheduler.Default);
         var existing = metadata.Topics.Where(t => t.Error.Code == ErrorCode.NoError).Select(t => t.Topic).ToHashSet();
-        var missing = topics.Topics.Where(t => !existing.Contains(t.Name)).ToList();
+        var missing = topics.Topics.Where(t => !existing.Contains(t.Name)).Select(t => Replicated(t, metadata.Brokers.Count)).ToList();
         if (missing.Count == 0) return;
 
         try
         {
             await admin.CreateTopicsAsync(missing);
-            logger.LogInformation("Created Kafka topics {Topics}", string.Join(", ", missing.Select(t => t.Name)));
+            logger.LogInformation("Created Kafka topics {Topics}", string.Join(", ", missing.Select(t =>
+                $"{t.Name} ({t.NumPartitions} partitions, {t.ReplicationFactor} replicas, min.insync.replicas {t.Configs?["min.insync.replicas"]})")));
         }
         catch (CreateTopicsException exception) when (exception.Results.All(r => r.Error.Code is ErrorCode.NoError or ErrorCode.TopicAlreadyExists))
         {
@@ -33,5 +68,19 @@ internal sealed class KafkaTopicInitializer(IAdminClient admin, KafkaTopicSet to
         }
     }
 
-    public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+    internal static TopicSpecification Replicated(TopicSpecification topic, int brokers)
+    {
+        if (topic.ReplicationFactor > 0) return topic;
+        var replicas = (short)Math.Clamp(brokers, 1, 3);
+        return new TopicSpecification
+        {
+            Name = topic.Name,
+            NumPartitions = topic.NumPartitions,
+            ReplicationFactor = replicas,
+            Configs = new Dictionary<string, string>(topic.Configs ?? [])
+            {
+                ["min.insync.replicas"] = replicas >= 3 ? "2" : "1",
+            },
+        };
+    }
 }

@@ -2,6 +2,7 @@ extern alias api;
 
 using System.Collections.Concurrent;
 using api::Herald.ApiService.RateLimiting;
+using Herald.ServiceDefaults.Health;
 using Herald.Tests.Infrastructure;
 using Microsoft.Extensions.Logging.Abstractions;
 
@@ -61,11 +62,34 @@ public sealed class RateLimitLeaseTests(HeraldAppFixture herald)
         Assert.Equal(1, replica.RoundTrips - before);
     }
 
+    [Fact]
+    public async Task Without_redis_each_replica_counts_the_window_itself_at_once()
+    {
+        var clock = new ManualClock();
+        var redisDown = RedisDependency();
+        redisDown.ReportFailure("test: Redis is down");
+        var replica = new RateLimitLeases(await herald.RedisAsync(), new Dependencies(redisDown), clock, NullLogger<RateLimitLeases>.Instance);
+        var key = NewKeyId();
+
+        var results = new List<TimeSpan?>();
+        for (var i = 0; i < 30; i++) results.Add(await replica.AcquireAsync(key, 20));
+
+        Assert.Equal(20, results.Count(r => r is null));
+        Assert.All(results.Skip(20), r => Assert.NotNull(r));
+        Assert.Equal(0, replica.RoundTrips);
+        clock.Advance(TimeSpan.FromSeconds(1));
+        Assert.Null(await replica.AcquireAsync(key, 20));
+    }
+
     private async Task<RateLimitLeases[]> ReplicasAsync(int count, TimeProvider clock)
     {
         var redis = await herald.RedisAsync();
-        return [.. Enumerable.Range(0, count).Select(_ => new RateLimitLeases(redis, clock, NullLogger<RateLimitLeases>.Instance))];
+        return [.. Enumerable.Range(0, count).Select(_ =>
+            new RateLimitLeases(redis, new Dependencies(RedisDependency()), clock, NullLogger<RateLimitLeases>.Instance))];
     }
+
+    private static Dependency RedisDependency() =>
+        new(Dependencies.Redis, DependencyRole.Optional, (_, _) => Task.CompletedTask);
 
     // Requests spread over the replicas, as many at once as the thread pool runs.
     private static async Task<IReadOnlyCollection<TimeSpan?>> BurstAsync(RateLimitLeases[] replicas, string key, int limit, int requests)

@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using Aspire.Hosting.ApplicationModel;
 using Herald.Tests.Infrastructure;
 using Xunit.Abstractions;
 
@@ -32,22 +31,24 @@ public sealed class CrashTests(HeraldAppFixture herald, ITestOutputHelper output
             }
         }
 
-        // The survivor takes the dead member's partitions after its session times out; deliveries the victim had
-        // taken but not recorded come back when their lease expires.
+        // The survivor takes the dead member's partitions after its session times out; attempts the victim had claimed
+        // but not recorded come back when their claim goes stale.
         var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(120);
         int Missing() => urls.Sum(url => accepted.Except(herald.Receiver.ReceivedAt(url).Where(r => r.Status == 204).Select(r => r.MessageId!)).Count());
         while (Missing() > 0 && DateTime.UtcNow < deadline) await Task.Delay(250);
 
         var lost = Missing();
+        var delivered = Messages * urls.Length;
         var duplicates = urls.Sum(url => herald.Receiver.ReceivedAt(url).Count(r => accepted.Contains(r.MessageId!)) - accepted.Count);
         output.WriteLine($"{Messages} messages × {urls.Length} endpoints: lost {lost}, duplicates {duplicates}, all in after {clock.Elapsed.TotalSeconds:0.0} s");
         Assert.Equal(0, lost);
+        // Only sends under way when the victim died can be made twice (their outcome was never recorded): a handful.
+        Assert.InRange(duplicates, 0, Math.Max(3, delivered / 200));
 
-        // Put the replica back for the tests that follow — once the orchestrator has seen it die, or it starts a second copy.
+        // The AppHost starts a crashed replica again by itself.
         using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(2));
-        await herald.App.ResourceNotifications.WaitForResourceAsync("processor",
-            e => e.ResourceId == victimId && KnownResourceStates.TerminalStates.Contains(e.Snapshot.State?.Text), timeout.Token);
-        await herald.App.ResourceCommands.ExecuteCommandAsync(victimId, KnownResourceCommands.StartCommand, timeout.Token);
-        await herald.WaitUntilHealthyAsync(timeout.Token);
+        var replicasAfter = await herald.ProcessorInstancesAsync(timeout.Token);
+        Assert.True(replicasAfter.TryGetValue(victimId, out var restartedPid), $"{victimId} did not come back.");
+        Assert.NotEqual(victimPid, restartedPid);
     }
 }

@@ -89,11 +89,13 @@ public sealed class RetryTests(HeraldAppFixture herald, ITestOutputHelper output
         Assert.True(endpoint.Body.GetProperty("disabled").GetBoolean());
         Assert.Contains("410", endpoint.Body.GetProperty("disabledReason").GetString());
 
-        // A disabled endpoint gets no new messages, and the paused one is not retried.
+        // A disabled endpoint is sent nothing: a new message's delivery is created paused, and neither is retried.
         var next = await herald.Admin.SendMessageAsync(app, "invoice.paid", new { n = 2 });
+        var nextRow = await herald.WaitForAsync(next, endpointId, _ => true, Patience);
         await Task.Delay(TimeSpan.FromSeconds(3));
         Assert.Single(herald.Receiver.ReceivedAt(url));
-        Assert.Null(await herald.ReadAsync(next, endpointId));
+        Assert.Equal(new DeliveryRow("paused", 0, null, null), nextRow);
+        Assert.Equal("paused", (await herald.ReadAsync(messageId, endpointId))?.Status);
     }
 
     [Fact]
