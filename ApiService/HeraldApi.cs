@@ -33,7 +33,6 @@ public static class HeraldApi
         builder.Services.AddSingleton<ApiKeyService>();
         builder.Services.AddSingleton<EventTypeService>();
         builder.Services.AddSingleton<EndpointService>();
-        builder.Services.AddSingleton<EndpointChangePublisher>();
         builder.Services.AddSingleton<MessageService>();
         builder.Services.AddSingleton<MessageIngest>();
         builder.Services.AddSingleton<MessagePublisher>();

@@ -7,6 +7,7 @@ using Herald.ApiService.Deliveries;
 using Herald.ApiService.Endpoints;
 using Herald.ApiService.EventTypes;
 using Herald.ApiService.Grpc;
+using Herald.ApiService.Http;
 using Herald.ApiService.Idempotency;
 using Herald.ApiService.Messages;
 using Herald.ApiService.Problems;
@@ -30,6 +31,7 @@ builder.AddKafka(DependencyRole.Optional, Topics.All.ToSpecifications());
 // than the default: fewer, larger produce requests, and far fewer broker-thread wake-ups per message.
 builder.AddKafkaProducer(producer => producer.LingerMs = 10);
 
+builder.AddRequestDeadline();
 builder.AddApiKeyAuthentication();
 builder.AddHeraldApi();
 builder.AddHeraldGrpc();
@@ -39,6 +41,8 @@ var app = builder.Build();
 app.UseExceptionHandler();
 app.UseStatusCodePages();
 app.UseRequestBodyLimit();
+// Before authentication: looking a key up can wait on PostgreSQL too.
+app.UseRequestTimeouts();
 app.UseAuthentication();
 app.UseMiddleware<ApiKeyRateLimiter>();
 app.UseAuthorization();

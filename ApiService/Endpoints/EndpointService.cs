@@ -1,3 +1,5 @@
+using Herald.Deliveries;
+using Herald.ServiceDefaults.Redis;
 using System.Text.Json;
 using Herald.ApiService.Applications;
 using Herald.ApiService.Auth;
@@ -18,7 +20,7 @@ public sealed class EndpointService(
     ApplicationService applications,
     EventTypeService eventTypes,
     IOptions<EndpointOptions> options,
-    EndpointChangePublisher changes,
+    RedisNotices notices,
     TimeProvider time)
 {
     private const string Columns = "id, url, description, event_types, disabled, disabled_reason, rate_limit, headers::text, created_at, updated_at";
@@ -126,7 +128,7 @@ public sealed class EndpointService(
             await resume.ExecuteNonQueryAsync(cancellationToken);
         }
         await transaction.CommitAsync(cancellationToken);
-        await changes.PublishAsync(endpointId);
+        await notices.PublishAsync(EndpointChanges.Channel, endpointId);
         return updated;
     }
 
@@ -137,7 +139,7 @@ public sealed class EndpointService(
         delete.Parameters.Add(new() { Value = applicationId });
         delete.Parameters.Add(new() { Value = endpointId });
         if (await delete.ExecuteNonQueryAsync(cancellationToken) == 0) throw ApiError.NotFound("endpoint");
-        await changes.PublishAsync(endpointId);
+        await notices.PublishAsync(EndpointChanges.Channel, endpointId);
     }
 
     public async Task<EndpointSecretResponse> GetSecretAsync(Caller caller, string applicationId, string endpointId, CancellationToken cancellationToken)
@@ -190,7 +192,7 @@ public sealed class EndpointService(
         }
         await InsertSecretAsync(connection, transaction, endpointId, input.Key ?? EndpointRules.NewSecret(), now, cancellationToken);
         await transaction.CommitAsync(cancellationToken);
-        await changes.PublishAsync(endpointId);
+        await notices.PublishAsync(EndpointChanges.Channel, endpointId);
     }
 
     private const string DisabledByApi = "Disabled through the API.";

@@ -33,6 +33,7 @@ internal sealed class IdempotencyInterceptor(IdempotencyStore store, ApiMetrics 
             return (TResponse)Parser<TResponse>().ParseFrom(Convert.FromBase64String(replay.Response));
         }
 
+        IdempotencyKeys.Set(context, IdempotencyStore.Scoped(scope, key));
         TResponse response;
         try
         {

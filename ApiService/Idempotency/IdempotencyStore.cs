@@ -7,16 +7,28 @@ namespace Herald.ApiService.Idempotency;
 public sealed record IdempotentReplay(int StatusCode, string? Location, string Response);
 
 /// <summary>
-/// Idempotency keys in PostgreSQL: the first request with a key inserts a claim row; identical repeats wait for it to
-/// finish and get its response, however many race; a key keeps its response for <see cref="Lifetime"/>.
+/// Idempotency keys in PostgreSQL: the first request with a key inserts a claim row, owned by this process under a
+/// lease; identical repeats wait for it to finish and get its response, however many race; a key keeps its response
+/// for <see cref="Lifetime"/>. A claim whose owner died mid-request (its lease ran out) is taken over by the next
+/// request with the key, which runs afresh — safe for messages, which record the key they were created with.
 /// </summary>
 public sealed class IdempotencyStore(NpgsqlDataSource dataSource, TimeProvider time)
 {
     public static readonly TimeSpan Lifetime = TimeSpan.FromHours(24);
+
+    /// <summary>How long a claim holds without its owner finishing: longer than any request may run (the request
+    /// deadline cancels it well before), so only a dead owner's claim ever runs out.</summary>
+    public static readonly TimeSpan Lease = TimeSpan.FromSeconds(10);
+
     private static readonly TimeSpan PollInterval = TimeSpan.FromMilliseconds(20);
-    private static readonly TimeSpan MaxWait = TimeSpan.FromSeconds(30);
 
     public const string Header = "idempotency-key";
+
+    // Which process holds a claim: only for operators reading the table; the lease decides.
+    private static readonly string Owner = $"{Environment.MachineName}:{Environment.ProcessId}";
+
+    /// <summary>The caller's scope and the key, as one value: what a message records as the key it was created with.</summary>
+    public static string Scoped(string scope, string key) => scope + "\n" + key;
 
     /// <summary>
     /// Claims <paramref name="key"/> for this request. Null: this request owns it — run it, then
@@ -26,15 +38,21 @@ public sealed class IdempotencyStore(NpgsqlDataSource dataSource, TimeProvider t
     /// </summary>
     public async Task<IdempotentReplay?> ClaimAsync(string scope, string key, byte[] requestHash, CancellationToken cancellationToken)
     {
-        if (key.Length > 256 || key.Any(char.IsControl)) throw ApiError.Invalid(Header, "At most 256 printable characters.");
-        var deadline = time.GetUtcNow() + MaxWait;
+        if (key.Length > 256 || key.Any(char.IsControl) || !StorableText.IsStorable(key)) throw ApiError.Invalid(Header, "At most 256 printable characters.");
+        var deadline = time.GetUtcNow() + Lease + Lease;
         while (true)
         {
             var now = time.GetUtcNow();
+            // Insert a claim, or take over one whose owner's lease ran out (an expired key is replaced outright).
             await using (var claim = dataSource.CreateCommand("""
-                WITH expired AS (DELETE FROM idempotency_keys WHERE scope = $1 AND key = $2 AND created_at < $5)
-                INSERT INTO idempotency_keys (scope, key, request_hash, created_at) VALUES ($1, $2, $3, $4)
-                ON CONFLICT DO NOTHING RETURNING 1
+                INSERT INTO idempotency_keys AS k (scope, key, request_hash, created_at, owner, locked_until)
+                VALUES ($1, $2, $3, $4, $6, $7)
+                ON CONFLICT (scope, key) DO UPDATE
+                    SET request_hash = EXCLUDED.request_hash, created_at = EXCLUDED.created_at, owner = EXCLUDED.owner,
+                        locked_until = EXCLUDED.locked_until, status_code = NULL, location = NULL, response = NULL
+                    WHERE k.created_at < $5
+                       OR (k.status_code IS NULL AND k.request_hash = EXCLUDED.request_hash AND (k.locked_until IS NULL OR k.locked_until < $4))
+                RETURNING 1
                 """))
             {
                 claim.Parameters.Add(new() { Value = scope });
@@ -42,6 +60,8 @@ public sealed class IdempotencyStore(NpgsqlDataSource dataSource, TimeProvider t
                 claim.Parameters.Add(new() { Value = requestHash });
                 claim.Parameters.Add(new() { Value = now });
                 claim.Parameters.Add(new() { Value = now - Lifetime });
+                claim.Parameters.Add(new() { Value = Owner });
+                claim.Parameters.Add(new() { Value = now + Lease });
                 if (await claim.ExecuteScalarAsync(cancellationToken) is not null) return null;
             }
 
@@ -69,7 +89,7 @@ public sealed class IdempotencyStore(NpgsqlDataSource dataSource, TimeProvider t
     public async Task CompleteAsync(string scope, string key, int statusCode, string? location, string response, CancellationToken cancellationToken)
     {
         await using var complete = dataSource.CreateCommand(
-            "UPDATE idempotency_keys SET status_code = $3, location = $4, response = $5 WHERE scope = $1 AND key = $2");
+            "UPDATE idempotency_keys SET status_code = $3, location = $4, response = $5, locked_until = NULL WHERE scope = $1 AND key = $2");
         complete.Parameters.Add(new() { Value = scope });
         complete.Parameters.Add(new() { Value = key });
         complete.Parameters.Add(new() { Value = statusCode });

@@ -1,6 +1,7 @@
 using System.Text.Json;
 using Herald.ApiService.Auth;
 using Herald.ApiService.Http;
+using Herald.ApiService.Idempotency;
 using Herald.ApiService.Problems;
 using Herald.ApiService.Telemetry;
 using Microsoft.Extensions.Options;
@@ -65,7 +66,7 @@ public static class MessageEndpoints
             StringProperty(root, "eventType"),
             StringProperty(root, "eventId"),
             root.TryGetProperty("payload", out var payload) ? payload : default);
-        var (message, _) = await service.CreateAsync(context.Caller(), appId, input, ct);
+        var (message, _) = await service.CreateAsync(context.Caller(), appId, input, IdempotencyKeys.Of(context), ct);
         return TypedResults.Accepted($"/api/v1/apps/{appId}/messages/{message.Id}", message);
     }
 

@@ -43,7 +43,10 @@ public sealed class MessageService(
 {
     public const int MaxEventIdLength = 256;
 
-    public async Task<(MessageResponse Message, bool Existing)> CreateAsync(Caller caller, string applicationId, CreateMessageInput input, CancellationToken cancellationToken)
+    /// <param name="idempotencyKey">The scoped idempotency key the request runs under, if any: recorded with the message,
+    /// so a second request with it (after a lost response, a dead replica) returns this message instead of another.</param>
+    public async Task<(MessageResponse Message, bool Existing)> CreateAsync(Caller caller, string applicationId, CreateMessageInput input,
+        string? idempotencyKey, CancellationToken cancellationToken)
     {
         caller.RequireAccessTo(applicationId);
         var validation = new Validation();
@@ -66,7 +69,7 @@ public sealed class MessageService(
 
         var now = DatabaseTime.Now(time);
         var committed = await ingest.CommitAsync(
-            new NewMessage(SortableId.New("msg", now), applicationId, input.EventType!, input.EventId, payload, now), cancellationToken);
+            new NewMessage(SortableId.New("msg", now), applicationId, input.EventType!, input.EventId, payload, now, idempotencyKey), cancellationToken);
         var message = committed.Message;
         if (!committed.Existing) metrics.Accepted(applicationId, message.EventType);
         var body = committed.Existing ? Parse(message.Payload) : input.Payload;

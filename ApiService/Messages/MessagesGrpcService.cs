@@ -3,6 +3,7 @@ using Google.Protobuf.WellKnownTypes;
 using Grpc.Core;
 using Herald.ApiService.Attempts;
 using Herald.ApiService.Grpc;
+using Herald.ApiService.Idempotency;
 using Herald.ApiService.Http;
 using Herald.ApiService.Problems;
 using Herald.ApiService.Telemetry;
@@ -39,7 +40,7 @@ internal sealed class MessagesGrpcService(MessageService messages, AttemptServic
         using (payload)
         {
             var (message, _) = await messages.CreateAsync(context.Caller(), request.AppId,
-                new CreateMessageInput(request.EventType.OrNull(), request.EventId.OrNull(), payload.RootElement), context.CancellationToken);
+                new CreateMessageInput(request.EventType.OrNull(), request.EventId.OrNull(), payload.RootElement), IdempotencyKeys.Of(context), context.CancellationToken);
             return ToProto(message);
         }
     }

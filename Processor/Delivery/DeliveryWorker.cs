@@ -6,7 +6,7 @@ using Herald.Messages;
 using Herald.Processor.Telemetry;
 using Microsoft.Extensions.Options;
 using Npgsql;
-using StackExchange.Redis;
+using Herald.ServiceDefaults.Redis;
 
 namespace Herald.Processor.Delivery;
 
@@ -34,7 +34,7 @@ public sealed class DeliveryWorker(
     DeliveryClaims claims,
     DeliveryLedger ledger,
     NpgsqlDataSource dataSource,
-    IConnectionMultiplexer redis,
+    RedisNotices notices,
     IOptions<DeliveryOptions> options,
     DeliveryTelemetry telemetry,
     TimeProvider time,
@@ -220,7 +220,7 @@ public sealed class DeliveryWorker(
             entry.Task.EventType, entry.Task.Attempt, attempt.Succeeded ? "succeeded" : "failed", entry.Status, attempt.HttpStatus,
             (int)attempt.Latency.TotalMilliseconds, attempt.Error, entry.At, entry.NextAttemptAt);
         // Fire and forget: live outcomes are a view; the ledger is the record.
-        redis.GetSubscriber().Publish(RedisChannel.Literal(DeliveryOutcome.Channel), outcome.ToUtf8Bytes(), CommandFlags.FireAndForget);
+        notices.Publish(DeliveryOutcome.Channel, outcome.ToUtf8Bytes());
     }
 
     /// <summary>Disables an endpoint that has failed without one success for <see cref="DeliveryOptions.DisableAfter"/>.

@@ -4,6 +4,7 @@ using Herald.Database;
 using Herald.Deliveries;
 using Herald.Processor.Telemetry;
 using Npgsql;
+using Herald.ServiceDefaults.Redis;
 using StackExchange.Redis;
 using StandardWebhooks;
 
@@ -34,18 +35,40 @@ public sealed class EndpointDirectory
     private readonly ConcurrentDictionary<string, Cached> _cache = new(StringComparer.Ordinal);
     private readonly NpgsqlDataSource _dataSource;
     private readonly IConnectionMultiplexer _redis;
+    private readonly RedisNotices _changes;
     private readonly TimeProvider _time;
     private readonly DeliveryTelemetry _telemetry;
     private readonly ILogger<EndpointDirectory> _logger;
 
-    public EndpointDirectory(NpgsqlDataSource dataSource, IConnectionMultiplexer redis, TimeProvider time, DeliveryTelemetry telemetry, ILogger<EndpointDirectory> logger)
+    public EndpointDirectory(NpgsqlDataSource dataSource, IConnectionMultiplexer redis, RedisNotices changes, TimeProvider time,
+        DeliveryTelemetry telemetry, ILogger<EndpointDirectory> logger)
     {
+        _changes = changes;
         _telemetry = telemetry;
         _dataSource = dataSource;
         _redis = redis;
         _time = time;
         _logger = logger;
-        redis.GetSubscriber().Subscribe(RedisChannel.Literal(EndpointChanges.Channel), (channel, id) => _cache.TryRemove(id.ToString(), out var removed));
+        _ = SubscribeAsync();
+    }
+
+    // Until Redis answers (it may be down as the Processor starts) the cache expiry alone keeps endpoints fresh; once
+    // subscribed, the client renews the subscription itself after any reconnect.
+    private async Task SubscribeAsync()
+    {
+        for (var delay = TimeSpan.FromSeconds(1); ; delay = TimeSpan.FromTicks(Math.Min(delay.Ticks * 2, TimeSpan.FromSeconds(30).Ticks)))
+        {
+            try
+            {
+                await _redis.GetSubscriber().SubscribeAsync(RedisChannel.Literal(EndpointChanges.Channel), (_, id) => _cache.TryRemove(id.ToString(), out Cached? _));
+                return;
+            }
+            catch (Exception exception) when (exception is RedisException or TimeoutException)
+            {
+                _logger.LogWarning("Not subscribed to endpoint changes yet (cached endpoints expire after {CacheFor}): {Reason}", CacheFor, exception.Message);
+            }
+            await Task.Delay(delay, _time);
+        }
     }
 
     /// <summary>The endpoint, or null when it no longer exists.</summary>
@@ -87,7 +110,7 @@ public sealed class EndpointDirectory
         _telemetry.AutoDisabled();
         _logger.LogWarning("Disabled endpoint {EndpointId}: {Reason}", endpointId, reason);
         _cache.TryRemove(endpointId, out _);
-        await _redis.GetSubscriber().PublishAsync(RedisChannel.Literal(EndpointChanges.Channel), endpointId, CommandFlags.FireAndForget);
+        await _changes.PublishAsync(EndpointChanges.Channel, endpointId);
     }
 
     private async Task<EndpointTarget?> LoadAsync(string endpointId)

@@ -107,7 +107,9 @@ internal sealed class BacklogSampler : BackgroundService
         foreach (var endpoint in _redis.GetEndPoints())
         {
             var server = _redis.GetServer(endpoint);
-            if (!server.IsConnected || server.IsReplica) continue;
+            // Unreachable, it would count as no open breaker: keep the last sample instead.
+            if (!server.IsConnected) throw new RedisConnectionException(ConnectionFailureType.UnableToConnect, $"Redis {endpoint} is not connected.");
+            if (server.IsReplica) continue;
             await foreach (var _ in server.KeysAsync(pattern: BreakerKeys, pageSize: 1000).WithCancellation(cancellationToken)) open++;
         }
         return open;

@@ -32,6 +32,7 @@ public static class RedisExtensions
                 options.AsyncTimeout = (int)CommandTimeout.TotalMilliseconds;
                 options.SyncTimeout = (int)CommandTimeout.TotalMilliseconds;
             });
+        builder.Services.AddSingleton<RedisNotices>();
         builder.AddDependency(Dependencies.Redis, DependencyRole.Optional,
             async (services, _) => await services.GetRequiredService<IConnectionMultiplexer>().GetDatabase().PingAsync());
     }
