@@ -10,7 +10,8 @@ public sealed class RequestDeadlineOptions
 
     /// <summary>How long a request may run. Beyond it the request is cancelled — PostgreSQL queries included — and
     /// answered 503 with Retry-After: a hung dependency gets a prompt, retryable answer rather than a hang. The
-    /// answer arrives within this plus PostgreSQL's cancellation wait (<c>Herald:Postgres:Pool:CancellationTimeout</c>).</summary>
+    /// answer arrives within this plus PostgreSQL's cancellation wait (<c>Herald:Postgres:Pool:CancellationWait</c>,
+    /// none by default).</summary>
     public TimeSpan Timeout { get; set; } = TimeSpan.FromSeconds(1.5);
 
     /// <summary>The deadline of operations on many rows at once (recovering an endpoint).</summary>

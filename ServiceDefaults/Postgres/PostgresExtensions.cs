@@ -20,9 +20,10 @@ public sealed class PostgresPoolOptions
     /// <summary>Connections are recycled after this long, so failovers and server-side settings are picked up.</summary>
     public TimeSpan ConnectionLifetime { get; set; } = TimeSpan.FromMinutes(5);
 
-    /// <summary>How long a cancelled or timed-out query waits for PostgreSQL to confirm the cancellation before the
-    /// connection is dropped instead. Npgsql's 2 s would add itself to every request deadline while the server hangs.</summary>
-    public TimeSpan CancellationTimeout { get; set; } = TimeSpan.FromMilliseconds(500);
+    /// <summary>How long a cancelled or timed-out query waits for PostgreSQL to confirm the cancellation; zero drops
+    /// the connection at once instead. Npgsql's 2 s would add itself to every request deadline while the server hangs,
+    /// and Herald's queries are short: a dropped connection costs a reconnect, a hung one a request.</summary>
+    public TimeSpan CancellationWait { get; set; } = TimeSpan.Zero;
 
     public string ApplyTo(string? connectionString)
     {
@@ -32,7 +33,7 @@ public sealed class PostgresPoolOptions
             MinPoolSize = MinPoolSize,
             ConnectionIdleLifetime = (int)ConnectionIdleLifetime.TotalSeconds,
             ConnectionLifetime = (int)ConnectionLifetime.TotalSeconds,
-            CancellationTimeout = (int)CancellationTimeout.TotalMilliseconds,
+            CancellationTimeout = CancellationWait > TimeSpan.Zero ? (int)CancellationWait.TotalMilliseconds : -1,
         };
         return builder.ConnectionString;
     }

@@ -14,7 +14,7 @@ public sealed class PostgresPoolOptionsTests
         Assert.Equal(0, tuned.MinPoolSize);
         Assert.Equal(60, tuned.ConnectionIdleLifetime);
         Assert.Equal(300, tuned.ConnectionLifetime);
-        Assert.Equal(500, tuned.CancellationTimeout);
+        Assert.Equal(-1, tuned.CancellationTimeout);
         Assert.Equal("db", tuned.Host);
         Assert.Equal("herald", tuned.Database);
     }
