@@ -39,6 +39,7 @@ app.UseRequestBodyLimit();
 app.UseAuthentication();
 app.UseMiddleware<ApiKeyRateLimiter>();
 app.UseAuthorization();
+app.UseMiddleware<StorableGrpcRequests>();
 
 if (app.Environment.IsDevelopment())
 {
