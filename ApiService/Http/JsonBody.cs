@@ -3,23 +3,19 @@ using System.Text.Json;
 using Herald.ApiService.Problems;
 using Microsoft.AspNetCore.Http.Json;
 using Microsoft.Extensions.Options;
-using Microsoft.Net.Http.Headers;
 
 namespace Herald.ApiService.Http;
 
 public static class JsonBody
 {
-    /// <summary>Parses the request body as one UTF-8 JSON document, refusing (400) a body that is not JSON or holds
-    /// text that cannot be stored (<see cref="StorableText.FindUnstorable"/>), before anything reads a value from it.
-    /// <paramref name="allowNul"/> lets <c>\u0000</c> escapes through, for JSON that is stored verbatim.</summary>
+    /// <summary>Parses the request body as one JSON document, refusing (400) a body that is not JSON or holds text
+    /// that cannot be stored (<see cref="StorableText.FindUnstorable"/>), before anything reads a value from it. The body
+    /// is UTF-8, as JSON between systems must be, whatever charset the header names. <paramref name="allowNul"/> lets
+    /// <c>\u0000</c> escapes through, for JSON that is stored verbatim.</summary>
     public static async Task<JsonDocument> ParseAsync(HttpRequest request, bool allowNul, CancellationToken cancellationToken)
     {
         if (!request.HasJsonContentType())
             throw ApiError.Invalid("body", "Send a JSON body with Content-Type: application/json.");
-        // The body is read as UTF-8 whatever the header says: refuse another charset rather than misread it.
-        if (MediaTypeHeaderValue.TryParse(request.ContentType, out var mediaType) && mediaType.Charset.HasValue
-            && !mediaType.Charset.Equals("utf-8", StringComparison.OrdinalIgnoreCase))
-            throw ApiError.Invalid("body", "JSON must be sent as UTF-8 (charset=utf-8, or no charset).");
 
         JsonDocument document;
         try

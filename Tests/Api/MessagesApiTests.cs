@@ -133,35 +133,25 @@ public sealed class MessagesApiTests(HeraldAppFixture herald)
     public async Task Invalid_utf8_in_a_message_body_is_400_naming_the_field_and_nothing_is_stored(string template, string hex, string field)
     {
         var app = await herald.Admin.CreateApplicationAsync();
-        var parts = template.Split('@');
-        byte[] body = [.. System.Text.Encoding.UTF8.GetBytes(parts[0]), .. Convert.FromHexString(hex), .. System.Text.Encoding.UTF8.GetBytes(parts[1])];
-        await AssertRefusedAsync(app, body, field);
+        await AssertRefusedAsync(app, StorableTextTests.Splice(template, Convert.FromHexString(hex)), field);
     }
 
     /// <summary>Posts <paramref name="body"/> (with an idempotency-key, which must not be kept either) and insists on a
-    /// 400 naming <paramref name="field"/>, no row written, and the application's messages still readable.</summary>
+    /// 400 naming <paramref name="field"/>, nothing written, and the application's messages still readable.</summary>
     private async Task AssertRefusedAsync(string app, byte[] body, string field)
     {
         await herald.Admin.SendMessageAsync(app, "before.refusal", new { ok = true });
-        var key = Guid.NewGuid().ToString();
-        using var request = new HttpRequestMessage(HttpMethod.Post, $"/api/v1/apps/{app}/messages") { Content = new ByteArrayContent(body) };
-        request.Content.Headers.ContentType = new("application/json");
-        request.Headers.Add("idempotency-key", key);
-        using var response = await herald.Admin.Http.SendAsync(request);
-        var text = await response.Content.ReadAsStringAsync();
-
-        Assert.True(response.StatusCode == HttpStatusCode.BadRequest, $"{(int)response.StatusCode}: {text}");
-        Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
-        var problem = JsonDocument.Parse(text).RootElement;
-        Assert.True(problem.GetProperty("errors").TryGetProperty(field, out _), problem.ToString());
-
         await using var database = await herald.OpenDatabaseAsync();
-        await using (var count = new Npgsql.NpgsqlCommand("SELECT count(*) FROM messages WHERE application_id = $1", database) { Parameters = { new() { Value = app } } })
-            Assert.Equal(1L, await count.ExecuteScalarAsync());
-        await using (var keys = new Npgsql.NpgsqlCommand("SELECT count(*) FROM idempotency_keys WHERE key = $1", database) { Parameters = { new() { Value = key } } })
-            Assert.Equal(0L, await keys.ExecuteScalarAsync());
-        var (status, list, _) = await herald.Admin.GetAsync($"/api/v1/apps/{app}/messages");
-        Assert.Equal(HttpStatusCode.OK, status);
+        var before = await ApiFuzzTests.FingerprintAsync(database);
+
+        var (status, problem, response) = await herald.Admin.PostAsync($"/api/v1/apps/{app}/messages", body, Guid.NewGuid().ToString());
+
+        Assert.True(status == HttpStatusCode.BadRequest, $"{(int)status}: {problem}");
+        Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
+        Assert.True(problem.GetProperty("errors").TryGetProperty(field, out _), problem.ToString());
+        Assert.Equal(before, await ApiFuzzTests.FingerprintAsync(database));
+        var (listed, list, _) = await herald.Admin.GetAsync($"/api/v1/apps/{app}/messages");
+        Assert.Equal(HttpStatusCode.OK, listed);
         Assert.Equal("before.refusal", Assert.Single(list.GetProperty("data").EnumerateArray()).GetProperty("eventType").GetString());
     }
 

@@ -1,6 +1,5 @@
 using System.Net;
 using System.Text;
-using System.Text.Json;
 using Aspire.Hosting.Testing;
 using Herald.Tests.Infrastructure;
 
@@ -41,6 +40,13 @@ public sealed class StorableTextTests(HeraldAppFixture herald)
         ("POST", "/api/v1/api-keys", """{"name":"@"}""", "name"),
     ];
 
+    /// <summary>A JSON body: <paramref name="template"/> with <paramref name="bytes"/> where its @ is.</summary>
+    public static byte[] Splice(string template, byte[] bytes)
+    {
+        var parts = template.Split('@');
+        return [.. Encoding.UTF8.GetBytes(parts[0]), .. bytes, .. Encoding.UTF8.GetBytes(parts[1])];
+    }
+
     public static TheoryData<int, int> Cases()
     {
         var cases = new TheoryData<int, int>();
@@ -56,21 +62,15 @@ public sealed class StorableTextTests(HeraldAppFixture herald)
         var app = await herald.Admin.CreateApplicationAsync("storable");
         await herald.Admin.PostOkAsync($"/api/v1/apps/{app}/event-types", new { name = "a.b" });
         var (method, path, template, field) = Routes[route];
-        var parts = template.Split('@');
-        byte[] body = [.. Encoding.UTF8.GetBytes(parts[0]), .. Unstorable[text].Bytes, .. Encoding.UTF8.GetBytes(parts[1])];
         await using var database = await herald.OpenDatabaseAsync();
         var before = await ApiFuzzTests.FingerprintAsync(database);
 
-        using var request = new HttpRequestMessage(new HttpMethod(method), path.Replace("{app}", app)) { Content = new ByteArrayContent(body) };
-        request.Content.Headers.ContentType = new("application/json");
-        if (method == "POST") request.Headers.Add("idempotency-key", Guid.NewGuid().ToString());
-        using var response = await herald.Admin.Http.SendAsync(request);
-        var answer = await response.Content.ReadAsStringAsync();
+        var (status, problem, response) = await herald.Admin.SendAsync(new HttpMethod(method), path.Replace("{app}", app),
+            Splice(template, Unstorable[text].Bytes), method == "POST" ? Guid.NewGuid().ToString() : null);
 
-        Assert.True(response.StatusCode == HttpStatusCode.BadRequest, $"{Unstorable[text].Name}: {(int)response.StatusCode} {answer}");
+        Assert.True(status == HttpStatusCode.BadRequest, $"{Unstorable[text].Name}: {(int)status} {problem}");
         Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
-        var errors = JsonDocument.Parse(answer).RootElement.GetProperty("errors");
-        Assert.True(errors.TryGetProperty(field, out _), $"{Unstorable[text].Name}: {answer}");
+        Assert.True(problem.GetProperty("errors").TryGetProperty(field, out _), $"{Unstorable[text].Name}: {problem}");
         Assert.Equal(before, await ApiFuzzTests.FingerprintAsync(database));
         Assert.Equal(HttpStatusCode.OK, (await herald.Admin.GetAsync($"/api/v1/apps/{app}")).Status);
     }
