@@ -61,6 +61,10 @@ internal sealed class StorableGrpcRequests(RequestDelegate next, IOptions<GrpcSe
                 }
                 return Check(frame, descriptor);
             }
+            catch (InvalidDataException)
+            {
+                return NotProtobuf();
+            }
             finally
             {
                 body.AdvanceTo(buffer.Start);
@@ -82,13 +86,24 @@ internal sealed class StorableGrpcRequests(RequestDelegate next, IOptions<GrpcSe
         return true;
     }
 
+    /// <summary>Null when gRPC will refuse the message anyway; throws <see cref="InvalidDataException"/> when it does
+    /// not decompress.</summary>
     private ReadOnlySequence<byte>? Decompress(HttpContext context, ReadOnlySequence<byte> message)
     {
         var encoding = context.Request.Headers["grpc-encoding"].ToString();
         if (grpcOptions.Value.CompressionProviders.FirstOrDefault(p => p.EncodingName == encoding) is not { } provider) return null;
+        // No further than the size gRPC accepts: a message that inflates beyond it is gRPC's to refuse.
+        var limit = grpcOptions.Value.MaxReceiveMessageSize ?? int.MaxValue;
         using var decompressed = new MemoryStream();
-        using (var stream = provider.CreateDecompressionStream(new MemoryStream(message.ToArray()))) stream.CopyTo(decompressed);
-        return new ReadOnlySequence<byte>(decompressed.ToArray());
+        using var stream = provider.CreateDecompressionStream(new MemoryStream(message.ToArray()));
+        var chunk = new byte[16 * 1024];
+        int read;
+        while ((read = stream.Read(chunk)) > 0)
+        {
+            if (decompressed.Length + read > limit) return null;
+            decompressed.Write(chunk, 0, read);
+        }
+        return new ReadOnlySequence<byte>(decompressed.GetBuffer(), 0, (int)decompressed.Length);
     }
 
     private static ApiError? Check(ReadOnlySequence<byte> message, MessageDescriptor descriptor)
@@ -107,7 +122,7 @@ internal sealed class StorableGrpcRequests(RequestDelegate next, IOptions<GrpcSe
             return ProtobufText.FindUnstorable(wire, descriptor) switch
             {
                 null => null,
-                ProtobufText.Malformed => new ApiError(ApiErrorKind.Validation, "The request is not a valid protobuf message."),
+                ProtobufText.Malformed => NotProtobuf(),
                 var field => ApiError.Invalid(field, StorableText.Rule),
             };
         }
@@ -116,6 +131,8 @@ internal sealed class StorableGrpcRequests(RequestDelegate next, IOptions<GrpcSe
             if (rented is not null) ArrayPool<byte>.Shared.Return(rented);
         }
     }
+
+    private static ApiError NotProtobuf() => new(ApiErrorKind.Validation, "The request is not a valid protobuf message.");
 
     // Every generated message type has a static Descriptor property.
     private static MessageDescriptor? RequestDescriptor(IMethod method) =>

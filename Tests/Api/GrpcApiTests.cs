@@ -1,5 +1,6 @@
 using System.Text;
 using System.Text.Json;
+using Aspire.Hosting.Testing;
 using Google.Protobuf;
 using Grpc.Core;
 using Grpc.Health.V1;
@@ -176,6 +177,9 @@ public sealed class GrpcApiTests(HeraldAppFixture herald)
         await Refused(RawUnary("herald.v1.Messages", "Create", Patch(new CreateMessageRequest { AppId = app, EventType = "ZZZZ", PayloadJson = "{}" }, invalid[0]), gzip), "event_type");
         await messages.ListAsync(new ListMessagesRequest { AppId = app }, gzip);
 
+        // A frame marked compressed that is not gzip.
+        Assert.Equal("3", await RawGrpcStatusAsync("/herald.v1.Messages/Get", [1, 0, 0, 0, 4, 0xDE, 0xAD, 0xBE, 0xEF], "gzip"));
+
         // Bytes that are not a protobuf message at all: a length past the end, a varint that never ends, tag 0.
         var reference = new MessageRef { AppId = app, MessageId = "msg_x" }.ToByteArray();
         await Refused(RawUnary("herald.v1.Messages", "Get", reference[..^1], auth), "protobuf");
@@ -194,6 +198,26 @@ public sealed class GrpcApiTests(HeraldAppFixture herald)
         Assert.True(at >= 0 && bytes.Length == 4);
         bytes.CopyTo(serialized, at);
         return serialized;
+    }
+
+    /// <summary>One gRPC request framed by hand over HTTP/2 (for what a gRPC client will not send); the grpc-status.</summary>
+    private async Task<string?> RawGrpcStatusAsync(string path, byte[] frame, string encoding)
+    {
+        using var http = new HttpClient();
+        using var request = new HttpRequestMessage(HttpMethod.Post, new Uri(herald.App.GetEndpoint("api", "grpc"), path))
+        {
+            Version = System.Net.HttpVersion.Version20,
+            VersionPolicy = HttpVersionPolicy.RequestVersionExact,
+            Content = new ByteArrayContent(frame) { Headers = { ContentType = new("application/grpc") } },
+        };
+        request.Headers.Authorization = new("Bearer", herald.AdminKey);
+        request.Headers.TryAddWithoutValidation("grpc-encoding", encoding);
+        request.Headers.TryAddWithoutValidation("te", "trailers");
+        using var response = await http.SendAsync(request);
+        await response.Content.ReadAsByteArrayAsync();
+        return response.TrailingHeaders.TryGetValues("grpc-status", out var trailer) || response.Headers.TryGetValues("grpc-status", out trailer)
+            ? trailer.FirstOrDefault()
+            : $"HTTP {(int)response.StatusCode} {response.Version} {response.Headers} {response.Content.Headers}";
     }
 
     private static readonly Marshaller<byte[]> Bytes = Marshallers.Create(bytes => bytes, bytes => bytes);
