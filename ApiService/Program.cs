@@ -46,6 +46,7 @@ app.UseRequestTimeouts();
 app.UseAuthentication();
 app.UseMiddleware<ApiKeyRateLimiter>();
 app.UseAuthorization();
+app.UseMiddleware<StorableGrpcRequests>();
 
 if (app.Environment.IsDevelopment())
 {

@@ -1,3 +1,4 @@
+using System.Runtime.InteropServices;
 using System.Text.Json;
 using Herald.ApiService.Problems;
 using Microsoft.AspNetCore.Http.Json;
@@ -7,16 +8,41 @@ namespace Herald.ApiService.Http;
 
 public static class JsonBody
 {
+    /// <summary>Parses the request body as one JSON document, refusing (400) a body that is not JSON or holds text
+    /// that cannot be stored (<see cref="StorableText.FindUnstorable"/>), before anything reads a value from it. The body
+    /// is UTF-8, as JSON between systems must be, whatever charset the header names. <paramref name="allowNul"/> lets
+    /// <c>\u0000</c> escapes through, for JSON that is stored verbatim.</summary>
+    public static async Task<JsonDocument> ParseAsync(HttpRequest request, bool allowNul, CancellationToken cancellationToken)
+    {
+        if (!request.HasJsonContentType())
+            throw ApiError.Invalid("body", "Send a JSON body with Content-Type: application/json.");
+
+        JsonDocument document;
+        try
+        {
+            document = await JsonDocument.ParseAsync(request.Body, cancellationToken: cancellationToken);
+        }
+        catch (JsonException exception)
+        {
+            throw ApiError.Invalid("body", $"Not valid JSON: {FirstSentence(exception.Message)}");
+        }
+        if (StorableText.FindUnstorable(JsonMarshal.GetRawUtf8Value(document.RootElement), allowNul) is { } member)
+        {
+            document.Dispose();
+            throw ApiError.Invalid(member.Length == 0 ? "body" : member, allowNul ? StorableText.JsonRule : StorableText.Rule);
+        }
+        return document;
+    }
+
     /// <summary>Reads the request body as <typeparamref name="T"/>, turning every way it can be wrong into a 400
     /// that says what is wrong (rather than the framework's empty 400 or a 500).</summary>
     public static async Task<T> ReadJsonAsync<T>(this HttpRequest request, CancellationToken cancellationToken) where T : class
     {
-        if (!request.HasJsonContentType())
-            throw ApiError.Invalid("body", "Send a JSON body with Content-Type: application/json.");
+        using var document = await ParseAsync(request, allowNul: false, cancellationToken);
         var options = request.HttpContext.RequestServices.GetRequiredService<IOptions<JsonOptions>>().Value.SerializerOptions;
         try
         {
-            return await request.ReadFromJsonAsync<T>(options, cancellationToken)
+            return JsonSerializer.Deserialize<T>(JsonMarshal.GetRawUtf8Value(document.RootElement), options)
                    ?? throw ApiError.Invalid("body", "A JSON object is required.");
         }
         catch (JsonException exception)

@@ -1,4 +1,5 @@
 using System.Text.Json;
+using System.Text.Json.Serialization;
 
 namespace Herald.ApiService.Messages;
 
@@ -8,8 +9,30 @@ public sealed record MessageResponse(
     string Id,
     string EventType,
     string? EventId,
-    JsonElement? Payload,
+    RawJson? Payload,
     DateTimeOffset CreatedAt);
+
+/// <summary>A payload's JSON text, handed out exactly as stored. Re-encoding it would check its strings again, and a
+/// payload that fails the check (one stored before unpaired surrogates were refused) would fail every read of it.</summary>
+[JsonConverter(typeof(RawJsonConverter))]
+public sealed record RawJson(string Text)
+{
+    /// <summary>Null when there is no payload: SQL NULL (retention dropped it) or JSON null.</summary>
+    public static RawJson? From(string? text) => text is null or "null" ? null : new(text);
+}
+
+internal sealed class RawJsonConverter : JsonConverter<RawJson>
+{
+    public override RawJson Read(ref Utf8JsonReader reader, Type typeToConvert, JsonSerializerOptions options)
+    {
+        using var document = JsonDocument.ParseValue(ref reader);
+        return new(document.RootElement.GetRawText());
+    }
+
+    // Unchecked: the text is JSON, as PostgreSQL's json type (and the parser before it) made sure.
+    public override void Write(Utf8JsonWriter writer, RawJson value, JsonSerializerOptions options) =>
+        writer.WriteRawValue(value.Text, skipInputValidation: true);
+}
 
 /// <summary>Configuration section <c>Herald:Messages</c>.</summary>
 public sealed class MessageOptions

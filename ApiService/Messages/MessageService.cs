@@ -72,8 +72,7 @@ public sealed class MessageService(
             new NewMessage(SortableId.New("msg", now), applicationId, input.EventType!, input.EventId, payload, now, idempotencyKey), cancellationToken);
         var message = committed.Message;
         if (!committed.Existing) metrics.Accepted(applicationId, message.EventType);
-        var body = committed.Existing ? Parse(message.Payload) : input.Payload;
-        return (new MessageResponse(message.Id, message.EventType, message.EventId, body, message.CreatedAt), committed.Existing);
+        return (new MessageResponse(message.Id, message.EventType, message.EventId, RawJson.From(message.Payload), message.CreatedAt), committed.Existing);
     }
 
     public async Task<MessageResponse> GetAsync(Caller caller, string applicationId, string messageId, CancellationToken cancellationToken)
@@ -111,12 +110,6 @@ public sealed class MessageService(
         reader.GetString(0),
         reader.GetString(1),
         reader.IsDBNull(2) ? null : reader.GetString(2),
-        reader.IsDBNull(3) ? null : Parse(reader.GetString(3)),
+        RawJson.From(reader.IsDBNull(3) ? null : reader.GetString(3)),
         reader.GetFieldValue<DateTimeOffset>(4));
-
-    private static JsonElement? Parse(string json)
-    {
-        using var document = JsonDocument.Parse(json);
-        return document.RootElement.ValueKind == JsonValueKind.Null ? null : document.RootElement.Clone();
-    }
 }

@@ -1,3 +1,4 @@
+using System.Text;
 using System.Text.Json;
 using Google.Protobuf.WellKnownTypes;
 using Grpc.Core;
@@ -28,10 +29,12 @@ internal sealed class MessagesGrpcService(MessageService messages, AttemptServic
 
     private async Task<Message> ParseAndCreateAsync(CreateMessageRequest request, ServerCallContext context)
     {
+        // As UTF-8, the form a REST body arrives in: parsed without another copy, and its strings checked alike.
+        var json = Encoding.UTF8.GetBytes(request.PayloadJson.Length == 0 ? "null" : request.PayloadJson);
         JsonDocument payload;
         try
         {
-            payload = JsonDocument.Parse(request.PayloadJson.Length == 0 ? "null" : request.PayloadJson);
+            payload = JsonDocument.Parse(json);
         }
         catch (JsonException exception)
         {
@@ -39,6 +42,7 @@ internal sealed class MessagesGrpcService(MessageService messages, AttemptServic
         }
         using (payload)
         {
+            if (StorableText.FindUnstorable(json, allowNul: true) is not null) throw ApiError.Invalid("payload_json", StorableText.JsonRule);
             var (message, _) = await messages.CreateAsync(context.Caller(), request.AppId,
                 new CreateMessageInput(request.EventType.OrNull(), request.EventId.OrNull(), payload.RootElement), IdempotencyKeys.Of(context), context.CancellationToken);
             return ToProto(message);
@@ -67,7 +71,7 @@ internal sealed class MessagesGrpcService(MessageService messages, AttemptServic
         Id = message.Id,
         EventType = message.EventType,
         EventId = message.EventId ?? "",
-        PayloadJson = message.Payload?.GetRawText() ?? "",
+        PayloadJson = message.Payload?.Text ?? "",
         CreatedAt = message.CreatedAt.ToTimestamp(),
     };
 

@@ -9,8 +9,10 @@ using Npgsql;
 namespace Herald.Tests.Api;
 
 /// <summary>
-/// Generated bodies, headers, URLs and query strings thrown at the HTTP API: no input may produce a 5xx, and a
-/// rejected request must leave the database exactly as it was.
+/// Generated bodies, headers, URLs and query strings thrown at the HTTP API: no input may produce a 5xx, a rejected
+/// request must leave the database exactly as it was, and whatever was accepted must read back. Generated text includes
+/// what a .NET string cannot carry through the serializer and UTF-8 — lone surrogates as JSON escapes, invalid UTF-8,
+/// NUL — through stand-ins (①…⑥, see <see cref="Unencodable"/>) that the request encoding replaces.
 /// </summary>
 [Collection(HeraldAppCollection.Name)]
 public sealed class ApiFuzzTests(HeraldAppFixture herald)
@@ -65,10 +67,16 @@ public sealed class ApiFuzzTests(HeraldAppFixture herald)
             if (status >= 400) Assert.True(before == after, $"{status} for {request} changed the database.");
             before = after;
         }
+
+        // Nothing accepted may break a read: the whole list, then each message.
+        var (listed, list, _) = await client.GetAsync($"/api/v1/apps/{app}/messages?limit=250");
+        Assert.Equal(HttpStatusCode.OK, listed);
+        foreach (var message in list.GetProperty("data").EnumerateArray())
+            Assert.Equal(HttpStatusCode.OK, (await client.GetAsync($"/api/v1/apps/{app}/messages/{message.GetProperty("id").GetString()}")).Status);
     }
 
     // Everything a request can change, except what the delivery path updates on its own (attempts, published_at).
-    private static async Task<string> FingerprintAsync(NpgsqlConnection database)
+    internal static async Task<string> FingerprintAsync(NpgsqlConnection database)
     {
         await using var query = new NpgsqlCommand("""
             SELECT concat_ws('|',
@@ -121,8 +129,22 @@ public sealed class ApiFuzzTests(HeraldAppFixture herald)
 
     // ---- generators
 
+    /// <summary>What the serializer would replace (it writes a lone surrogate as U+FFFD) or UTF-8 cannot encode: a
+    /// stand-in in generated text becomes these bytes in a body (a JSON escape inside a string, or raw bytes) and this
+    /// percent-encoding in a URL.</summary>
+    private static readonly (char StandIn, byte[] InBody, string InUrl)[] Unencodable =
+    [
+        ('①', "\\ud800"u8.ToArray(), "%ED%A0%80"),
+        ('②', "\\udc00"u8.ToArray(), "%ED%B0%80"),
+        ('③', "\\u0000"u8.ToArray(), "%00"),
+        ('④', [0xFF], "%FF"),
+        ('⑤', [0xED, 0xA0, 0x80], "%C3%28"),
+        ('⑥', [0xE2, 0x82], "%E2%82"),
+    ];
+
     private static readonly string[] Alphabet =
-        ["a", "Z", "0", "9", ".", "_", "-", " ", "\"", "\\", "{", "}", "[", "]", ":", ",", "é", "✓", "𝄞", "\u0000", "\u001f", "\n", "\r", "\t", "%", "/", "?", "#", "@", "\ud800"];
+        ["a", "Z", "0", "9", ".", "_", "-", " ", "\"", "\\", "{", "}", "[", "]", ":", ",", "é", "✓", "𝄞", "\u0000", "\u001f", "\n", "\r", "\t", "%", "/", "?", "#", "@", "\ud800", "\udc00",
+         .. Unencodable.Select(u => u.StandIn.ToString())];
 
     private static Gen<string> Text() =>
         Gen.Frequency(
@@ -205,14 +227,33 @@ public sealed class ApiFuzzTests(HeraldAppFixture herald)
     {
         public HttpRequestMessage ToHttpRequest()
         {
-            var request = new HttpRequestMessage(new HttpMethod(Method), Path);
+            var path = Path;
+            foreach (var (standIn, _, inUrl) in Unencodable) path = path.Replace(Uri.EscapeDataString(standIn.ToString()), inUrl, StringComparison.Ordinal);
+            var request = new HttpRequestMessage(new HttpMethod(Method), path);
             if (Body is not null)
             {
-                request.Content = new ByteArrayContent(Encoding.UTF8.GetBytes(Body));
+                request.Content = new ByteArrayContent(EncodeBody(Body));
                 if (ContentType is not null) request.Content.Headers.TryAddWithoutValidation("Content-Type", ContentType);
             }
             if (IdempotencyKey is not null) request.Headers.TryAddWithoutValidation("idempotency-key", IdempotencyKey);
             return request;
+        }
+
+        private static byte[] EncodeBody(string body)
+        {
+            // The serializer may have escaped a stand-in.
+            foreach (var (standIn, _, _) in Unencodable) body = body.Replace($"\\u{(int)standIn:X4}", standIn.ToString(), StringComparison.OrdinalIgnoreCase);
+            var bytes = new List<byte>(body.Length);
+            var start = 0;
+            for (var i = 0; i <= body.Length; i++)
+            {
+                var standIn = i < body.Length ? Array.FindIndex(Unencodable, u => u.StandIn == body[i]) : -1;
+                if (i < body.Length && standIn < 0) continue;
+                bytes.AddRange(Encoding.UTF8.GetBytes(body[start..i]));
+                if (standIn >= 0) bytes.AddRange(Unencodable[standIn].InBody);
+                start = i + 1;
+            }
+            return [.. bytes];
         }
 
         public override string ToString() =>

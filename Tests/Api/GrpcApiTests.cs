@@ -1,4 +1,7 @@
+using System.Text;
 using System.Text.Json;
+using Aspire.Hosting.Testing;
+using Google.Protobuf;
 using Grpc.Core;
 using Grpc.Health.V1;
 using Grpc.Reflection.V1Alpha;
@@ -115,6 +118,118 @@ public sealed class GrpcApiTests(HeraldAppFixture herald)
         }, Admin));
         Assert.True(tooBig.StatusCode == StatusCode.ResourceExhausted, tooBig.Status.ToString());
         Assert.Equal(StatusCode.InvalidArgument, (await Fails(applications.ListAsync(new ListApplicationsRequest { Page = new() { Limit = 999 } }, Admin))).StatusCode);
+    }
+
+    [Fact]
+    public async Task Text_that_cannot_be_stored_is_invalid_argument_naming_the_field_and_nothing_is_written()
+    {
+        var app = await herald.Admin.CreateApplicationAsync();
+        await herald.Admin.SendMessageAsync(app, "before.refusal", new { ok = true });
+        var applications = new Applications.ApplicationsClient(herald.Grpc);
+        var endpoints = new Endpoints.EndpointsClient(herald.Grpc);
+        var messages = new Herald.Grpc.V1.Messages.MessagesClient(herald.Grpc);
+        var key = Guid.NewGuid().ToString();
+        var auth = Admin;
+        auth.Add("idempotency-key", key);
+        await using var database = await herald.OpenDatabaseAsync();
+        var before = await ApiFuzzTests.FingerprintAsync(database);
+
+        static async Task Refused(Task call, string field)
+        {
+            var error = await Assert.ThrowsAsync<RpcException>(() => call);
+            Assert.True(error.StatusCode == StatusCode.InvalidArgument, error.Status.ToString());
+            Assert.Contains(field, error.Status.Detail);
+        }
+
+        // Lone surrogates as JSON escapes inside the payload, NUL in string fields.
+        await Refused(messages.CreateAsync(new() { AppId = app, EventType = "a.b", PayloadJson = """{"s":"\ud800"}""" }, auth).ResponseAsync, "payload_json");
+        await Refused(messages.CreateAsync(new() { AppId = app, EventType = "a.b", PayloadJson = """{"a":[{"\udc00":1}]}""" }, auth).ResponseAsync, "payload_json");
+        await Refused(messages.CreateAsync(new() { AppId = app, EventType = "a\0b", PayloadJson = "{}" }, auth).ResponseAsync, "event_type");
+        await Refused(messages.CreateAsync(new() { AppId = app, EventType = "a.b", EventId = "x\0", PayloadJson = "{}" }, auth).ResponseAsync, "event_id");
+        await Refused(messages.ListAsync(new() { AppId = app + "\0" }, auth).ResponseAsync, "app_id");
+        await Refused(messages.ListAsync(new() { AppId = app, EventTypes = { "a\0" } }, auth).ResponseAsync, "event_types");
+        await Refused(applications.CreateAsync(new() { Application = new() { Name = "n\0" } }, auth).ResponseAsync, "name");
+        await Refused(endpoints.CreateAsync(new() { AppId = app, Endpoint = new() { Url = "https://example.com/", Description = "\0" } }, auth).ResponseAsync, "description");
+        await Refused(endpoints.CreateAsync(new() { AppId = app, Endpoint = new() { Url = "https://example.com/", Headers = { ["X-A"] = "v\0" } } }, auth).ResponseAsync, "headers");
+
+        // Invalid UTF-8 in string fields, which no protobuf library writes: the request's bytes are patched where a
+        // four-byte marker was serialized.
+        byte[][] invalid = [[0xFF, 0x41, 0x42, 0x43], [0xED, 0xA0, 0x80, 0x41], [0xC3, 0x28, 0x41, 0x42], [0xF4, 0x90, 0x80, 0x80], [0x80, 0x80, 0x80, 0x80]];
+        foreach (var bytes in invalid)
+        {
+            await Refused(RawUnary("herald.v1.Messages", "Create", Patch(new CreateMessageRequest { AppId = app, EventType = "ZZZZ", PayloadJson = "{}" }, bytes), auth), "event_type");
+            await Refused(RawUnary("herald.v1.Messages", "Create", Patch(new CreateMessageRequest { AppId = app, EventType = "a.b", EventId = "ZZZZ", PayloadJson = "{}" }, bytes), auth), "event_id");
+            await Refused(RawUnary("herald.v1.Messages", "Create", Patch(new CreateMessageRequest { AppId = app, EventType = "a.b", PayloadJson = """{"s":"ZZZZ"}""" }, bytes), auth), "payload_json");
+            await Refused(RawUnary("herald.v1.Messages", "Get", Patch(new MessageRef { AppId = app, MessageId = "ZZZZ" }, bytes), auth), "message_id");
+            await Refused(RawUnary("herald.v1.Messages", "List", Patch(new ListMessagesRequest { AppId = app, EventTypes = { "a.b", "ZZZZ" } }, bytes), auth), "event_types");
+            await Refused(RawUnary("herald.v1.Messages", "List", Patch(new ListMessagesRequest { AppId = app, Page = new() { Iterator = "ZZZZ" } }, bytes), auth), "iterator");
+            await Refused(RawUnary("herald.v1.Applications", "Create", Patch(new CreateApplicationRequest { Application = new() { Name = "ZZZZ" } }, bytes), auth), "name");
+            await Refused(RawUnary("herald.v1.Endpoints", "Create", Patch(new CreateEndpointRequest
+            {
+                AppId = app, Endpoint = new() { Url = "https://example.com/", Headers = { ["X-A"] = "ZZZZ" } },
+            }, bytes), auth), "headers");
+            await Refused(RawServerStreaming("herald.v1.Deliveries", "WatchDeliveries", Patch(new WatchDeliveriesRequest { AppId = "ZZZZ" }, bytes), auth), "app_id");
+        }
+
+        // A compressed request is looked into too; a valid one still goes through.
+        var gzip = Admin;
+        gzip.Add("grpc-internal-encoding-request", "gzip");
+        await Refused(RawUnary("herald.v1.Messages", "Create", Patch(new CreateMessageRequest { AppId = app, EventType = "ZZZZ", PayloadJson = "{}" }, invalid[0]), gzip), "event_type");
+        await messages.ListAsync(new ListMessagesRequest { AppId = app }, gzip);
+
+        // A frame marked compressed that is not gzip.
+        Assert.Equal("3", await RawGrpcStatusAsync("/herald.v1.Messages/Get", [1, 0, 0, 0, 4, 0xDE, 0xAD, 0xBE, 0xEF], "gzip"));
+
+        // Bytes that are not a protobuf message at all: a length past the end, a varint that never ends, tag 0.
+        var reference = new MessageRef { AppId = app, MessageId = "msg_x" }.ToByteArray();
+        await Refused(RawUnary("herald.v1.Messages", "Get", reference[..^1], auth), "protobuf");
+        await Refused(RawUnary("herald.v1.Messages", "Get", [0x08, 0xFF, 0xFF], auth), "protobuf");
+        await Refused(RawUnary("herald.v1.Applications", "Create", [0x00, 0x01], auth), "protobuf");
+
+        Assert.Equal(before, await ApiFuzzTests.FingerprintAsync(database));
+        var listed = await messages.ListAsync(new ListMessagesRequest { AppId = app }, Admin);
+        Assert.Equal("before.refusal", Assert.Single(listed.Data).EventType);
+    }
+
+    private static byte[] Patch(IMessage request, byte[] bytes)
+    {
+        var serialized = request.ToByteArray();
+        var at = serialized.AsSpan().IndexOf("ZZZZ"u8);
+        Assert.True(at >= 0 && bytes.Length == 4);
+        bytes.CopyTo(serialized, at);
+        return serialized;
+    }
+
+    /// <summary>One gRPC request framed by hand over HTTP/2 (for what a gRPC client will not send); the grpc-status.</summary>
+    private async Task<string?> RawGrpcStatusAsync(string path, byte[] frame, string encoding)
+    {
+        using var http = new HttpClient();
+        using var request = new HttpRequestMessage(HttpMethod.Post, new Uri(herald.App.GetEndpoint("api", "grpc"), path))
+        {
+            Version = System.Net.HttpVersion.Version20,
+            VersionPolicy = HttpVersionPolicy.RequestVersionExact,
+            Content = new ByteArrayContent(frame) { Headers = { ContentType = new("application/grpc") } },
+        };
+        request.Headers.Authorization = new("Bearer", herald.AdminKey);
+        request.Headers.TryAddWithoutValidation("grpc-encoding", encoding);
+        request.Headers.TryAddWithoutValidation("te", "trailers");
+        using var response = await http.SendAsync(request);
+        await response.Content.ReadAsByteArrayAsync();
+        return response.TrailingHeaders.TryGetValues("grpc-status", out var trailer) || response.Headers.TryGetValues("grpc-status", out trailer)
+            ? trailer.FirstOrDefault()
+            : $"HTTP {(int)response.StatusCode} {response.Version} {response.Headers} {response.Content.Headers}";
+    }
+
+    private static readonly Marshaller<byte[]> Bytes = Marshallers.Create(bytes => bytes, bytes => bytes);
+
+    private Task RawUnary(string service, string method, byte[] request, Metadata headers) =>
+        herald.Grpc.CreateCallInvoker().AsyncUnaryCall(new Method<byte[], byte[]>(MethodType.Unary, service, method, Bytes, Bytes), null, new CallOptions(headers), request).ResponseAsync;
+
+    private async Task RawServerStreaming(string service, string method, byte[] request, Metadata headers)
+    {
+        using var call = herald.Grpc.CreateCallInvoker().AsyncServerStreamingCall(
+            new Method<byte[], byte[]>(MethodType.ServerStreaming, service, method, Bytes, Bytes), null, new CallOptions(headers, deadline: DateTime.UtcNow.AddSeconds(10)), request);
+        while (await call.ResponseStream.MoveNext(CancellationToken.None)) { }
     }
 
     [Fact]

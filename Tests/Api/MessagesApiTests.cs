@@ -88,6 +88,125 @@ public sealed class MessagesApiTests(HeraldAppFixture herald)
         Assert.True(problem.GetProperty("errors").TryGetProperty(field, out _), problem.ToString());
     }
 
+    [Theory]
+    [InlineData("""{"eventType":"invoice.paid","payload":{"s":"\ud800"}}""", "payload")]
+    [InlineData("""{"eventType":"invoice.paid","payload":{"s":"x\udc00"}}""", "payload")]
+    [InlineData("""{"eventType":"invoice.paid","payload":{"s":"\udc00\ud800"}}""", "payload")]
+    [InlineData("""{"eventType":"invoice.paid","payload":{"s":"\ud800\u0041"}}""", "payload")]
+    [InlineData("""{"eventType":"invoice.paid","payload":{"list":[{"\ud800":1}]}}""", "payload")]
+    [InlineData("""{"eventType":"\ud800","payload":{}}""", "eventType")]
+    [InlineData("""{"eventType":"invoice.paid","eventId":"\udc00","payload":{}}""", "eventId")]
+    [InlineData("""{"eventType":"invoice.paid","eventId":"a\u0000b","payload":{}}""", "eventId")]
+    [InlineData("""{"eventType":"invoice\u0000paid","payload":{}}""", "eventType")]
+    [InlineData("""{"\ud800":1,"eventType":"invoice.paid","payload":{}}""", "body")]
+    public async Task A_lone_surrogate_or_nul_a_message_cannot_hold_is_400_naming_the_field_and_nothing_is_stored(string json, string field)
+    {
+        var app = await herald.Admin.CreateApplicationAsync();
+        await AssertRefusedAsync(app, System.Text.Encoding.UTF8.GetBytes(json), field);
+    }
+
+    public static TheoryData<string, string, string> InvalidUtf8 => new()
+    {
+        // A template with @ where the bytes go, the bytes (hex), and the field the problem must name.
+        { """{"eventType":"invoice.paid","payload":{"s":"a@b"}}""", "FF", "payload" },
+        { """{"eventType":"invoice.paid","payload":{"s":"a@b"}}""", "C328", "payload" },
+        { """{"eventType":"invoice.paid","payload":{"s":"@"}}""", "EDA080", "payload" },
+        { """{"eventType":"invoice.paid","payload":{"s":"@"}}""", "EDBFBF", "payload" },
+        { """{"eventType":"invoice.paid","payload":{"s":"@"}}""", "C0AF", "payload" },
+        { """{"eventType":"invoice.paid","payload":{"s":"@"}}""", "F4908080", "payload" },
+        { """{"eventType":"invoice.paid","payload":{"s":"x@"}}""", "E282", "payload" },
+        { """{"eventType":"invoice.paid","payload":{"s":"@"}}""", "80", "payload" },
+        { """{"eventType":"invoice.paid","payload":{"s":"\n@"}}""", "FE", "payload" },
+        { """{"eventType":"invoice.paid","payload":{"k@":1}}""", "FF", "payload" },
+        { """{"eventType":"invoice.paid","payload":{"a":{"b":["@"]}}}""", "EDA080", "payload" },
+        { """{"eventType":"invoice.paid","payload":{"a":{"k@":true}}}""", "C328", "payload" },
+        { """{"eventType":"inv@oice.paid","payload":{}}""", "FF", "eventType" },
+        { """{"eventType":"@","payload":{}}""", "EDA080", "eventType" },
+        { """{"eventType":"invoice.paid","eventId":"@","payload":{}}""", "C328", "eventId" },
+        { """{"eventType":"invoice.paid","eventId":"id-@","payload":{}}""", "F4908080", "eventId" },
+        { """{"eventType":"invoice.paid","payload":{},"extra@":1}""", "FF", "body" },
+        { """{"eventType":"invoice.paid","payload":{},"extra":"@"}""", "EDA080", "extra" },
+    };
+
+    [Theory]
+    [MemberData(nameof(InvalidUtf8))]
+    public async Task Invalid_utf8_in_a_message_body_is_400_naming_the_field_and_nothing_is_stored(string template, string hex, string field)
+    {
+        var app = await herald.Admin.CreateApplicationAsync();
+        await AssertRefusedAsync(app, StorableTextTests.Splice(template, Convert.FromHexString(hex)), field);
+    }
+
+    /// <summary>Posts <paramref name="body"/> (with an idempotency-key, which must not be kept either) and insists on a
+    /// 400 naming <paramref name="field"/>, nothing written, and the application's messages still readable.</summary>
+    private async Task AssertRefusedAsync(string app, byte[] body, string field)
+    {
+        await herald.Admin.SendMessageAsync(app, "before.refusal", new { ok = true });
+        await using var database = await herald.OpenDatabaseAsync();
+        var before = await ApiFuzzTests.FingerprintAsync(database);
+
+        var (status, problem, response) = await herald.Admin.PostAsync($"/api/v1/apps/{app}/messages", body, Guid.NewGuid().ToString());
+
+        Assert.True(status == HttpStatusCode.BadRequest, $"{(int)status}: {problem}");
+        Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
+        Assert.True(problem.GetProperty("errors").TryGetProperty(field, out _), problem.ToString());
+        Assert.Equal(before, await ApiFuzzTests.FingerprintAsync(database));
+        var (listed, list, _) = await herald.Admin.GetAsync($"/api/v1/apps/{app}/messages");
+        Assert.Equal(HttpStatusCode.OK, listed);
+        Assert.Equal("before.refusal", Assert.Single(list.GetProperty("data").EnumerateArray()).GetProperty("eventType").GetString());
+    }
+
+    [Fact]
+    public async Task A_nul_escape_in_a_payload_is_kept_and_delivered_byte_for_byte()
+    {
+        // The payload column is json, which keeps its text verbatim: \u0000 stays an escape, never a NUL in a text column.
+        var app = await herald.Admin.CreateApplicationAsync();
+        var url = herald.Receiver.UrlFor(Guid.NewGuid().ToString("N"));
+        await herald.Admin.CreateEndpointAsync(app, url);
+        const string payload = """{"s":"a\u0000b","t":"\ud83d\ude00 \u00e9"}""";
+
+        var (status, accepted, _) = await herald.Admin.PostAsync($"/api/v1/apps/{app}/messages", $$"""{"eventType":"nul.kept","payload":{{payload}}}""");
+
+        Assert.Equal(HttpStatusCode.Accepted, status);
+        Assert.Equal("a\0b", accepted.GetProperty("payload").GetProperty("s").GetString());
+        var id = accepted.GetProperty("id").GetString()!;
+        Assert.Equal(payload, (await herald.Receiver.WaitForAsync(id, TimeSpan.FromSeconds(30), url.AbsolutePath)).Body);
+        var (_, stored, _) = await herald.Admin.GetAsync($"/api/v1/apps/{app}/messages/{id}");
+        Assert.Equal("a\0b", stored.GetProperty("payload").GetProperty("s").GetString());
+        Assert.Equal("😀 é", stored.GetProperty("payload").GetProperty("t").GetString());
+    }
+
+    [Fact]
+    public async Task A_stored_payload_no_json_writer_would_encode_does_not_break_reads()
+    {
+        // A row accepted before lone surrogates were refused: reads hand its text out as stored rather than fail.
+        var app = await herald.Admin.CreateApplicationAsync();
+        var first = await herald.Admin.SendMessageAsync(app, "a.b", new { n = 1 });
+        const string poisoned = """{"s":"\ud800","n":[1,2]}""";
+        var id = $"msg_poisoned{Guid.NewGuid():N}";
+        await using (var database = await herald.OpenDatabaseAsync())
+        await using (var insert = new Npgsql.NpgsqlCommand(
+            "INSERT INTO messages (id, application_id, event_type, payload, created_at, published_at) VALUES ($1, $2, 'a.b', $3::json, now(), now())", database))
+        {
+            insert.Parameters.Add(new() { Value = id });
+            insert.Parameters.Add(new() { Value = app });
+            insert.Parameters.Add(new() { Value = poisoned });
+            await insert.ExecuteNonQueryAsync();
+        }
+        var last = await herald.Admin.SendMessageAsync(app, "a.b", new { n = 3 });
+
+        var (status, stored, _) = await herald.Admin.GetAsync($"/api/v1/apps/{app}/messages/{id}");
+        Assert.Equal(HttpStatusCode.OK, status);
+        Assert.Equal(poisoned, stored.GetProperty("payload").GetRawText());
+        var (listed, list, _) = await herald.Admin.GetAsync($"/api/v1/apps/{app}/messages");
+        Assert.Equal(HttpStatusCode.OK, listed);
+        Assert.Equal(new[] { first, id, last }.Order(), list.GetProperty("data").EnumerateArray().Select(m => m.GetProperty("id").GetString()!).Order());
+
+        var messages = new Herald.Grpc.V1.Messages.MessagesClient(herald.Grpc);
+        var auth = HeraldAppFixture.Bearer(herald.AdminKey);
+        Assert.Equal(poisoned, (await messages.GetAsync(new() { AppId = app, MessageId = id }, auth)).PayloadJson);
+        Assert.Equal(3, (await messages.ListAsync(new() { AppId = app }, auth)).Data.Count);
+    }
+
     [Fact]
     public async Task A_payload_over_the_cap_is_413_and_nothing_is_stored()
     {

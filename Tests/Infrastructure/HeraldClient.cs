@@ -14,6 +14,7 @@ public sealed class HeraldClient(HttpClient http) : IDisposable
     {
         using var request = new HttpRequestMessage(method, path);
         if (body is string raw) request.Content = new StringContent(raw, System.Text.Encoding.UTF8, "application/json");
+        else if (body is byte[] bytes) request.Content = new ByteArrayContent(bytes) { Headers = { ContentType = new("application/json") } };
         else if (body is not null) request.Content = JsonContent.Create(body);
         if (idempotencyKey is not null) request.Headers.Add("idempotency-key", idempotencyKey);
         var response = await Http.SendAsync(request);
