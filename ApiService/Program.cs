@@ -23,7 +23,8 @@ using Scalar.AspNetCore;
 var builder = WebApplication.CreateBuilder(args);
 
 builder.AddServiceDefaults();
-builder.AddHeraldDatabase();
+// Requests wait on PostgreSQL seconds at most; the Processor's batches may take longer.
+builder.AddHeraldDatabase(pool => (pool.ConnectTimeout, pool.CommandTimeout) = (TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(2)));
 builder.AddHeraldRedis();
 // The API serves without Kafka: what it accepts waits in PostgreSQL (the outbox) until Kafka is back.
 builder.AddKafka(DependencyRole.Optional, Topics.All.ToSpecifications());
@@ -31,7 +32,6 @@ builder.AddKafka(DependencyRole.Optional, Topics.All.ToSpecifications());
 // than the default: fewer, larger produce requests, and far fewer broker-thread wake-ups per message.
 builder.AddKafkaProducer(producer => producer.LingerMs = 10);
 
-builder.AddRequestDeadline();
 builder.AddApiKeyAuthentication();
 builder.AddHeraldApi();
 builder.AddHeraldGrpc();
@@ -41,8 +41,8 @@ var app = builder.Build();
 app.UseExceptionHandler();
 app.UseStatusCodePages();
 app.UseRequestBodyLimit();
-// Before authentication: looking a key up can wait on PostgreSQL too.
-app.UseRequestTimeouts();
+// Before authentication, which may look a key up: while PostgreSQL is known to be down, answer 503 at once.
+app.UseMiddleware<DatabaseGate>();
 app.UseAuthentication();
 app.UseMiddleware<ApiKeyRateLimiter>();
 app.UseAuthorization();

@@ -1,19 +1,14 @@
-using Microsoft.Extensions.Caching.Memory;
+using Herald.ApiService.Caching;
 
 namespace Herald.ApiService.Applications;
 
-/// <summary>What create-message needs to know about an application, remembered for a few seconds so the ingest hot
-/// path does not read the application row per request. A deleted application is caught at commit (foreign key).</summary>
-public sealed class ApplicationSettings(ApplicationService applications, IMemoryCache cache)
+/// <summary>What create-message needs to know about an application, remembered so the ingest hot path does not read the
+/// application row per request (see <see cref="RefreshingCache"/>). A deleted application is caught at commit (foreign key).</summary>
+public sealed class ApplicationSettings(ApplicationService applications, RefreshingCache cache)
 {
-    private static readonly TimeSpan Lifetime = TimeSpan.FromSeconds(5);
+    private static readonly TimeSpan Fresh = TimeSpan.FromSeconds(5);
+    private static readonly TimeSpan Stale = TimeSpan.FromMinutes(5);
 
-    public async ValueTask<ApplicationResponse?> GetAsync(string applicationId, CancellationToken cancellationToken)
-    {
-        var key = "application:" + applicationId;
-        if (cache.TryGetValue(key, out ApplicationResponse? application)) return application;
-        application = await applications.FindAsync(applicationId, cancellationToken);
-        cache.Set(key, application, Lifetime);
-        return application;
-    }
+    public ValueTask<ApplicationResponse?> GetAsync(string applicationId, CancellationToken cancellationToken) =>
+        cache.GetAsync("application:" + applicationId, ct => applications.FindAsync(applicationId, ct), Fresh, Stale, cancellationToken);
 }

@@ -1,4 +1,5 @@
 using System.Text.Encodings.Web;
+using Herald.ApiService.Caching;
 using Herald.ApiService.Problems;
 using Microsoft.AspNetCore.Authentication;
 using Microsoft.Extensions.Options;
@@ -41,6 +42,7 @@ public static class ApiKeyAuthenticationExtensions
     {
         builder.Services.Configure<AuthOptions>(builder.Configuration.GetSection(AuthOptions.Section));
         builder.Services.AddMemoryCache();
+        builder.Services.AddSingleton<RefreshingCache>();
         builder.Services.AddSingleton<ApiKeyDirectory>();
         builder.Services.AddAuthentication(ApiKeyAuthenticationHandler.SchemeName)
             .AddScheme<AuthenticationSchemeOptions, ApiKeyAuthenticationHandler>(ApiKeyAuthenticationHandler.SchemeName, null);

@@ -1,6 +1,6 @@
 using System.Security.Cryptography;
 using System.Text;
-using Microsoft.Extensions.Caching.Memory;
+using Herald.ApiService.Caching;
 using Microsoft.Extensions.Options;
 using Npgsql;
 
@@ -8,9 +8,12 @@ namespace Herald.ApiService.Auth;
 
 /// <summary>Resolves a presented API key to its caller. Keys are looked up by SHA-256 (they are random 256-bit values,
 /// so a fast hash is enough) and remembered briefly so the hot path does not query PostgreSQL per request.</summary>
-public sealed class ApiKeyDirectory(NpgsqlDataSource dataSource, IMemoryCache cache, IOptions<AuthOptions> options)
+public sealed class ApiKeyDirectory(NpgsqlDataSource dataSource, RefreshingCache cache, IOptions<AuthOptions> options)
 {
     public const string BootstrapAdminKeyId = "key_bootstrap_admin";
+
+    // A known key keeps working on what was last read, for this long, while PostgreSQL does not answer.
+    private static readonly TimeSpan StaleFor = TimeSpan.FromMinutes(5);
 
     private readonly byte[]? _adminKeyHash = string.IsNullOrEmpty(options.Value.AdminKey) ? null : Hash(options.Value.AdminKey);
 
@@ -25,20 +28,22 @@ public sealed class ApiKeyDirectory(NpgsqlDataSource dataSource, IMemoryCache ca
             return new Caller(BootstrapAdminKeyId, null);
         }
 
-        var cacheKey = Convert.ToHexString(hash);
-        if (cache.TryGetValue(cacheKey, out Caller? cached)) return cached;
+        // Unknown keys are remembered too, so a stream of bad keys cannot keep the database busy.
+        return await cache.GetAsync(CacheKey(hash), ct => LookUpAsync(hash, ct), options.Value.KeyCacheDuration, StaleFor, cancellationToken);
+    }
 
+    private async Task<Caller?> LookUpAsync(byte[] hash, CancellationToken cancellationToken)
+    {
         await using var query = dataSource.CreateCommand(
             "SELECT id, application_id FROM api_keys WHERE key_hash = $1 AND revoked_at IS NULL");
         query.Parameters.Add(new() { Value = hash });
         await using var reader = await query.ExecuteReaderAsync(cancellationToken);
-        var caller = await reader.ReadAsync(cancellationToken)
+        return await reader.ReadAsync(cancellationToken)
             ? new Caller(reader.GetString(0), reader.IsDBNull(1) ? null : reader.GetString(1))
             : null;
-        // Unknown keys are remembered too, so a stream of bad keys cannot keep the database busy.
-        cache.Set(cacheKey, caller, options.Value.KeyCacheDuration);
-        return caller;
     }
 
-    public void Forget(byte[] hash) => cache.Remove(Convert.ToHexString(hash));
+    public void Forget(byte[] hash) => cache.Remove(CacheKey(hash));
+
+    private static string CacheKey(byte[] hash) => "api-key:" + Convert.ToHexString(hash);
 }

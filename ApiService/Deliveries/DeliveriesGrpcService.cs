@@ -2,7 +2,6 @@ using Grpc.Core;
 using Herald.ApiService.Grpc;
 using Herald.ApiService.Http;
 using Herald.Grpc.V1;
-using Microsoft.AspNetCore.Http.Timeouts;
 using Outcome = Herald.Deliveries.DeliveryOutcome;
 
 namespace Herald.ApiService.Deliveries;
@@ -12,7 +11,6 @@ internal sealed class DeliveriesGrpcService(DeliveryService deliveries) : Herald
     public override async Task<Delivery> ResendMessage(ResendMessageRequest request, ServerCallContext context) =>
         ToProto(await deliveries.ResendAsync(context.Caller(), request.AppId, request.MessageId, request.EndpointId, context.CancellationToken));
 
-    [RequestTimeout(RequestDeadline.Bulk)]
     public override async Task<RecoverEndpointResponse> RecoverEndpoint(RecoverEndpointRequest request, ServerCallContext context)
     {
         var since = request.Since.ToDateTimeOffset("since");
@@ -26,8 +24,6 @@ internal sealed class DeliveriesGrpcService(DeliveryService deliveries) : Herald
         return new DeliveryPage { Data = { page.Data.Select(ToProto) }, Iterator = page.Iterator ?? "", Done = page.Done };
     }
 
-    // A stream lasts as long as the client wants it.
-    [DisableRequestTimeout]
     public override async Task WatchDeliveries(WatchDeliveriesRequest request, IServerStreamWriter<DeliveryOutcome> responseStream, ServerCallContext context)
     {
         using var subscription = await deliveries.WatchAsync(context.Caller(), request.AppId, request.EndpointId.OrNull(), context.CancellationToken);

@@ -32,8 +32,7 @@ public static class DeliveryEndpoints
                 if (input.Since is not null)
                     since = Rfc3339.TryParse(input.Since, out var parsed) ? parsed : throw ApiError.Invalid("since", Rfc3339.Rule);
                 return TypedResults.Accepted((string?)null, await service.RecoverAsync(context.Caller(), appId, endpointId, since, ct));
-            }).Accepts<RecoverInput>("application/json").WithTags("Deliveries").WithName("RecoverEndpoint")
-            .WithRequestTimeout(RequestDeadline.Bulk);
+            }).Accepts<RecoverInput>("application/json").WithTags("Deliveries").WithName("RecoverEndpoint");
 
         api.MapGet("/apps/{appId}/messages/{messageId}/deliveries",
             async (string appId, string messageId, HttpContext context, DeliveryService service, CancellationToken ct) =>
@@ -48,9 +47,7 @@ public static class DeliveryEndpoints
                 var subscription = await service.WatchAsync(context.Caller(), appId, string.IsNullOrEmpty(endpointId) ? null : endpointId, ct);
                 context.Response.RegisterForDispose(subscription);
                 return TypedResults.ServerSentEvents(StreamAsync(context, subscription));
-            }).WithTags("Deliveries").WithName("StreamDeliveries")
-            // A stream lasts as long as the client wants it.
-            .DisableRequestTimeout();
+            }).WithTags("Deliveries").WithName("StreamDeliveries");
 
         return api;
     }

@@ -4,7 +4,6 @@ using System.Text.Json;
 using Herald.ApiService.Auth;
 using Herald.ApiService.Telemetry;
 using Microsoft.AspNetCore.Http.Json;
-using Microsoft.AspNetCore.Http.Timeouts;
 using Microsoft.Extensions.Options;
 
 namespace Herald.ApiService.Idempotency;
@@ -12,8 +11,8 @@ namespace Herald.ApiService.Idempotency;
 /// <summary>
 /// Honours an <c>idempotency-key</c> header on POST: the first successful response is kept and returned for
 /// identical repeats within 24 h; the same key with a different request is 422. Failures are not kept, so a retry
-/// after a 4xx or 5xx runs again. A request with a key runs to its end even if the client leaves (only the request
-/// deadline stops it), so the client's retry finds its outcome instead of doing it a second time.
+/// after a 4xx or 5xx runs again. A request with a key runs to its end even if the client leaves, so the client's retry
+/// finds its outcome instead of doing it a second time.
 /// </summary>
 internal sealed class IdempotencyFilter(IdempotencyStore store, IOptions<JsonOptions> json, ApiMetrics metrics) : IEndpointFilter
 {
@@ -59,15 +58,14 @@ internal sealed class IdempotencyFilter(IdempotencyStore store, IOptions<JsonOpt
         return result;
     }
 
-    /// <summary>From here on the handler is cancelled by the request deadline only, not by the client leaving.</summary>
+    /// <summary>From here on the handler is not cancelled by the client leaving (its dependencies' own timeouts bound it).</summary>
     private static void RunToTheEnd(EndpointFilterInvocationContext context)
     {
-        var deadline = context.HttpContext.Features.Get<IHttpRequestTimeoutFeature>()?.RequestTimeoutToken ?? CancellationToken.None;
-        context.HttpContext.RequestAborted = deadline;
+        context.HttpContext.RequestAborted = CancellationToken.None;
         // Handlers took their CancellationToken parameter before the filters ran.
         for (var i = 0; i < context.Arguments.Count; i++)
         {
-            if (context.Arguments[i] is CancellationToken) context.Arguments[i] = deadline;
+            if (context.Arguments[i] is CancellationToken) context.Arguments[i] = CancellationToken.None;
         }
     }
 

@@ -16,8 +16,8 @@ public sealed class IdempotencyStore(NpgsqlDataSource dataSource, TimeProvider t
 {
     public static readonly TimeSpan Lifetime = TimeSpan.FromHours(24);
 
-    /// <summary>How long a claim holds without its owner finishing: longer than any request may run (the request
-    /// deadline cancels it well before), so only a dead owner's claim ever runs out.</summary>
+    /// <summary>How long a claim holds without its owner finishing: longer than any request runs (its database
+    /// commands time out well before), so only a dead owner's claim ever runs out.</summary>
     public static readonly TimeSpan Lease = TimeSpan.FromSeconds(10);
 
     private static readonly TimeSpan PollInterval = TimeSpan.FromMilliseconds(20);

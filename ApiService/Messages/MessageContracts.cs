@@ -54,6 +54,11 @@ public sealed class MessageOptions
     /// <summary>Transactions in flight at once; each takes what queued up while the others committed.</summary>
     public int Writers { get; set; } = 2;
 
+    /// <summary>How long create-message waits for its commit before answering 503 (PostgreSQL slow or hanging). The
+    /// commit may still complete afterwards: a client retrying with the same idempotency-key or eventId then gets that
+    /// message, never a second one.</summary>
+    public TimeSpan CommitTimeout { get; set; } = TimeSpan.FromSeconds(1.5);
+
     /// <summary>How often the relay looks for committed messages that never reached Kafka.</summary>
     public TimeSpan RelayInterval { get; set; } = TimeSpan.FromSeconds(1);
 

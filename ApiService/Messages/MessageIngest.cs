@@ -25,25 +25,33 @@ public sealed class MessageIngest : IAsyncDisposable
     private readonly GroupCommit<Pending, Committed> _commits;
     private readonly NpgsqlDataSource _dataSource;
     private readonly MessagePublisher _publisher;
+    private readonly TimeSpan _commitTimeout;
     private readonly ILogger<MessageIngest> _logger;
 
     public MessageIngest(NpgsqlDataSource dataSource, MessagePublisher publisher, IOptions<MessageOptions> options, ILogger<MessageIngest> logger)
     {
         _dataSource = dataSource;
         _publisher = publisher;
+        _commitTimeout = options.Value.CommitTimeout;
         _logger = logger;
         _commits = new GroupCommit<Pending, Committed>(CommitBatchAsync, OnFailure, options.Value.Writers, options.Value.MaxBatchSize, logger);
     }
 
     /// <summary>Commits the message; returns the committed message, or the existing one when its eventId or idempotency
-    /// key was already used. The caller may stop waiting (the request deadline), but a queued commit goes ahead.</summary>
+    /// key was already used. The caller stops waiting after <see cref="MessageOptions.CommitTimeout"/> (or when it
+    /// leaves), but a queued commit goes ahead: the id is already decided.</summary>
     public async Task<Committed> CommitAsync(NewMessage message, CancellationToken cancellationToken)
     {
         // The writer commits it outside this request's flow: take the request's trace along.
         var committed = _commits.SubmitAsync(new Pending(message, Activity.Current?.Context ?? default));
         try
         {
-            return await committed.WaitAsync(cancellationToken);
+            return await committed.WaitAsync(_commitTimeout, cancellationToken);
+        }
+        catch (TimeoutException)
+        {
+            throw new ApiError(ApiErrorKind.Unavailable, $"The message was not committed within {_commitTimeout.TotalSeconds:0.#} s; " +
+                "retry with the same idempotency-key or eventId (it may yet be committed).") { RetryAfter = TimeSpan.FromSeconds(1) };
         }
         catch (ObjectDisposedException)
         {

@@ -86,8 +86,8 @@ public sealed class Dependencies
 public static class DependencyExtensions
 {
     /// <summary>How often a dependency is probed while it answers, and while it does not.</summary>
-    public static readonly TimeSpan ProbeInterval = TimeSpan.FromSeconds(2);
-    public static readonly TimeSpan ProbeIntervalWhileDown = TimeSpan.FromSeconds(1);
+    public static readonly TimeSpan ProbeInterval = TimeSpan.FromSeconds(1);
+    public static readonly TimeSpan ProbeIntervalWhileDown = TimeSpan.FromMilliseconds(500);
 
     /// <summary>A probe that takes longer than this counts as a failure: a hung dependency is a down one.</summary>
     public static readonly TimeSpan ProbeTimeout = TimeSpan.FromSeconds(1);

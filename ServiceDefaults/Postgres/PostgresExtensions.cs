@@ -20,10 +20,13 @@ public sealed class PostgresPoolOptions
     /// <summary>Connections are recycled after this long, so failovers and server-side settings are picked up.</summary>
     public TimeSpan ConnectionLifetime { get; set; } = TimeSpan.FromMinutes(5);
 
-    /// <summary>How long a cancelled or timed-out query waits for PostgreSQL to confirm the cancellation; zero drops
-    /// the connection at once instead. Npgsql's 2 s would add itself to every request deadline while the server hangs,
-    /// and Herald's queries are short: a dropped connection costs a reconnect, a hung one a request.</summary>
-    public TimeSpan CancellationWait { get; set; } = TimeSpan.Zero;
+    /// <summary>How long opening a connection (or waiting for one from a full pool) may take.</summary>
+    public TimeSpan ConnectTimeout { get; set; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>How long a command may run. What bounds a query on a PostgreSQL that hangs: Npgsql then drops the
+    /// connection (a timed-out command's cancellation request to a hung server would itself hang, so none is sent —
+    /// and for the same reason a cancellation token cannot bound a query there).</summary>
+    public TimeSpan CommandTimeout { get; set; } = TimeSpan.FromSeconds(30);
 
     public string ApplyTo(string? connectionString)
     {
@@ -33,10 +36,15 @@ public sealed class PostgresPoolOptions
             MinPoolSize = MinPoolSize,
             ConnectionIdleLifetime = (int)ConnectionIdleLifetime.TotalSeconds,
             ConnectionLifetime = (int)ConnectionLifetime.TotalSeconds,
-            CancellationTimeout = CancellationWait > TimeSpan.Zero ? (int)CancellationWait.TotalMilliseconds : -1,
+            Timeout = Seconds(ConnectTimeout),
+            CommandTimeout = Seconds(CommandTimeout),
+            // A timed-out command drops its connection rather than waiting to cancel it politely on a hung server.
+            CancellationTimeout = -1,
         };
         return builder.ConnectionString;
     }
+
+    private static int Seconds(TimeSpan timeout) => Math.Max(1, (int)Math.Ceiling(timeout.TotalSeconds));
 }
 
 public static class PostgresExtensions
@@ -45,9 +53,12 @@ public static class PostgresExtensions
 
     /// <summary>Registers the <see cref="NpgsqlDataSource"/> for Herald's database (Aspire.Npgsql: tracing, metrics) with
     /// the pool tuned from <see cref="PostgresPoolOptions"/>, and the database as a required dependency.</summary>
-    public static void AddHeraldDatabase(this IHostApplicationBuilder builder)
+    /// <param name="defaults">The service's own defaults, which <c>Herald:Postgres:Pool</c> settings override.</param>
+    public static void AddHeraldDatabase(this IHostApplicationBuilder builder, Action<PostgresPoolOptions>? defaults = null)
     {
-        var pool = builder.Configuration.GetSection(PostgresPoolOptions.Section).Get<PostgresPoolOptions>() ?? new PostgresPoolOptions();
+        var pool = new PostgresPoolOptions();
+        defaults?.Invoke(pool);
+        builder.Configuration.GetSection(PostgresPoolOptions.Section).Bind(pool);
         builder.AddNpgsqlDataSource(ConnectionName, settings =>
             {
                 settings.ConnectionString = pool.ApplyTo(settings.ConnectionString);
@@ -61,20 +72,27 @@ public static class PostgresExtensions
         var probe = new PostgresProbe(new NpgsqlConnectionStringBuilder(builder.Configuration.GetConnectionString(ConnectionName))
         {
             Pooling = false,
-            // A probe that timed out drops its connection at once rather than politely cancelling on a hung server.
+            Timeout = 1,
+            CommandTimeout = 1,
             CancellationTimeout = -1,
-            Timeout = (int)Math.Ceiling(DependencyExtensions.ProbeTimeout.TotalSeconds),
             ApplicationName = builder.Environment.ApplicationName + "-probe",
         }.ConnectionString);
-        builder.AddDependency(Dependencies.Postgres, DependencyRole.Required, (_, cancellationToken) => probe.CheckAsync(cancellationToken));
+        builder.AddDependency(Dependencies.Postgres, DependencyRole.Required, (_, _) => probe.CheckAsync());
     }
 
-    /// <summary>SELECT 1 on one long-lived connection, opened again after any failure.</summary>
+    /// <summary>SELECT 1 on one long-lived connection, opened again after any failure. Bounded by the connection's own
+    /// timeouts, not a cancellation token: cancelling a query on a hung server blocks the canceller (Npgsql sends the
+    /// server a cancellation request and waits for it). While one probe is still out, the next fails at once.</summary>
     private sealed class PostgresProbe(string connectionString)
     {
         private NpgsqlConnection? _connection;
+        private Task _running = Task.CompletedTask;
 
-        public async Task CheckAsync(CancellationToken cancellationToken)
+        public Task CheckAsync() => _running.IsCompleted
+            ? _running = CheckOnceAsync()
+            : Task.FromException(new TimeoutException("The previous probe has not answered yet."));
+
+        private async Task CheckOnceAsync()
         {
             try
             {
@@ -82,17 +100,17 @@ public static class PostgresExtensions
                 {
                     if (_connection is not null) await _connection.DisposeAsync();
                     _connection = new NpgsqlConnection(connectionString);
-                    await _connection.OpenAsync(cancellationToken);
+                    await _connection.OpenAsync();
                 }
                 await using var query = new NpgsqlCommand("SELECT 1", _connection);
-                await query.ExecuteScalarAsync(cancellationToken);
+                await query.ExecuteScalarAsync();
             }
             catch
             {
                 // A timed-out or broken connection is not reused.
                 var broken = _connection;
                 _connection = null;
-                if (broken is not null) _ = DisposeQuietlyAsync(broken);
+                if (broken is not null) await DisposeQuietlyAsync(broken);
                 throw;
             }
         }

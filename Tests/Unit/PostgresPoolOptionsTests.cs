@@ -14,6 +14,8 @@ public sealed class PostgresPoolOptionsTests
         Assert.Equal(0, tuned.MinPoolSize);
         Assert.Equal(60, tuned.ConnectionIdleLifetime);
         Assert.Equal(300, tuned.ConnectionLifetime);
+        Assert.Equal(5, tuned.Timeout);
+        Assert.Equal(30, tuned.CommandTimeout);
         Assert.Equal(-1, tuned.CancellationTimeout);
         Assert.Equal("db", tuned.Host);
         Assert.Equal("herald", tuned.Database);
