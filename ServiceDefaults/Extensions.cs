@@ -12,8 +12,17 @@ namespace Microsoft.Extensions.Hosting;
 /// </summary>
 public static class ServiceDefaultsExtensions
 {
+    /// <summary>Thread-pool threads started on demand without the pool's usual injection delay (about two a second).</summary>
+    public const int MinThreads = 32;
+
     public static TBuilder AddServiceDefaults<TBuilder>(this TBuilder builder) where TBuilder : IHostApplicationBuilder
     {
+        // A dependency that hangs makes some clients block a thread while they give up (Npgsql cancels a timed-out query
+        // with a synchronous request to the server). With the pool's minimum at the core count, two such threads starve
+        // every timer and continuation until the pool grows; a higher minimum keeps everything else on time meanwhile.
+        ThreadPool.GetMinThreads(out var workers, out var completionPorts);
+        ThreadPool.SetMinThreads(Math.Max(workers, MinThreads), completionPorts);
+
         builder.AddHeraldTelemetry();
         builder.AddHealthProbes();
         builder.AddGracefulShutdown();

@@ -64,6 +64,8 @@ public sealed class FaultInjector(HeraldAppFixture herald)
         var started = await herald.App.ResourceCommands.ExecuteCommandAsync(resource, KnownResourceCommands.StartCommand, timeout.Token);
         Assert.True(started.Success, $"{resource} did not start again: {started.Message}");
         await herald.App.ResourceNotifications.WaitForResourceHealthyAsync(resource, timeout.Token);
+        // The tests' own pooled connections died with the server.
+        Npgsql.NpgsqlConnection.ClearAllPools();
     }
 
     /// <summary>Takes brokers off the network for <paramref name="duration"/>.</summary>
