@@ -14,4 +14,16 @@ public static class Topics
     public static IReadOnlyList<TopicSpec> All { get; } = [Messages, Deliveries];
 }
 
+/// <summary>The consumer groups the Processor consumes as.</summary>
+public static class ConsumerGroupNames
+{
+    /// <summary>Reads <see cref="Topics.Messages"/>: messages → deliveries.</summary>
+    public const string Fanout = "herald-fanout";
+
+    /// <summary>Reads <see cref="Topics.Deliveries"/>: tasks → attempts.</summary>
+    public const string Delivery = "herald-delivery";
+
+    public static IReadOnlyList<string> All { get; } = [Fanout, Delivery];
+}
+
 public sealed record TopicSpec(string Name, int Partitions);

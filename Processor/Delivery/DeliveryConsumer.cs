@@ -28,7 +28,7 @@ internal sealed class DeliveryConsumer(
     ConsumerGroups groups,
     ILogger<DeliveryConsumer> logger) : BackgroundService
 {
-    public const string GroupId = "herald-delivery";
+    public const string GroupId = ConsumerGroupNames.Delivery;
 
     // Every log line of one task's delivery path names what it is about.
     private static readonly Func<ILogger, string, string, int, IDisposable?> DeliveryScope =

@@ -22,7 +22,7 @@ internal sealed class MessageFanout(
     ConsumerGroups groups,
     ILogger<MessageFanout> logger) : BackgroundService
 {
-    public const string GroupId = "herald-fanout";
+    public const string GroupId = ConsumerGroupNames.Fanout;
     private const int MaxBatchSize = 500;
 
     // Consume() blocks its thread; the whole loop stays on a thread of its own. (Were it async, every Consume() after

@@ -188,6 +188,14 @@ public sealed class FaultRun
             return accepted.Count(a => first.TryGetValue(a.MessageId!, out var arrived) && arrived - (started + a.SentAt + a.Latency) > TimeSpan.FromSeconds(10));
         });
         _output.WriteLine(Describe());
+        // Per second of sending: the slowest first arrival of that second's messages (to spot when delivery stalled).
+        var delays = accepted.SelectMany(a => _endpoints.Select(url => (a, url))).Select(x =>
+        {
+            var arrived = Successes(x.url).Where(r => r.MessageId == x.a.MessageId).Select(r => r.ReceivedAt).DefaultIfEmpty().Min();
+            return (Second: (int)x.a.SentAt.TotalSeconds, Delay: arrived == default ? double.NaN : (arrived - (started + x.a.SentAt + x.a.Latency)).TotalSeconds);
+        });
+        _output.WriteLine("slowest arrival by second sent: " + string.Join(" ", delays.GroupBy(d => d.Second).OrderBy(g => g.Key)
+            .Select(g => $"{g.Key}:{g.Max(d => d.Delay):0.0}")));
     }
 
     private int Missing(IReadOnlyList<SentMessage> accepted) =>

@@ -60,12 +60,6 @@ public sealed class HeraldAppFixture : IAsyncLifetime
             $"--Herald:Delivery:Lease={Lease}",
             "--Herald:Delivery:CircuitBreaker:BreakDuration=00:00:03",
             $"--Herald:Delivery:DisableAfter={DisableAfter}",
-            // A killed Processor's partitions move to its peer within seconds, not the default 45 — yet the session
-            // outlasts the test's full broker outage (RelayTests, about 4 s). An outage longer than the session left
-            // the mock coordinator and librdkafka with two members owning the same partitions, each delivering every
-            // task, and one Processor died of SIGSEGV just as such an outage ended.
-            "--Kafka:Consumer:session.timeout.ms=10000",
-            "--Kafka:Consumer:heartbeat.interval.ms=1000",
             // The receiver is on loopback, which delivery refuses unless allowed; said here so it does not depend on
             // the services running in Development (whose appsettings allow loopback too).
             "--Herald:Delivery:AllowedNetworks:0=127.0.0.0/8",

@@ -66,4 +66,28 @@ public sealed class KafkaMockClusterTests
         Assert.Equal(PersistenceStatus.Persisted, result.Status);
         Assert.Equal(1, result.Offset.Value);
     }
+
+    [Fact]
+    public async Task A_broker_down_hands_its_partitions_to_a_live_broker_as_a_controller_would()
+    {
+        using var cluster = new KafkaMockCluster(brokers: 3);
+        cluster.CreateTopic("events", partitions: 3, replicationFactor: 3);
+        using var producer = new ProducerBuilder<Null, string>(new ProducerConfig
+        {
+            BootstrapServers = cluster.BootstrapServers,
+            EnableIdempotence = true,
+            MessageTimeoutMs = 10_000,
+            TopicMetadataRefreshIntervalMs = 1000,
+        }).Build();
+        for (var partition = 0; partition < 3; partition++)
+            await producer.ProduceAsync(new TopicPartition("events", partition), new Message<Null, string> { Value = "before" });
+
+        // Broker 2 led partition 1: with no new leader a record for it would wait until the broker came back.
+        cluster.SetBrokerDown(2);
+        var during = await producer.ProduceAsync(new TopicPartition("events", 1), new Message<Null, string> { Value = "during" })
+            .WaitAsync(TimeSpan.FromSeconds(8));
+
+        Assert.Equal(PersistenceStatus.Persisted, during.Status);
+        Assert.Equal(1, during.Offset.Value);
+    }
 }

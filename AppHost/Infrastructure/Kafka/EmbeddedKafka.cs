@@ -50,6 +50,8 @@ public static class EmbeddedKafkaExtensions
             {
                 cluster.CreateTopic(topic.Name, topic.Partitions, replicationFactor: Math.Min(3, brokers));
             }
+            // Explicit, so that a broker taken down hands its groups to another (see KafkaMockCluster.SetBrokerDown).
+            for (var i = 0; i < ConsumerGroupNames.All.Count; i++) cluster.AssignCoordinator(ConsumerGroupNames.All[i], i % brokers + 1);
             kafka.Started(cluster.BootstrapServers);
             logger.LogInformation("Embedded Kafka: {Brokers} brokers at {BootstrapServers}; topics {Topics}",
                 brokers, cluster.BootstrapServers, string.Join(", ", topicList.Select(t => $"{t.Name} ({t.Partitions} partitions)")));

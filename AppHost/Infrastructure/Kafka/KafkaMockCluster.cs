@@ -9,7 +9,9 @@ namespace Herald.AppHost.Infrastructure.Kafka;
 /// </summary>
 /// <remarks>
 /// Limits worth knowing: each partition keeps at most 5 MiB / 100,000 message sets (the oldest are dropped), brokers
-/// bind ephemeral ports, and there is no CreateTopics admin API, so topics are created here.
+/// bind ephemeral ports, and there is no CreateTopics admin API, so topics are created here. The mock elects no new
+/// leader when a broker goes down; <see cref="SetBrokerDown"/> does what a real cluster's controller would, moving the
+/// leadership of that broker's partitions and groups to a live broker.
 /// </remarks>
 public sealed unsafe class KafkaMockCluster : IDisposable
 {
@@ -18,6 +20,11 @@ public sealed unsafe class KafkaMockCluster : IDisposable
     private readonly IntPtr _handle;
     private readonly IntPtr _cluster;
     private readonly Native _native;
+    private readonly Lock _leadership = new();
+    // Who leads what, as set here: (topic, partition) and consumer groups → broker id.
+    private readonly Dictionary<(string Topic, int Partition), int> _leaders = [];
+    private readonly Dictionary<string, int> _coordinators = new(StringComparer.Ordinal);
+    private readonly HashSet<int> _down = [];
     private int _disposed;
 
     public KafkaMockCluster(int brokers)
@@ -48,12 +55,17 @@ public sealed unsafe class KafkaMockCluster : IDisposable
 
     public string BootstrapServers { get; }
 
+    /// <summary>Creates the topic with its partitions' leadership spread over the brokers.</summary>
     public void CreateTopic(string name, int partitions, int replicationFactor)
     {
         var utf8 = Marshal.StringToCoTaskMemUTF8(name);
         try
         {
             ThrowIfFailed(_native.TopicCreate(_cluster, utf8, partitions, replicationFactor), $"create topic {name}");
+            lock (_leadership)
+            {
+                for (var partition = 0; partition < partitions; partition++) Lead(utf8, name, partition, partition % Brokers + 1);
+            }
         }
         finally
         {
@@ -61,10 +73,68 @@ public sealed unsafe class KafkaMockCluster : IDisposable
         }
     }
 
-    /// <summary>Takes a broker off the network (its connections drop, it refuses new ones) — to rehearse outages.</summary>
-    public void SetBrokerDown(int brokerId) => ThrowIfFailed(_native.BrokerSetDown(_cluster, brokerId), $"take broker {brokerId} down");
+    /// <summary>Makes a broker the coordinator of a consumer group (so that it can be moved when the broker goes down).</summary>
+    public void AssignCoordinator(string groupId, int brokerId)
+    {
+        lock (_leadership) Coordinate(groupId, brokerId);
+    }
 
-    public void SetBrokerUp(int brokerId) => ThrowIfFailed(_native.BrokerSetUp(_cluster, brokerId), $"bring broker {brokerId} up");
+    /// <summary>Takes a broker off the network (its connections drop, it refuses new ones) — to rehearse outages — and,
+    /// as a cluster's controller would, hands what it led to a live broker.</summary>
+    public void SetBrokerDown(int brokerId)
+    {
+        lock (_leadership)
+        {
+            ThrowIfFailed(_native.BrokerSetDown(_cluster, brokerId), $"take broker {brokerId} down");
+            _down.Add(brokerId);
+            if (Enumerable.Range(1, Brokers).FirstOrDefault(b => !_down.Contains(b)) is not (> 0 and var live)) return;
+            foreach (var ((topic, partition), _) in _leaders.Where(l => l.Value == brokerId).ToList())
+            {
+                var utf8 = Marshal.StringToCoTaskMemUTF8(topic);
+                try
+                {
+                    Lead(utf8, topic, partition, live);
+                }
+                finally
+                {
+                    Marshal.FreeCoTaskMem(utf8);
+                }
+            }
+            foreach (var (group, _) in _coordinators.Where(c => c.Value == brokerId).ToList()) Coordinate(group, live);
+        }
+    }
+
+    /// <summary>Brings a broker back; what it led stays where it moved, as in a cluster before a preferred-leader election.</summary>
+    public void SetBrokerUp(int brokerId)
+    {
+        lock (_leadership)
+        {
+            ThrowIfFailed(_native.BrokerSetUp(_cluster, brokerId), $"bring broker {brokerId} up");
+            _down.Remove(brokerId);
+        }
+    }
+
+    private void Lead(IntPtr topic, string name, int partition, int brokerId)
+    {
+        ThrowIfFailed(_native.PartitionSetLeader(_cluster, topic, partition, brokerId), $"make broker {brokerId} lead {name} [{partition}]");
+        _leaders[(name, partition)] = brokerId;
+    }
+
+    private void Coordinate(string groupId, int brokerId)
+    {
+        var type = Marshal.StringToCoTaskMemUTF8("group");
+        var key = Marshal.StringToCoTaskMemUTF8(groupId);
+        try
+        {
+            ThrowIfFailed(_native.CoordinatorSet(_cluster, type, key, brokerId), $"make broker {brokerId} coordinate {groupId}");
+            _coordinators[groupId] = brokerId;
+        }
+        finally
+        {
+            Marshal.FreeCoTaskMem(type);
+            Marshal.FreeCoTaskMem(key);
+        }
+    }
 
     public void Dispose()
     {
@@ -110,6 +180,8 @@ public sealed unsafe class KafkaMockCluster : IDisposable
         public required delegate* unmanaged[Cdecl]<IntPtr, int, int> BrokerSetDown;
         public required delegate* unmanaged[Cdecl]<IntPtr, int, int> BrokerSetUp;
         public required delegate* unmanaged[Cdecl]<IntPtr, int, void> GroupInitialRebalanceDelay;
+        public required delegate* unmanaged[Cdecl]<IntPtr, IntPtr, int, int, int> PartitionSetLeader;
+        public required delegate* unmanaged[Cdecl]<IntPtr, IntPtr, IntPtr, int, int> CoordinatorSet;
 
         public static Native Load()
         {
@@ -128,6 +200,8 @@ public sealed unsafe class KafkaMockCluster : IDisposable
                 BrokerSetDown = (delegate* unmanaged[Cdecl]<IntPtr, int, int>)Export("rd_kafka_mock_broker_set_down"),
                 BrokerSetUp = (delegate* unmanaged[Cdecl]<IntPtr, int, int>)Export("rd_kafka_mock_broker_set_up"),
                 GroupInitialRebalanceDelay = (delegate* unmanaged[Cdecl]<IntPtr, int, void>)Export("rd_kafka_mock_group_initial_rebalance_delay_ms"),
+                PartitionSetLeader = (delegate* unmanaged[Cdecl]<IntPtr, IntPtr, int, int, int>)Export("rd_kafka_mock_partition_set_leader"),
+                CoordinatorSet = (delegate* unmanaged[Cdecl]<IntPtr, IntPtr, IntPtr, int, int>)Export("rd_kafka_mock_coordinator_set"),
             };
         }
 

@@ -27,10 +27,7 @@ public static class DeliveryBenchmark
         await using var receiver = await Receiver.StartAsync();
         await using var herald = await HeraldUnderTest.StartAsync(
             "--Herald:Delivery:AllowedNetworks:0=127.0.0.0/8",
-            "--Logging:LogLevel:Herald=Warning",
-            // Stopped Processors are not always let leave the group cleanly; their partitions move on within seconds.
-            "--Kafka:Consumer:session.timeout.ms=6000",
-            "--Kafka:Consumer:heartbeat.interval.ms=1000");
+            "--Logging:LogLevel:Herald=Warning");
         for (var i = 0; i < endpointCount; i++)
             await CreateEndpointAsync(herald, new Uri(receiver.Url, $"/throughput/{i}"), "bench.throughput");
         // The paced messages go round-robin to their own endpoints, as a platform's traffic spreads over its customers'
