@@ -70,8 +70,9 @@ internal sealed class BacklogSampler : BackgroundService
         {
             store(await count());
         }
+        // A dropped connection cancels a Redis scan (TaskCanceledException) rather than failing it.
         catch (Exception exception) when (!stoppingToken.IsCancellationRequested
-                                          && exception is NpgsqlException or RedisException or TimeoutException)
+                                          && exception is NpgsqlException or RedisException or TimeoutException or OperationCanceledException)
         {
             // The last sample stays: readiness reports the outage; the gauge should not flap to nothing.
             _logger.LogDebug("Could not count {What}: {Reason}", what, exception.Message);

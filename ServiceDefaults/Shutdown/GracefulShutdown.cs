@@ -31,6 +31,7 @@ public static class GracefulShutdownExtensions
         // Registered before anything else stops: the host calls every IHostedLifecycleService.StoppingAsync before
         // any StopAsync, so Kestrel keeps answering (with readiness 503) throughout the drain delay.
         builder.Services.AddHostedService<GracefulShutdown>();
+        builder.Services.AddHostedService<FailedServiceExitCode>();
     }
 }
 

@@ -141,15 +141,18 @@ public sealed class FaultRun
     private async Task PollReadinessAsync(CancellationToken stop)
     {
         using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(1) };
+        Uri? url = null;
         while (!stop.IsCancellationRequested)
         {
-            var at = _clock.Elapsed;
             HttpStatusCode? status = null;
             string? report = null;
+            var at = _clock.Elapsed;
             try
             {
-                // The API process itself: the orchestrator's proxy would answer for it while it restarts.
-                var url = new Uri(HeraldAppFixture.InstanceUrl(HeraldAppFixture.ProcessOf((await _herald.CurrentStateAsync("api", stop)).ResourceId)!.Value), "/readyz");
+                // The API process itself (the orchestrator's proxy would answer for it while it restarts), found again
+                // only when it stops answering: finding it walks /proc, which is not the probe's time.
+                url ??= new Uri(HeraldAppFixture.InstanceUrl(HeraldAppFixture.ProcessOf((await _herald.CurrentStateAsync("api", stop)).ResourceId)!.Value), "/readyz");
+                at = _clock.Elapsed;
                 using var response = await http.GetAsync(url, stop);
                 status = response.StatusCode;
                 report = await response.Content.ReadAsStringAsync(stop);
@@ -157,6 +160,7 @@ public sealed class FaultRun
             catch (Exception exception) when (exception is HttpRequestException or TaskCanceledException or InvalidOperationException or IOException)
             {
                 if (stop.IsCancellationRequested) break;
+                url = null;
             }
             _readiness.Enqueue((at, status, report, _clock.Elapsed - at));
             try
