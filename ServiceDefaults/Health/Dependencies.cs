@@ -21,9 +21,11 @@ public enum DependencyRole
 /// any caller whose request to it failed. Readiness, the <c>herald_dependency_up</c> gauge and the hot paths' fallbacks
 /// all read this one answer, so a probe never runs per request and nobody waits on a dependency that is known down.
 /// </summary>
-public sealed class Dependency(string name, DependencyRole role, Func<IServiceProvider, CancellationToken, Task> probe)
+/// <param name="available">What is known before the first probe: by default nothing, so a service is not ready on a
+/// dependency it has not seen yet (the first probe runs within a moment of start-up).</param>
+public sealed class Dependency(string name, DependencyRole role, Func<IServiceProvider, CancellationToken, Task> probe, bool available = false)
 {
-    private volatile State _state = new(true, null, DateTimeOffset.UtcNow);
+    private volatile State _state = new(available, available ? null : "not probed yet", DateTimeOffset.UtcNow, Probed: false);
 
     public string Name { get; } = name;
 
@@ -31,7 +33,7 @@ public sealed class Dependency(string name, DependencyRole role, Func<IServicePr
 
     internal Func<IServiceProvider, CancellationToken, Task> Probe { get; } = probe;
 
-    /// <summary>Available until a probe or a caller says otherwise; a probe at start-up settles it within a second.</summary>
+    /// <summary>Whether the last probe (or a caller since) found it answering.</summary>
     public bool IsAvailable => _state.Available;
 
     public string? Reason => _state.Reason;
@@ -39,21 +41,26 @@ public sealed class Dependency(string name, DependencyRole role, Func<IServicePr
     public DateTimeOffset Since => _state.Since;
 
     /// <summary>A caller's request failed (timeout, connection): treat the dependency as down until a probe succeeds.</summary>
-    public void ReportFailure(string reason) => Set(false, reason);
+    public void ReportFailure(string reason)
+    {
+        var current = _state;
+        if (current.Available) _state = new State(false, reason, DateTimeOffset.UtcNow, current.Probed);
+    }
 
+    /// <summary>Returns whether this changed the dependency's availability (the first probe always does).</summary>
     internal bool Set(bool available, string? reason)
     {
         var current = _state;
-        if (current.Available == available)
+        if (current.Available == available && current.Probed)
         {
             if (!available && reason != current.Reason) _state = current with { Reason = reason };
             return false;
         }
-        _state = new State(available, reason, DateTimeOffset.UtcNow);
+        _state = new State(available, reason, DateTimeOffset.UtcNow, Probed: true);
         return true;
     }
 
-    private sealed record State(bool Available, string? Reason, DateTimeOffset Since);
+    private sealed record State(bool Available, string? Reason, DateTimeOffset Since, bool Probed);
 }
 
 /// <summary>The dependencies of this process, by name.</summary>
@@ -156,7 +163,7 @@ internal sealed class DependencyMonitor : BackgroundService
             if (stoppingToken.IsCancellationRequested) return;
             if (dependency.Set(available, reason))
             {
-                if (available) _logger.LogInformation("{Dependency} is available again", dependency.Name);
+                if (available) _logger.LogInformation("{Dependency} is available", dependency.Name);
                 else _logger.LogWarning("{Dependency} is unavailable: {Reason}", dependency.Name, reason);
             }
             try

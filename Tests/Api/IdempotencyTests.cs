@@ -1,5 +1,9 @@
+using System.Diagnostics;
 using System.Net;
+using System.Security.Cryptography;
+using System.Text;
 using Herald.Tests.Infrastructure;
+using Npgsql;
 
 namespace Herald.Tests.Api;
 
@@ -70,5 +74,93 @@ public sealed class IdempotencyTests(HeraldAppFixture herald)
 
         Assert.Equal(HttpStatusCode.Accepted, fromB.Status);
         Assert.NotEqual(fromA.Body.GetProperty("id").GetString(), fromB.Body.GetProperty("id").GetString());
+    }
+
+    [Fact]
+    public async Task A_claim_left_by_a_replica_that_died_mid_request_is_taken_over_within_seconds()
+    {
+        var app = await herald.Admin.CreateApplicationAsync();
+        var path = $"/api/v1/apps/{app}/messages";
+        var body = Encoding.UTF8.GetBytes("""{"eventType":"order.placed","payload":{"order":7}}""");
+        var key = Guid.NewGuid().ToString();
+        // What a replica killed between claiming the key and finishing leaves behind: a claim whose lease runs out in 2 s.
+        await using (var database = await herald.OpenDatabaseAsync())
+        {
+            await using var claim = new NpgsqlCommand("""
+                INSERT INTO idempotency_keys (scope, key, request_hash, created_at, owner, locked_until)
+                VALUES ('admin', $1, $2, now(), 'dead-replica', now() + interval '2 seconds')
+                """, database);
+            claim.Parameters.Add(new() { Value = key });
+            claim.Parameters.Add(new() { Value = SHA256.HashData([.. Encoding.UTF8.GetBytes($"POST {path}\n"), .. body]) });
+            await claim.ExecuteNonQueryAsync();
+        }
+
+        var clock = Stopwatch.StartNew();
+        var (status, message, _) = await herald.Admin.PostAsync(path, body, key);
+
+        Assert.Equal(HttpStatusCode.Accepted, status);
+        Assert.InRange(clock.Elapsed, TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(8));
+        var (_, replay, response) = await herald.Admin.PostAsync(path, body, key);
+        Assert.True(response.Headers.Contains("idempotent-replayed"));
+        Assert.Equal(message.GetProperty("id").GetString(), replay.GetProperty("id").GetString());
+    }
+
+    [Fact]
+    public async Task Clients_that_leave_mid_request_never_get_two_messages_for_one_key()
+    {
+        var app = await herald.Admin.CreateApplicationAsync();
+        var path = $"/api/v1/apps/{app}/messages";
+        var keys = Enumerable.Range(0, 20).Select(_ => Guid.NewGuid().ToString()).ToList();
+        for (var i = 0; i < keys.Count; i++)
+        {
+            // The client gives up at a different moment each time: before, during or after the commit.
+            using var impatient = new CancellationTokenSource(TimeSpan.FromMilliseconds(i % 10));
+            using var request = new HttpRequestMessage(HttpMethod.Post, path)
+            {
+                Content = System.Net.Http.Json.JsonContent.Create(new { eventType = "order.placed", payload = new { n = i } }),
+            };
+            request.Headers.Add("idempotency-key", keys[i]);
+            try
+            {
+                using var _ = await herald.Admin.Http.SendAsync(request, impatient.Token);
+            }
+            catch (OperationCanceledException)
+            {
+            }
+        }
+        // Each client retries until it has its answer.
+        var ids = new List<string>();
+        for (var i = 0; i < keys.Count; i++)
+        {
+            var (status, message, _) = await herald.Admin.PostAsync(path, new { eventType = "order.placed", payload = new { n = i } }, keys[i]);
+            Assert.Equal(HttpStatusCode.Accepted, status);
+            ids.Add(message.GetProperty("id").GetString()!);
+        }
+
+        Assert.Equal(keys.Count, ids.Distinct().Count());
+        var (_, list, _) = await herald.Admin.GetAsync($"{path}?limit=250");
+        Assert.Equal(keys.Count, list.GetProperty("data").GetArrayLength());
+    }
+
+    [Fact]
+    public async Task A_message_remembers_its_key_so_a_forgotten_claim_still_returns_it()
+    {
+        var app = await herald.Admin.CreateApplicationAsync();
+        var path = $"/api/v1/apps/{app}/messages";
+        var key = Guid.NewGuid().ToString();
+        var first = await herald.Admin.PostAsync(path, new { eventType = "order.placed", payload = new { n = 1 } }, key);
+        await using (var database = await herald.OpenDatabaseAsync())
+        {
+            await using var forget = new NpgsqlCommand("DELETE FROM idempotency_keys WHERE scope = 'admin' AND key = $1", database);
+            forget.Parameters.Add(new() { Value = key });
+            Assert.Equal(1, await forget.ExecuteNonQueryAsync());
+        }
+
+        var again = await herald.Admin.PostAsync(path, new { eventType = "order.placed", payload = new { n = 1 } }, key);
+
+        Assert.Equal(HttpStatusCode.Accepted, again.Status);
+        Assert.Equal(first.Body.GetProperty("id").GetString(), again.Body.GetProperty("id").GetString());
+        var (_, list, _) = await herald.Admin.GetAsync(path);
+        Assert.Equal(1, list.GetProperty("data").GetArrayLength());
     }
 }

@@ -60,6 +60,9 @@ public sealed class HeraldAppFixture : IAsyncLifetime
             $"--Herald:Delivery:Lease={Lease}",
             "--Herald:Delivery:CircuitBreaker:BreakDuration=00:00:03",
             $"--Herald:Delivery:DisableAfter={DisableAfter}",
+            // Messages Kafka lost are swept within seconds rather than a minute.
+            "--Herald:Fanout:SweepGrace=00:00:02",
+            "--Herald:Fanout:SweepInterval=00:00:01",
             // The receiver is on loopback, which delivery refuses unless allowed; said here so it does not depend on
             // the services running in Development (whose appsettings allow loopback too).
             "--Herald:Delivery:AllowedNetworks:0=127.0.0.0/8",
@@ -208,6 +211,18 @@ public sealed class HeraldAppFixture : IAsyncLifetime
         {
             return false;
         }
+    }
+
+    /// <summary>Each Processor replica's /metrics, read from the process itself.</summary>
+    public async Task<IReadOnlyList<PrometheusText>> ScrapeProcessorsAsync()
+    {
+        var processors = new List<PrometheusText>();
+        foreach (var (_, pid) in await ProcessorInstancesAsync())
+        {
+            using var http = new HttpClient { BaseAddress = InstanceUrl(pid) };
+            processors.Add(PrometheusText.Parse(await http.GetStringAsync("/metrics")));
+        }
+        return processors;
     }
 
     /// <summary>A connection to Herald's database, for tests that check what was (or was not) stored.</summary>

@@ -180,16 +180,7 @@ public sealed partial class MetricsTests(HeraldAppFixture herald, ITestOutputHel
 
     private sealed record Scrapes(PrometheusText Api, IReadOnlyList<PrometheusText> Processors);
 
-    private async Task<Scrapes> ScrapeAsync()
-    {
-        var processors = new List<PrometheusText>();
-        foreach (var (_, pid) in await herald.ProcessorInstancesAsync())
-        {
-            using var http = new HttpClient { BaseAddress = HeraldAppFixture.InstanceUrl(pid) };
-            processors.Add(PrometheusText.Parse(await http.GetStringAsync("/metrics")));
-        }
-        return new Scrapes(await ScrapeApiAsync(), processors);
-    }
+    private async Task<Scrapes> ScrapeAsync() => new(await ScrapeApiAsync(), await herald.ScrapeProcessorsAsync());
 
     private async Task<PrometheusText> ScrapeApiAsync()
     {
