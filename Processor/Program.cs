@@ -22,12 +22,8 @@ builder.AddKafkaProducer();
 builder.AddWebhookDelivery();
 builder.Services.AddSingleton<DeliveryTelemetry>();
 builder.Services.AddHostedService<BacklogSampler>();
-// Messages → deliveries (fan-out, and its sweep for what Kafka lost), due deliveries → tasks (scheduler), tasks →
-// attempts (delivery).
-builder.Services.Configure<FanoutOptions>(builder.Configuration.GetSection(FanoutOptions.Section));
-builder.Services.AddSingleton<DeliveryFanout>();
-builder.Services.AddHostedService<MessageFanout>();
-builder.Services.AddHostedService<FanoutSweep>();
+// Messages → deliveries (fan-out), due deliveries → tasks (scheduler), tasks → attempts (delivery).
+builder.AddFanout();
 builder.Services.AddHostedService<DueDeliveries>();
 builder.Services.AddHostedService<DeliveryConsumer>();
 
