@@ -33,7 +33,9 @@ public static class FaultMatrix
           --applications N       applications the stream goes round (3)
           --endpoints N          endpoints per application, each subscribed to everything (2)
           --before S             seconds of stream before the fault (10)
-          --after S              seconds of stream after the fault is healed (20)
+          --after S              seconds of stream at least after the fault is healed (20); it goes on until the last
+                                 5 s of messages were delivered in normal time (see recovery), at most --after-max
+          --after-max S          seconds of stream at most after the heal (90)
           --settle S             seconds after the stream to wait for deliveries (120)
           --logs DIR             where every resource's console output goes (default: a new folder under $TMPDIR/herald-faults)
           --<fault> S            how long that fault lasts, for faults that last (e.g. --processor-freeze 60)
@@ -71,6 +73,7 @@ public static class FaultMatrix
             Endpoints: Options.Get(args, "--endpoints", 2),
             Before: TimeSpan.FromSeconds(Options.Get(args, "--before", 10)),
             After: TimeSpan.FromSeconds(Options.Get(args, "--after", 20)),
+            AfterMax: TimeSpan.FromSeconds(Options.Get(args, "--after-max", 90)),
             Settle: TimeSpan.FromSeconds(Options.Get(args, "--settle", 120)),
             Logs: Options.Text(args, "--logs") ?? Path.Combine(Path.GetTempPath(), "herald-faults", DateTime.Now.ToString("yyyyMMdd-HHmmss", CultureInfo.InvariantCulture)));
 
@@ -123,6 +126,7 @@ public static class FaultMatrix
                 applications.Add(application);
                 endpoints.Add(paths);
             }
+            var outcomes = new StreamDeliveries(deliveries, endpoints);
             var processors = await ResourceRestarts.InstancesAsync(herald.App, "processor", HeraldUnderTest.ProcessorReplicas, abort.Token);
             var run = new FaultRun(fault, herald, receiver, processors, assignments, abort.Token);
             // Faults are injected into a steady state: both replicas consuming. Start-up is not the fault under test.
@@ -136,26 +140,28 @@ public static class FaultMatrix
             try
             {
                 var probe = new ReadinessProbe(herald.CurrentApi).RunAsync(stopProbe.Token);
-                var stream = new MessageStream(herald, applications, settings.Rate).RunAsync(stopStream.Token);
+                var messages = new MessageStream(herald, applications, settings.Rate);
+                var stream = messages.RunAsync(stopStream.Token);
                 await Task.Delay(settings.Before, abort.Token);
                 Console.WriteLine($"[{fault.Name}] injecting at +{Stopwatch.GetElapsedTime(started).TotalSeconds:0.0} s (log clock)");
                 await fault.InjectAsync(run);
-                await Task.Delay(settings.After, abort.Token);
+                var baselineFrom = run.InjectedAt!.Value - (long)(settings.Before.TotalSeconds / 2 * Stopwatch.Frequency);
+                await StreamUntilNormalAsync(messages, outcomes, baselineFrom, run, settings, abort.Token);
                 await stopStream.CancelAsync();
                 var requests = await stream;
                 var streamEnd = Stopwatch.GetTimestamp();
 
                 Console.WriteLine($"[{fault.Name}] stream ended; waiting for deliveries...");
-                var settled = await SettleAsync(requests, endpoints, deliveries, settings.Settle, abort.Token);
+                var settled = await SettleAsync(requests, outcomes, settings.Settle, abort.Token);
                 var settle = Stopwatch.GetElapsedTime(streamEnd);
                 var rowEnd = Stopwatch.GetTimestamp();
                 await stopProbe.CancelAsync();
                 var polls = await probe;
-                var observation = new RowObservation(fault.Name, requests, deliveries, endpoints, polls,
+                var observation = new RowObservation(fault.Name, requests, outcomes, polls,
                     InjectedAt: run.InjectedAt!.Value,
                     WindowEnd: fault.Persists ? requests[^1].DueAt : run.HealedAt!.Value,
                     RecoveryFrom: fault.Persists ? run.InjectedAt.Value : run.HealedAt!.Value,
-                    BaselineFrom: run.InjectedAt.Value - (long)(settings.Before.TotalSeconds / 2 * Stopwatch.Frequency),
+                    BaselineFrom: baselineFrom,
                     EndedAt: rowEnd,
                     settled, settle, run.Notes);
                 var row = observation.ToRow();
@@ -183,17 +189,34 @@ public static class FaultMatrix
         }
     }
 
+    // The stream goes on for at least settings.After past the heal, and then until the messages accepted in the last
+    // few seconds all reached their endpoints in normal time (so that recovery is seen, not cut off), or AfterMax.
+    private static async Task StreamUntilNormalAsync(MessageStream messages, StreamDeliveries outcomes, long baselineFrom, FaultRun run,
+        MatrixSettings settings, CancellationToken cancellationToken)
+    {
+        var from = run.Fault.Persists ? run.InjectedAt!.Value : run.HealedAt!.Value;
+        if (settings.After - Stopwatch.GetElapsedTime(from) is { Ticks: > 0 } rest) await Task.Delay(rest, cancellationToken);
+        var normal = TimeSpan.FromMilliseconds(StreamDeliveries.NormalMs(outcomes.P99(messages.Snapshot(), baselineFrom, run.InjectedAt!.Value)));
+        var span = (long)(MatrixSettings.NormalSpan.TotalSeconds * Stopwatch.Frequency);
+        while (Stopwatch.GetElapsedTime(from) < settings.AfterMax)
+        {
+            var until = Stopwatch.GetTimestamp() - (long)(normal.TotalSeconds * Stopwatch.Frequency);
+            if (outcomes.AllNormal(messages.Snapshot(), normal.TotalMilliseconds, until - span, until)) return;
+            await Task.Delay(1000, cancellationToken);
+        }
+    }
+
     // Until every accepted message has reached every endpoint of its application and nothing has arrived for a few
     // seconds (late duplicates), or the timeout.
-    private static async Task<bool> SettleAsync(IReadOnlyList<CreateMessage> requests, IReadOnlyList<IReadOnlyList<string>> endpoints,
-        DeliveryLog deliveries, TimeSpan timeout, CancellationToken cancellationToken)
+    private static async Task<bool> SettleAsync(IReadOnlyList<CreateMessage> requests, StreamDeliveries outcomes, TimeSpan timeout,
+        CancellationToken cancellationToken)
     {
-        var missing = requests.Where(r => r.Accepted).SelectMany(r => endpoints[r.Application].Select(path => (Path: path, r.MessageId))).ToList();
+        var missing = outcomes.Of(requests).Where(d => d.Seen is not { Successes: > 0 }).Select(d => d.Request).ToList();
         var deadline = Stopwatch.StartNew();
         while (true)
         {
-            missing.RemoveAll(d => deliveries.Find(d.Path, d.MessageId!) is { Successes: > 0 });
-            if (missing.Count == 0 && Stopwatch.GetElapsedTime(deliveries.LastArrivalAt) >= MatrixSettings.Quiet) return true;
+            missing = [.. outcomes.Of(missing.Distinct()).Where(d => d.Seen is not { Successes: > 0 }).Select(d => d.Request)];
+            if (missing.Count == 0 && Stopwatch.GetElapsedTime(outcomes.Log.LastArrivalAt) >= MatrixSettings.Quiet) return true;
             if (deadline.Elapsed >= timeout) return missing.Count == 0;
             await Task.Delay(250, cancellationToken);
         }
@@ -201,8 +224,11 @@ public static class FaultMatrix
 }
 
 /// <summary>The matrix's own settings (the faults' durations are on each <see cref="Fault"/>).</summary>
-public sealed record MatrixSettings(int Rate, int Applications, int Endpoints, TimeSpan Before, TimeSpan After, TimeSpan Settle, string Logs)
+public sealed record MatrixSettings(int Rate, int Applications, int Endpoints, TimeSpan Before, TimeSpan After, TimeSpan AfterMax, TimeSpan Settle, string Logs)
 {
+    /// <summary>The stream goes on past <see cref="After"/> until this much of it was delivered in normal time.</summary>
+    public static readonly TimeSpan NormalSpan = TimeSpan.FromSeconds(5);
+
     /// <summary>How long nothing may arrive before a row counts as settled: duplicates come after first deliveries.</summary>
     public static readonly TimeSpan Quiet = TimeSpan.FromSeconds(5);
 

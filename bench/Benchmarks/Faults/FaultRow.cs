@@ -38,7 +38,6 @@ public sealed record FaultRow
 }
 
 /// <summary>What one row observed, and how it is turned into a <see cref="FaultRow"/>.</summary>
-/// <param name="Endpoints">The endpoint paths of each application, by application index.</param>
 /// <param name="WindowEnd">The end of the fault window: the heal, or the stream's end for a fault that persists.</param>
 /// <param name="RecoveryFrom">When recovery starts counting: the heal, or the injection for a fault that persists.</param>
 /// <param name="BaselineFrom">Deliveries of messages due from here to the injection set what "normal" latency is
@@ -47,8 +46,7 @@ public sealed record FaultRow
 public sealed record RowObservation(
     string Fault,
     IReadOnlyList<CreateMessage> Requests,
-    DeliveryLog Deliveries,
-    IReadOnlyList<IReadOnlyList<string>> Endpoints,
+    StreamDeliveries Deliveries,
     IReadOnlyList<ReadinessPoll> Polls,
     long InjectedAt,
     long WindowEnd,
@@ -62,26 +60,17 @@ public sealed record RowObservation(
     /// <summary>A delivery counts as late past this.</summary>
     public static readonly TimeSpan LateAfter = TimeSpan.FromSeconds(10);
 
-    /// <summary>The floor of "normal" delivery latency, and its multiple of the pre-fault p99.</summary>
-    public static readonly TimeSpan NormalFloor = TimeSpan.FromSeconds(1);
-
-    public const double NormalMultiple = 3;
-
     public FaultRow ToRow()
     {
         var accepted = Requests.Where(r => r.Accepted).ToList();
-        // Every accepted message × every endpoint of its application, with what that endpoint saw of it.
-        var deliveries = accepted
-            .SelectMany(r => Endpoints[r.Application].Select(path => (Request: r, Seen: Deliveries.Find(path, r.MessageId!))))
-            .ToList();
+        var deliveries = Deliveries.Of(accepted).ToList();
         var delivered = deliveries.Where(d => d.Seen is { Successes: > 0 })
-            .Select(d => (d.Request, d.Seen!.FirstSuccessAt, Latency: Math.Max(0, Stopwatch.GetElapsedTime(d.Request.EndedAt, d.Seen.FirstSuccessAt).TotalMilliseconds)))
+            .Select(d => (d.Request, d.Seen!.FirstSuccessAt, Latency: StreamDeliveries.LatencyMs(d.Request, d.Seen)!.Value))
             .ToList();
         var lostMessages = deliveries.Where(d => d.Seen is not { Successes: > 0 }).Select(d => d.Request.MessageId).Distinct().Count();
 
-        var baseline = delivered.Where(d => d.Request.DueAt >= BaselineFrom && d.Request.DueAt < InjectedAt).Select(d => d.Latency).Order().ToList();
-        double? baselineP99 = baseline.Count > 0 ? Percentile(baseline, 0.99) : null;
-        var normal = Math.Max(NormalFloor.TotalMilliseconds, NormalMultiple * (baselineP99 ?? 0));
+        var baselineP99 = Deliveries.P99(Requests, BaselineFrom, InjectedAt);
+        var normal = StreamDeliveries.NormalMs(baselineP99);
         var abnormal = delivered.Where(d => d.Latency > normal).ToList();
         var lastAbnormal = abnormal.Where(d => d.FirstSuccessAt > RecoveryFrom).Select(d => d.FirstSuccessAt).DefaultIfEmpty(RecoveryFrom).Max();
         var lastDue = Requests.Count > 0 ? Requests[^1].DueAt : 0;
@@ -92,7 +81,7 @@ public sealed record RowObservation(
         var polls = Polls.Select((p, i) => (Poll: p, Until: i + 1 < Polls.Count ? Polls[i + 1].At : p.At + (long)(ReadinessProbe.Interval.TotalSeconds * Stopwatch.Frequency)))
             .Where(p => p.Poll.At >= InjectedAt && p.Poll.At <= WindowEnd).ToList();
         var accepted202 = accepted.Select(r => r.MessageId!).ToHashSet(StringComparer.Ordinal);
-        var seen = Deliveries.Deliveries;
+        var seen = Deliveries.Log.Deliveries;
 
         return new FaultRow
         {
@@ -109,8 +98,8 @@ public sealed record RowObservation(
             RecoveryIsLowerBound = lostMessages > 0 || abnormal.Any(d => d.Request.DueAt >= streamTail),
             ApiReadyThroughout = polls.Count == 0 ? null : polls.All(p => p.Poll.Ready),
             WindowRequests = window.Count,
-            CreateP50 = window.Count > 0 ? Percentile(window, 0.5) : null,
-            CreateP99 = window.Count > 0 ? Percentile(window, 0.99) : null,
+            CreateP50 = window.Count > 0 ? StreamDeliveries.Percentile(window, 0.5) : null,
+            CreateP99 = window.Count > 0 ? StreamDeliveries.Percentile(window, 0.99) : null,
             CreateMax = window.Count > 0 ? window[^1] : null,
             Window = Stopwatch.GetElapsedTime(InjectedAt, WindowEnd).TotalSeconds,
             ApiUnready = polls.Where(p => !p.Poll.Ready).Sum(p => Stopwatch.GetElapsedTime(p.Poll.At, p.Until).TotalSeconds),
@@ -132,33 +121,31 @@ public sealed record RowObservation(
     public async Task WriteTimelineAsync(string path)
     {
         var accepted = Requests.Where(r => r.Accepted).ToList();
-        var lines = new List<string> { "second,phase,sent,202,refused,create p50 ms,create max ms,deliveries,missing,delivery p50 ms,delivery p99 ms,delivery max ms,readyz polls,readyz not 200" };
+        var lines = new List<string> { "second,phase,sent,202,refused,create p50 ms,create max ms,deliveries,missing,delivery p50 ms,delivery p99 ms,delivery max ms,first 2xx arrived,readyz polls,readyz not 200" };
         int SecondOf(long at) => (int)Math.Floor((at - InjectedAt) / (double)Stopwatch.Frequency);
         var requests = Requests.ToLookup(r => SecondOf(r.DueAt));
         var polls = Polls.ToLookup(p => SecondOf(p.At));
+        var arrivals = Deliveries.Log.Deliveries.Values.Where(d => d.Successes > 0).ToLookup(d => SecondOf(d.FirstSuccessAt));
         var first = Requests.Count > 0 ? SecondOf(Requests[0].DueAt) : 0;
-        var last = Requests.Count > 0 ? SecondOf(Requests[^1].DueAt) : 0;
+        var last = SecondOf(EndedAt);
         for (var second = first; second <= last; second++)
         {
             var sent = requests[second].ToList();
             var created = sent.Where(r => r.Status != 0).Select(r => r.Latency.TotalMilliseconds).Order().ToList();
-            var seen = sent.Where(r => r.Accepted)
-                .SelectMany(r => Endpoints[r.Application].Select(path => (Request: r, Seen: Deliveries.Find(path, r.MessageId!))))
-                .ToList();
-            var latencies = seen.Where(d => d.Seen is { Successes: > 0 })
-                .Select(d => Math.Max(0, Stopwatch.GetElapsedTime(d.Request.EndedAt, d.Seen!.FirstSuccessAt).TotalMilliseconds)).Order().ToList();
+            var seen = Deliveries.Of(sent).ToList();
+            var latencies = seen.Select(d => StreamDeliveries.LatencyMs(d.Request, d.Seen)).OfType<double>().Order().ToList();
             var at = InjectedAt + second * Stopwatch.Frequency;
             var phase = at < InjectedAt ? "before" : at < WindowEnd ? "fault" : "after";
             lines.Add(string.Join(",",
                 second, phase, sent.Count, sent.Count(r => r.Accepted), sent.Count(r => !r.Accepted),
                 Ms(created, 0.5), Ms(created, 1), seen.Count, seen.Count - latencies.Count,
-                Ms(latencies, 0.5), Ms(latencies, 0.99), Ms(latencies, 1),
+                Ms(latencies, 0.5), Ms(latencies, 0.99), Ms(latencies, 1), arrivals[second].Count(),
                 polls[second].Count(), polls[second].Count(p => !p.Ready)));
         }
         await File.WriteAllLinesAsync(path, lines);
 
         static string Ms(List<double> sorted, double quantile) =>
-            sorted.Count == 0 ? "" : Percentile(sorted, quantile).ToString("0", CultureInfo.InvariantCulture);
+            sorted.Count == 0 ? "" : StreamDeliveries.Percentile(sorted, quantile).ToString("0", CultureInfo.InvariantCulture);
     }
 
     private static string RefusalOf(CreateMessage request) => request.Failure switch
@@ -168,6 +155,4 @@ public sealed record RowObservation(
         TransportFailure.Timeout => "timeout",
         _ => request.Status.ToString(CultureInfo.InvariantCulture),
     };
-
-    private static double Percentile(List<double> sorted, double quantile) => sorted[Math.Min(sorted.Count - 1, (int)(sorted.Count * quantile))];
 }

@@ -36,8 +36,9 @@ public static class FaultTable
         Console.WriteLine(Definitions);
         Console.WriteLine();
         Console.WriteLine($"Stream: {settings.Rate} create-message requests/s round-robin over {settings.Applications} applications, each with {settings.Endpoints} endpoints " +
-                          $"subscribed to every event (so 2 deliveries per message with the defaults), to a loopback receiver; {settings.Before.TotalSeconds:0} s before the fault, " +
-                          $"{settings.After.TotalSeconds:0} s after its heal; then up to {settings.Settle.TotalSeconds:0} s for deliveries. Client timeout {MessageStream.ClientTimeout.TotalSeconds:0} s, no client retries.");
+                          $"subscribed to every event (so 2 deliveries per message with the defaults), to a loopback receiver; {settings.Before.TotalSeconds:0} s before the fault; " +
+                          $"after its heal at least {settings.After.TotalSeconds:0} s and until the messages of {MatrixSettings.NormalSpan.TotalSeconds:0} s were all delivered in normal time " +
+                          $"(at most {settings.AfterMax.TotalSeconds:0} s); then up to {settings.Settle.TotalSeconds:0} s for deliveries. Client timeout {MessageStream.ClientTimeout.TotalSeconds:0} s, no client retries.");
         Console.WriteLine("Faults:");
         foreach (var fault in faults)
             Console.WriteLine($"- {fault.Name}{(fault.Duration is { } d ? $" ({d.TotalSeconds:0} s)" : "")}: {fault.Description}");
@@ -68,8 +69,8 @@ public static class FaultTable
           heals within the row, from the kill) until the last delivery whose latency (202 → first 2xx at that endpoint)
           was not normal arrived; 0 when none arrived after the heal. Normal: at most 3 × the p99 of the deliveries of
           messages sent in the second half of the time before the fault, and at least 1 s. This covers both the backlog draining and new messages being
-          fast again. ≥: messages sent in the stream's last second were still slow, so recovery had not ended when the
-          stream did. >: messages were still missing when the row ended (see lost): not recovered within the row, and the
+          fast again. ≥: messages sent in the stream's last second were still slow: recovery had not ended when the stream
+          did (--after-max past the heal). >: messages were still missing when the row ended (see lost): not recovered within the row, and the
           number is the time from the heal to the row's end.
         - API ready throughout: every poll of the API process's own /readyz (every 250 ms, 1 s timeout, no proxy) answered
           200 within the fault window: from the injection to the heal (processor-kill: to the end of the stream).

@@ -54,6 +54,14 @@ public sealed class MessageStream(HeraldUnderTest herald, IReadOnlyList<BenchApp
     /// <summary>How long a client waits for an answer.</summary>
     public static readonly TimeSpan ClientTimeout = TimeSpan.FromSeconds(10);
 
+    private readonly List<CreateMessage> _requests = [];
+
+    /// <summary>The requests started so far; those still in flight have no <see cref="CreateMessage.EndedAt"/> yet.</summary>
+    public IReadOnlyList<CreateMessage> Snapshot()
+    {
+        lock (_requests) return [.. _requests];
+    }
+
     /// <summary>Sends until <paramref name="stop"/>, then waits for every request to end.</summary>
     public async Task<IReadOnlyList<CreateMessage>> RunAsync(CancellationToken stop)
     {
@@ -66,16 +74,15 @@ public sealed class MessageStream(HeraldUnderTest herald, IReadOnlyList<BenchApp
         {
             Timeout = ClientTimeout,
         };
-        var requests = new List<CreateMessage>();
         var pending = new List<Task>();
         await Pacer.RunAsync(rate, int.MaxValue, (index, dueAt) =>
         {
             var request = new CreateMessage(index, index % applications.Count, dueAt);
-            requests.Add(request);
+            lock (_requests) _requests.Add(request);
             pending.Add(SendAsync(http, request));
         }, stop);
         await Task.WhenAll(pending);
-        return requests;
+        return Snapshot();
     }
 
     private async Task SendAsync(HttpClient http, CreateMessage request)
