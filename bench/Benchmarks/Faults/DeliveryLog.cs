@@ -73,11 +73,12 @@ public sealed record StreamDeliveries(DeliveryLog Log, IReadOnlyList<IReadOnlyLi
     public static double? LatencyMs(CreateMessage request, EndpointDelivery? seen) =>
         seen is { Successes: > 0 } ? Math.Max(0, Stopwatch.GetElapsedTime(request.EndedAt, seen.FirstSuccessAt).TotalMilliseconds) : null;
 
-    /// <summary>The p99 delivery latency of the messages due in [<paramref name="from"/>, <paramref name="to"/>), if any
-    /// were delivered.</summary>
-    public double? P99(IEnumerable<CreateMessage> requests, long from, long to)
+    /// <summary>The p99 latency of the deliveries of messages due from <paramref name="from"/> that were delivered
+    /// before <paramref name="to"/> (the fault): what "normal" was. A message the fault caught on its way does not count.</summary>
+    public double? BaselineP99(IEnumerable<CreateMessage> requests, long from, long to)
     {
         var latencies = Of(requests.Where(r => r.DueAt >= from && r.DueAt < to))
+            .Where(d => d.Seen is { Successes: > 0 } && d.Seen.FirstSuccessAt < to)
             .Select(d => LatencyMs(d.Request, d.Seen)).OfType<double>().Order().ToList();
         return latencies.Count > 0 ? Percentile(latencies, 0.99) : null;
     }

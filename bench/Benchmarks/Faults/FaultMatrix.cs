@@ -196,7 +196,7 @@ public static class FaultMatrix
     {
         var from = run.Fault.Persists ? run.InjectedAt!.Value : run.HealedAt!.Value;
         if (settings.After - Stopwatch.GetElapsedTime(from) is { Ticks: > 0 } rest) await Task.Delay(rest, cancellationToken);
-        var normal = TimeSpan.FromMilliseconds(StreamDeliveries.NormalMs(outcomes.P99(messages.Snapshot(), baselineFrom, run.InjectedAt!.Value)));
+        var normal = TimeSpan.FromMilliseconds(StreamDeliveries.NormalMs(outcomes.BaselineP99(messages.Snapshot(), baselineFrom, run.InjectedAt!.Value)));
         var span = (long)(MatrixSettings.NormalSpan.TotalSeconds * Stopwatch.Frequency);
         while (Stopwatch.GetElapsedTime(from) < settings.AfterMax)
         {

@@ -69,7 +69,7 @@ public sealed record RowObservation(
             .ToList();
         var lostMessages = deliveries.Where(d => d.Seen is not { Successes: > 0 }).Select(d => d.Request.MessageId).Distinct().Count();
 
-        var baselineP99 = Deliveries.P99(Requests, BaselineFrom, InjectedAt);
+        var baselineP99 = Deliveries.BaselineP99(Requests, BaselineFrom, InjectedAt);
         var normal = StreamDeliveries.NormalMs(baselineP99);
         var abnormal = delivered.Where(d => d.Latency > normal).ToList();
         var lastAbnormal = abnormal.Where(d => d.FirstSuccessAt > RecoveryFrom).Select(d => d.FirstSuccessAt).DefaultIfEmpty(RecoveryFrom).Max();

@@ -68,7 +68,7 @@ public static class FaultTable
         - recovery (s): from the heal (SIGCONT, brokers up, the restarted process ready; for processor-kill, which nothing
           heals within the row, from the kill) until the last delivery whose latency (202 → first 2xx at that endpoint)
           was not normal arrived; 0 when none arrived after the heal. Normal: at most 3 × the p99 of the deliveries of
-          messages sent in the second half of the time before the fault, and at least 1 s. This covers both the backlog draining and new messages being
+          messages sent in the second half of the time before the fault and delivered before it, and at least 1 s. This covers both the backlog draining and new messages being
           fast again. ≥: messages sent in the stream's last second were still slow: recovery had not ended when the stream
           did (--after-max past the heal). >: messages were still missing when the row ended (see lost): not recovered within the row, and the
           number is the time from the heal to the row's end.
