@@ -54,14 +54,10 @@ public static class FaultCatalog
             },
         },
 
-        new("processor-freeze", "SIGSTOP one Processor replica for longer than the consumer session (librdkafka's default 45 s), then SIGCONT: a zombie consumer that wakes up owning nothing", async run =>
+        new("processor-freeze", "SIGSTOP one Processor replica for longer than the consumer session (librdkafka's default 45 s), then SIGCONT: a zombie consumer that wakes up owning nothing", run =>
         {
             var (instance, pid) = ServiceOf(run.Processors[0]);
-            Signals.Send(pid, Signal.Stop);
-            run.Injected($"SIGSTOP to {instance} (pid {pid})");
-            await Task.Delay(run.Duration, run.CancellationToken);
-            Signals.Send(pid, Signal.Continue);
-            run.Healed("SIGCONT");
+            return FreezeAsync(run, $"{instance} (pid {pid})", () => Signals.Send(pid, Signal.Stop) ? [pid] : []);
         }) { Duration = TimeSpan.FromSeconds(60) },
 
         new("processor-sigterm", "SIGTERM one Processor replica during load, then start it again once it has exited (a rolling restart)", run =>
@@ -70,80 +66,36 @@ public static class FaultCatalog
         new("api-sigterm", "SIGTERM the API (the AppHost runs one replica) during load, then start it again once it has exited (a rolling restart)", run =>
             RollingRestartAsync(run, run.Herald.ApiInstance)),
 
-        new("kafka-down", "every broker of the embedded Kafka cluster down, then up", async run =>
-        {
-            var brokers = Brokers(run);
-            brokers.Down(brokers.All);
-            run.Injected($"brokers {string.Join(",", brokers.All)} down");
-            await Task.Delay(run.Duration, run.CancellationToken);
-            brokers.Up(brokers.All);
-            run.Healed("brokers up");
-        }) { Duration = TimeSpan.FromSeconds(20) },
+        new("kafka-down", "every broker of the embedded Kafka cluster down, then up", run =>
+            BrokersDownAsync(run, brokers => brokers.All)) { Duration = TimeSpan.FromSeconds(20) },
 
-        new("kafka-broker-down", "broker 1 of the embedded Kafka cluster's 3 down, then up", async run =>
-        {
-            var brokers = Brokers(run);
-            brokers.Down([1]);
-            run.Injected("broker 1 down");
-            await Task.Delay(run.Duration, run.CancellationToken);
-            brokers.Up([1]);
-            run.Healed("broker 1 up");
-        }) { Duration = TimeSpan.FromSeconds(30) },
+        new("kafka-broker-down", "broker 1 of the embedded Kafka cluster's 3 down, then up", run =>
+            BrokersDownAsync(run, _ => [1])) { Duration = TimeSpan.FromSeconds(30) },
 
-        new("postgres-freeze", "SIGSTOP every process of the PostgreSQL cluster (postmaster first, then its children), then SIGCONT them all", async run =>
-        {
-            var frozen = Signals.StopTree(Postmaster(run));
-            run.Injected($"SIGSTOP to {frozen.Count} PostgreSQL processes");
-            await Task.Delay(run.Duration, run.CancellationToken);
-            Signals.Send(frozen.Reverse(), Signal.Continue);
-            run.Healed("SIGCONT");
-        }) { Duration = TimeSpan.FromSeconds(15) },
+        new("postgres-freeze", "SIGSTOP every process of the PostgreSQL cluster (postmaster first, then its children), then SIGCONT them all", run =>
+            FreezeAsync(run, "the PostgreSQL cluster", () => Signals.StopTree(Postmaster(run)))) { Duration = TimeSpan.FromSeconds(15) },
 
-        new("postgres-kill", "SIGKILL every process of the PostgreSQL cluster, then start the postgres resource again (its data directory is kept: crash recovery)", async run =>
-        {
-            var cluster = Signals.StopTree(Postmaster(run));
-            Signals.Send(cluster, Signal.Kill);
-            run.Injected($"SIGKILL to {cluster.Count} PostgreSQL processes");
-            await ResourceRestarts.StartAfterExitAsync(run.Herald.App, "postgres", run.CancellationToken);
-            run.Note("postgres started again");
-            var connectionString = await run.Herald.App.GetConnectionStringAsync("herald", run.CancellationToken);
-            await UntilAsync(run, "PostgreSQL answers", async () =>
+        new("postgres-kill", "SIGKILL every process of the PostgreSQL cluster, then start the postgres resource again (its data directory is kept: crash recovery)", run =>
+            KillAndRestartAsync(run, "postgres", "herald", () => Signals.StopTree(Postmaster(run)), async connectionString =>
             {
                 await using var connection = new NpgsqlConnection(connectionString + ";Timeout=2;Pooling=false");
                 await connection.OpenAsync(run.CancellationToken);
                 await using var query = new NpgsqlCommand("SELECT 1", connection);
                 await query.ExecuteScalarAsync(run.CancellationToken);
-                return true;
-            });
-            run.Healed("PostgreSQL answers queries");
-        }),
+            })),
 
-        new("redis-freeze", "SIGSTOP the Redis server, then SIGCONT", async run =>
+        new("redis-freeze", "SIGSTOP the Redis server, then SIGCONT", run =>
         {
             var pid = RedisOf(run);
-            Signals.Send(pid, Signal.Stop);
-            run.Injected($"SIGSTOP to redis-server (pid {pid})");
-            await Task.Delay(run.Duration, run.CancellationToken);
-            Signals.Send(pid, Signal.Continue);
-            run.Healed("SIGCONT");
+            return FreezeAsync(run, $"redis-server (pid {pid})", () => Signals.Send(pid, Signal.Stop) ? [pid] : []);
         }) { Duration = TimeSpan.FromSeconds(20) },
 
-        new("redis-kill", "SIGKILL the Redis server, then start the redis resource again (no persistence: it comes back empty)", async run =>
-        {
-            var pid = RedisOf(run);
-            Signals.Send(pid, Signal.Kill);
-            run.Injected($"SIGKILL to redis-server (pid {pid})");
-            await ResourceRestarts.StartAfterExitAsync(run.Herald.App, "redis", run.CancellationToken);
-            run.Note("redis started again");
-            var connectionString = await run.Herald.App.GetConnectionStringAsync("redis", run.CancellationToken);
-            await UntilAsync(run, "Redis answers", async () =>
+        new("redis-kill", "SIGKILL the Redis server, then start the redis resource again (no persistence: it comes back empty)", run =>
+            KillAndRestartAsync(run, "redis", "redis", () => [RedisOf(run)], async connectionString =>
             {
                 await using var redis = await StackExchange.Redis.ConnectionMultiplexer.ConnectAsync(connectionString + ",connectTimeout=1000,abortConnect=true");
                 await redis.GetDatabase().PingAsync();
-                return true;
-            });
-            run.Healed("Redis answers PING");
-        }),
+            })),
 
         new("receiver-faults", "every endpoint answers 30 % of webhooks with 500 and 10 % only after the delivery request timeout (2 s), then recovers; Herald runs with a short timeout and retry schedule so retries end within the row", async run =>
         {
@@ -170,6 +122,48 @@ public static class FaultCatalog
         },
     ];
 
+    // SIGSTOP for the row's duration, then SIGCONT, in reverse order (a process tree's root last).
+    private static async Task FreezeAsync(FaultRun run, string what, Func<IReadOnlyList<int>> stop)
+    {
+        var frozen = stop();
+        if (frozen.Count == 0) throw new InvalidOperationException($"{what} is not running.");
+        run.Injected($"SIGSTOP to {what}{(frozen.Count > 1 ? $", {frozen.Count} processes" : "")}");
+        await Task.Delay(run.Duration, run.CancellationToken);
+        Signals.Send(frozen.Reverse(), Signal.Continue);
+        run.Healed("SIGCONT");
+    }
+
+    private static async Task BrokersDownAsync(FaultRun run, Func<KafkaBrokers, IReadOnlyList<int>> which)
+    {
+        var brokers = new KafkaBrokers(run.Herald.App.Services.GetRequiredService<KafkaMockCluster>());
+        var down = which(brokers);
+        brokers.Down(down);
+        run.Injected($"broker(s) {string.Join(",", down)} down");
+        await Task.Delay(run.Duration, run.CancellationToken);
+        brokers.Up(down);
+        run.Healed("broker(s) up");
+    }
+
+    // SIGKILL the processes (stopped first, so that none forks meanwhile), start the resource again through the
+    // orchestrator, and wait until it answers at the connection string named.
+    private static async Task KillAndRestartAsync(FaultRun run, string resource, string connectionName, Func<IReadOnlyList<int>> stop,
+        Func<string, Task> answer)
+    {
+        var killed = stop();
+        Signals.Send(killed, Signal.Kill);
+        run.Injected($"SIGKILL to {resource} ({string.Join(",", killed.Take(3))}{(killed.Count > 3 ? $"… {killed.Count} processes" : "")})");
+        await ResourceRestarts.StartAfterExitAsync(run.Herald.App, resource, run.CancellationToken);
+        run.Note($"{resource} started again");
+        var connectionString = await run.Herald.App.GetConnectionStringAsync(connectionName, run.CancellationToken)
+                               ?? throw new InvalidOperationException($"No connection string {connectionName}.");
+        await UntilAsync(run, $"{resource} answers", async () =>
+        {
+            await answer(connectionString);
+            return true;
+        });
+        run.Healed($"{resource} answers");
+    }
+
     // SIGTERM, wait for the exit, start it again through the orchestrator, wait until it answers ready.
     private static async Task RollingRestartAsync(FaultRun run, string instance)
     {
@@ -194,8 +188,6 @@ public static class FaultCatalog
 
     private static int RedisOf(FaultRun run) =>
         HeraldProcesses.Redis(run.RedisDirectory) ?? throw new InvalidOperationException($"No redis-server running in {run.RedisDirectory}.");
-
-    private static KafkaBrokers Brokers(FaultRun run) => new(run.Herald.App.Services.GetRequiredService<KafkaMockCluster>());
 
     /// <summary>Waits until the instance has a live service process that answers ready on its own port.</summary>
     private static async Task<int> ServiceReadyAsync(FaultRun run, string instance)

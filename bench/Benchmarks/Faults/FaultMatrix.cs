@@ -132,7 +132,7 @@ public static class FaultMatrix
             // Faults are injected into a steady state: both replicas consuming. Start-up is not the fault under test.
             var balancing = Stopwatch.StartNew();
             while (!assignments.Balanced(processors) && balancing.Elapsed < MatrixSettings.BalanceTimeout) await Task.Delay(250, abort.Token);
-            if (!assignments.Balanced(processors) || balancing.Elapsed > TimeSpan.FromSeconds(5))
+            if (!assignments.Balanced(processors) || balancing.Elapsed > MatrixSettings.GroupInitialRebalanceDelay + TimeSpan.FromSeconds(5))
                 run.Note($"before the stream, {balancing.Elapsed.TotalSeconds:0} s waiting for both replicas to own partitions: {assignments.Describe(processors)}");
 
             using var stopStream = new CancellationTokenSource();
