@@ -36,7 +36,7 @@ public static class FaultMatrix
           --after S              seconds of stream at least after the fault is healed (20); it goes on until the last
                                  5 s of messages were delivered in normal time (see recovery), at most --after-max
           --after-max S          seconds of stream at most after the heal (90)
-          --settle S             seconds after the stream to wait for deliveries (120)
+          --settle S             seconds after the stream to wait for deliveries (90)
           --logs DIR             where every resource's console output goes (default: a new folder under $TMPDIR/herald-faults)
           --<fault> S            how long that fault lasts, for faults that last (e.g. --processor-freeze 60)
         """;
@@ -74,7 +74,7 @@ public static class FaultMatrix
             Before: TimeSpan.FromSeconds(Options.Get(args, "--before", 10)),
             After: TimeSpan.FromSeconds(Options.Get(args, "--after", 20)),
             AfterMax: TimeSpan.FromSeconds(Options.Get(args, "--after-max", 90)),
-            Settle: TimeSpan.FromSeconds(Options.Get(args, "--settle", 120)),
+            Settle: TimeSpan.FromSeconds(Options.Get(args, "--settle", 90)),
             Logs: Options.Text(args, "--logs") ?? Path.Combine(Path.GetTempPath(), "herald-faults", DateTime.Now.ToString("yyyyMMdd-HHmmss", CultureInfo.InvariantCulture)));
 
         var clock = Stopwatch.StartNew();
