@@ -102,8 +102,9 @@ public static class FaultMatrix
     {
         Console.WriteLine($"[{fault.Name}] starting Herald...");
         var started = Stopwatch.GetTimestamp();
-        // A row that hangs (a restart that never comes) must not hold up the rest of the matrix.
-        using var abort = new CancellationTokenSource(settings.Before + (fault.Duration ?? TimeSpan.Zero) + settings.After + settings.Settle + TimeSpan.FromMinutes(6));
+        // A row that hangs (a restart that never comes) must not hold up the rest of the matrix. The slack covers
+        // start-up (at most 3 min), the wait for a balanced group (2 min) and a restart within the fault (2 min).
+        using var abort = new CancellationTokenSource(settings.Before + (fault.Duration ?? TimeSpan.Zero) + settings.AfterMax + settings.Settle + TimeSpan.FromMinutes(8));
         var deliveries = new DeliveryLog();
         receiver.Replies = () => Reply.Ok;
         receiver.Answered = deliveries.Note;

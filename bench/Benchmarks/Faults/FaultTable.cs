@@ -45,8 +45,8 @@ public static class FaultTable
         Console.WriteLine("Herald's settings that differ from its defaults (every row): " +
                           string.Join(" ", HeraldUnderTest.Settings.Concat(MatrixSettings.AppHostSettings)) +
                           " (plus a generated admin key and a Herald:BenchRun marker that nothing reads); the embedded Kafka broker's " +
-                          $"group.initial.rebalance.delay.ms is {MatrixSettings.GroupInitialRebalanceDelay.TotalMilliseconds:0} (a real broker's default; the AppHost sets 0), " +
-                          "so both Processor replicas join the consumer groups' first generation and rows start balanced");
+                          $"group.initial.rebalance.delay.ms is {MatrixSettings.GroupInitialRebalanceDelay.TotalMilliseconds:0} (the AppHost sets 0; a real broker defaults to 3000), " +
+                          "so that both Processor replicas join the consumer groups' first generation and rows start balanced");
         foreach (var fault in faults.Where(f => f.Settings.Count > 0))
             Console.WriteLine($"- {fault.Name} also: {string.Join(" ", fault.Settings.Select(s => s.Contains(' ', StringComparison.Ordinal) ? $"\"{s}\"" : s))}");
         Console.WriteLine($"Resource logs: {settings.Logs}/<fault>/<instance>.log (each line prefixed with seconds since that row's Herald started)");
@@ -68,10 +68,11 @@ public static class FaultTable
         - recovery (s): from the heal (SIGCONT, brokers up, the restarted process ready; for processor-kill, which nothing
           heals within the row, from the kill) until the last delivery whose latency (202 → first 2xx at that endpoint)
           was not normal arrived; 0 when none arrived after the heal. Normal: at most 3 × the p99 of the deliveries of
-          messages sent in the second half of the time before the fault and delivered before it, and at least 1 s. This covers both the backlog draining and new messages being
-          fast again. ≥: messages sent in the stream's last second were still slow: recovery had not ended when the stream
-          did (--after-max past the heal). >: messages were still missing when the row ended (see lost): not recovered within the row, and the
-          number is the time from the heal to the row's end.
+          messages sent in the second half of the time before the fault and delivered before it, and at least 1 s.
+          This covers both the backlog draining and new messages being fast again. ≥: messages sent in the stream's
+          last second were still slow: recovery had not ended when the stream did (--after-max past the heal).
+          >: messages were still missing when the row ended (see lost): not recovered within the row; the number is
+          the time from the heal to the row's end.
         - API ready throughout: every poll of the API process's own /readyz (every 250 ms, 1 s timeout, no proxy) answered
           200 within the fault window: from the injection to the heal (processor-kill: to the end of the stream).
         - fault window / create-message in window: the requests due within the fault window, latency from when each was
