@@ -1,9 +1,12 @@
+using System.Diagnostics;
 using System.Net.Http.Json;
 using System.Security.Cryptography;
 using System.Text.Json;
 using Aspire.Hosting;
 using Aspire.Hosting.ApplicationModel;
 using Aspire.Hosting.Testing;
+using Herald.AppHost.Infrastructure.Local;
+using Herald.Bench.Faults.Injectors;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Hosting;
@@ -12,14 +15,41 @@ using Npgsql;
 
 namespace Herald.Bench;
 
+/// <summary>An application (tenant) and a key scoped to it.</summary>
+public sealed record BenchApplication(string Id, string ApiKey);
+
 /// <summary>The whole Herald AppHost, started as the tests start it, with one application to publish to.</summary>
 public sealed class HeraldUnderTest : IAsyncDisposable
 {
-    private const int ProcessorReplicas = 2;
-    private readonly DistributedApplication _app;
+    /// <summary>Processor replicas the AppHost runs.</summary>
+    public const int ProcessorReplicas = 2;
 
-    private HeraldUnderTest(DistributedApplication app, Uri api, string applicationId, string apiKey) =>
-        (_app, Api, ApplicationId, ApiKey) = (app, api, applicationId, apiKey);
+    /// <summary>The AppHost arguments every benchmark passes (besides its own), for printing under a table.</summary>
+    public static readonly IReadOnlyList<string> Settings =
+    [
+        "--Herald:Infrastructure=Local",
+        // The benchmark measures Herald, not the per-key limit.
+        "--Herald:RateLimit:RequestsPerSecond=10000000",
+        "--Logging:LogLevel:Default=Warning",
+    ];
+
+    private readonly DistributedApplication _app;
+    private readonly string _adminKey;
+    private readonly string _run;
+    private readonly Lock _apiGate = new();
+    private (int Pid, Uri Url, long CheckedAt) _api;
+
+    private HeraldUnderTest(DistributedApplication app, string adminKey, string run, string apiInstance, (int Pid, Uri Url) api, BenchApplication application)
+    {
+        (_app, _adminKey, _run, ApiInstance, Api, ApplicationId, ApiKey) = (app, adminKey, run, apiInstance, api.Url, application.Id, application.ApiKey);
+        _api = (api.Pid, api.Url, 0);
+    }
+
+    /// <summary>The started AppHost: its services (the embedded Kafka cluster), resource commands and notifications.</summary>
+    public DistributedApplication App => _app;
+
+    /// <summary>The API's instance id ("api-abcd1234"); it has one.</summary>
+    public string ApiInstance { get; }
 
     /// <summary>The API process itself, past the orchestrator's development proxy, as a load balancer would reach it.</summary>
     public Uri Api { get; }
@@ -31,38 +61,56 @@ public sealed class HeraldUnderTest : IAsyncDisposable
     public Uri MessagesUrl => new(Api, $"/api/v1/apps/{ApplicationId}/messages");
 
     /// <param name="settings">Extra AppHost arguments, e.g. <c>--Herald:Delivery:AllowedNetworks:0=127.0.0.0/8</c>.</param>
-    public static async Task<HeraldUnderTest> StartAsync(params string[] settings)
+    public static Task<HeraldUnderTest> StartAsync(params string[] settings) => StartAsync(settings, beforeStart: null);
+
+    /// <param name="beforeStart">Runs once the AppHost is built, before any resource starts.</param>
+    public static async Task<HeraldUnderTest> StartAsync(IReadOnlyList<string> settings, Action<DistributedApplication>? beforeStart)
     {
         var adminKey = "bench-admin-" + Convert.ToHexString(RandomNumberGenerator.GetBytes(16));
+        var run = Guid.NewGuid().ToString("N");
         var builder = await DistributedApplicationTestingBuilder.CreateAsync<Projects.AppHost>(
         [
-            "--Herald:Infrastructure=Local",
+            .. Settings,
             $"--Parameters:admin-api-key={adminKey}",
-            // The benchmark measures Herald, not the per-key limit.
-            "--Herald:RateLimit:RequestsPerSecond=10000000",
-            "--Logging:LogLevel:Default=Warning",
+            // Marks every service process of this run, so none outlives it (see DisposeAsync).
+            $"--Herald:BenchRun={run}",
             .. settings,
         ], (options, _) => options.DisableDashboard = true);
-        // The table is the output; the orchestrator's own logging (health probes failing during teardown) is noise here.
-        builder.Services.AddLogging(logging => logging.SetMinimumLevel(LogLevel.None));
+        // The table is the output; the orchestrator's own logging (health probes failing during start-up and teardown,
+        // the resources' console output) is noise here. Cleared rather than filtered: the Logging:LogLevel settings
+        // above would override a minimum level.
+        builder.Services.AddLogging(logging => logging.ClearProviders());
         // No collector listens in a benchmark: pushing telemetry at nothing (and retrying) is not Herald's cost to
         // measure. Spans, metrics and logs are still produced; /metrics still serves.
         foreach (var project in builder.Resources.OfType<ProjectResource>())
             builder.CreateResourceBuilder(project).WithEnvironment(context => context.EnvironmentVariables.Remove("OTEL_EXPORTER_OTLP_ENDPOINT"));
         var app = await builder.BuildAsync();
+        beforeStart?.Invoke(app);
         using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(3));
         await app.StartAsync(timeout.Token);
         foreach (var resource in new[] { "herald", "redis", "kafka", "api" })
             await app.ResourceNotifications.WaitForResourceHealthyAsync(resource, timeout.Token);
         await ProcessorsAsync(app, healthy: true, timeout.Token);
 
-        var api = new Uri(DirectUrl(app, "api") ?? app.GetEndpoint("api", "http").ToString());
-        using var http = new HttpClient { BaseAddress = api };
-        http.DefaultRequestHeaders.Authorization = new("Bearer", adminKey);
-        var application = await ReadIdAsync(await http.PostAsJsonAsync("/api/v1/apps", new { name = "bench" }));
-        var key = await http.PostAsJsonAsync($"/api/v1/apps/{application}/api-keys", new { name = "bench" });
-        var apiKey = (await key.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("key").GetString()!;
-        return new HeraldUnderTest(app, api, application, apiKey);
+        var apiInstance = (await ResourceRestarts.InstancesAsync(app, "api", 1, timeout.Token))[0];
+        var api = DirectAddress(apiInstance) ?? (0, app.GetEndpoint("api", "http"));
+        var application = await CreateApplicationAsync(api.Url, adminKey, "bench");
+        return new HeraldUnderTest(app, adminKey, run, apiInstance, api, application);
+    }
+
+    /// <summary>Another application, with a key of its own.</summary>
+    public Task<BenchApplication> CreateApplicationAsync(string name) => CreateApplicationAsync(CurrentApi(), _adminKey, name);
+
+    /// <summary>The API process's own address now. A restarted API is a new process, maybe on another port; it is looked
+    /// for again (at most every 250 ms) once the known one has died. Until one is found, the last known address.</summary>
+    public Uri CurrentApi()
+    {
+        lock (_apiGate)
+        {
+            if (ProcessTree.IsAlive(_api.Pid) || Stopwatch.GetElapsedTime(_api.CheckedAt) < TimeSpan.FromMilliseconds(250)) return _api.Url;
+            _api = DirectAddress(ApiInstance) is { } found ? (found.Pid, found.Url, Stopwatch.GetTimestamp()) : _api with { CheckedAt = Stopwatch.GetTimestamp() };
+            return _api.Url;
+        }
     }
 
     /// <summary>An HttpClient for the API with the application's key.</summary>
@@ -76,10 +124,12 @@ public sealed class HeraldUnderTest : IAsyncDisposable
         return http;
     }
 
-    public async Task<string> CreateEndpointAsync(Uri url)
+    /// <summary>An endpoint of <paramref name="application"/> that takes every event type.</summary>
+    public async Task<string> CreateEndpointAsync(BenchApplication application, Uri url)
     {
-        using var http = CreateClient();
-        return await ReadIdAsync(await http.PostAsJsonAsync($"/api/v1/apps/{ApplicationId}/endpoints", new { url }));
+        using var http = new HttpClient { BaseAddress = CurrentApi() };
+        http.DefaultRequestHeaders.Authorization = new("Bearer", application.ApiKey);
+        return await ReadIdAsync(await http.PostAsJsonAsync($"/api/v1/apps/{application.Id}/endpoints", new { url }));
     }
 
     public Task StopProcessorsAsync() => CommandProcessorsAsync(KnownResourceCommands.StopCommand, healthy: false);
@@ -96,8 +146,16 @@ public sealed class HeraldUnderTest : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
+        var model = _app.Services.GetRequiredService<DistributedApplicationModel>();
+        var postgres = model.Resources.OfType<LocalPostgresResource>().Select(r => r.DataDirectory).ToList();
+        var redis = model.Resources.OfType<LocalRedisResource>().Select(r => r.WorkingDirectory).ToList();
         await _app.StopAsync();
         await _app.DisposeAsync();
+        // An instance restarted through a resource command can escape the orchestrator's stop; a benchmark that starts
+        // Herald again and again must not leave such processes behind.
+        Signals.Send(ProcessTree.All().Where(pid => ProcessTree.Environment(pid).GetValueOrDefault("Herald__BenchRun") == _run), Signal.Kill);
+        Signals.Send(postgres.SelectMany(HeraldProcesses.PostgresCluster), Signal.Kill);
+        Signals.Send(redis.Select(HeraldProcesses.Redis).OfType<int>(), Signal.Kill);
     }
 
     private async Task CommandProcessorsAsync(string command, bool healthy)
@@ -127,14 +185,17 @@ public sealed class HeraldUnderTest : IAsyncDisposable
         return (await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("id").GetString()!;
     }
 
-    // The URL the API process itself listens on (its ASPNETCORE_URLS), read from /proc on Linux.
-    private static string? DirectUrl(DistributedApplication app, string resource)
+    private static async Task<BenchApplication> CreateApplicationAsync(Uri api, string adminKey, string name)
     {
-        var state = app.ResourceNotifications.WaitForResourceAsync(resource, _ => true).GetAwaiter().GetResult();
-        var pid = state.Snapshot.Properties.FirstOrDefault(p => p.Name == "executable.pid")?.Value?.ToString();
-        var environ = $"/proc/{pid}/environ";
-        if (pid is null || !File.Exists(environ)) return null;
-        return File.ReadAllText(environ).Split('\0')
-            .FirstOrDefault(v => v.StartsWith("ASPNETCORE_URLS=", StringComparison.Ordinal))?["ASPNETCORE_URLS=".Length..].Split(';')[0];
+        using var http = new HttpClient { BaseAddress = api };
+        http.DefaultRequestHeaders.Authorization = new("Bearer", adminKey);
+        var application = await ReadIdAsync(await http.PostAsJsonAsync("/api/v1/apps", new { name }));
+        var key = await http.PostAsJsonAsync($"/api/v1/apps/{application}/api-keys", new { name });
+        key.EnsureSuccessStatusCode();
+        return new BenchApplication(application, (await key.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("key").GetString()!);
     }
+
+    // The address the API process itself listens on (its ASPNETCORE_URLS), read from /proc on Linux.
+    private static (int Pid, Uri Url)? DirectAddress(string instance) =>
+        HeraldProcesses.Service(instance) is { } pid && HeraldProcesses.HttpAddress(pid) is { } url ? (pid, url) : null;
 }

@@ -2,9 +2,11 @@
 //
 //   dotnet run -c Release --project bench/Benchmarks -- ingest   [--duration 10 --connections 64 --warmup 20]
 //   dotnet run -c Release --project bench/Benchmarks -- delivery [--deliveries 20000 --endpoints 8 --rate 1000 --duration 10]
+//   dotnet run -c Release --project bench/Benchmarks -- faults   [--list --only NAME --rate 100 --json FILE] (--help for more)
 //
-// Both need what the AppHost's local mode needs (postgresql, redis-server); ingest also needs wrk.
+// All need what the AppHost's local mode needs (postgresql, redis-server); ingest also needs wrk.
 using Herald.Bench.Delivery;
+using Herald.Bench.Faults;
 using Herald.Bench.Ingest;
 
 switch (args.FirstOrDefault())
@@ -15,7 +17,9 @@ switch (args.FirstOrDefault())
     case "delivery":
         await DeliveryBenchmark.RunAsync(args[1..]);
         return 0;
+    case "faults":
+        return await FaultMatrix.RunAsync(args[1..]);
     default:
-        Console.Error.WriteLine("usage: dotnet run -c Release --project bench/Benchmarks -- ingest|delivery [options]");
+        Console.Error.WriteLine("usage: dotnet run -c Release --project bench/Benchmarks -- ingest|delivery|faults [options]");
         return 2;
 }

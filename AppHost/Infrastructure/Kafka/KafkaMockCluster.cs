@@ -48,7 +48,7 @@ public sealed unsafe class KafkaMockCluster : IDisposable
         Brokers = brokers;
         BootstrapServers = Marshal.PtrToStringUTF8(_native.Bootstraps(_cluster))!;
         // The default 3 s wait before the first group join only slows start-up and tests.
-        _native.GroupInitialRebalanceDelay(_cluster, 0);
+        SetGroupInitialRebalanceDelay(TimeSpan.Zero);
     }
 
     public int Brokers { get; }
@@ -135,6 +135,11 @@ public sealed unsafe class KafkaMockCluster : IDisposable
             Marshal.FreeCoTaskMem(key);
         }
     }
+
+    /// <summary>How long an empty consumer group waits for more members before it forms (Kafka's
+    /// <c>group.initial.rebalance.delay.ms</c>, 3 s on a real broker; 0 here). Members that join a formed group wait for
+    /// a rebalance, which this mock ends only after the session timeout less 1 s.</summary>
+    public void SetGroupInitialRebalanceDelay(TimeSpan delay) => _native.GroupInitialRebalanceDelay(_cluster, (int)delay.TotalMilliseconds);
 
     public void Dispose()
     {

@@ -144,16 +144,8 @@ public static class DeliveryBenchmark
         var total = (int)(rate * duration.TotalSeconds);
         var accepted = new (string? Id, long At)[total];
         var sends = new List<Task>(total);
-        var late = 0;
-        var start = Stopwatch.GetTimestamp();
-        var next = 0;
-        while (next < total)
-        {
-            var due = Math.Min(total, (int)(Stopwatch.GetElapsedTime(start).TotalSeconds * rate) + 1);
-            if (due - next > rate / 100) late += due - next - rate / 100;
-            for (; next < due; next++) sends.Add(SendAsync(next));
-            await Task.Delay(1);
-        }
+        var paced = await Pacer.RunAsync(rate, total, (index, _) => sends.Add(SendAsync(index)));
+        var (start, late) = (paced.Start, paced.Late);
         await Task.WhenAll(sends);
         // Message i went to latency endpoint i % endpoints (see SendAsync).
         var ids = accepted.Select((a, index) => (a.Id, a.At, Endpoint: index % endpoints)).Where(a => a.Id is not null).ToList();

@@ -11,7 +11,18 @@ using Microsoft.Extensions.Logging;
 
 namespace Herald.Bench.Delivery;
 
-/// <summary>A webhook receiver on loopback that answers 204 at once and notes when each message arrived.</summary>
+/// <summary>How the receiver answers one webhook: a status, after a delay.</summary>
+public sealed record Reply(int Status, TimeSpan Delay = default)
+{
+    public static readonly Reply Ok = new(204);
+}
+
+/// <summary>One webhook the receiver answered: where, which message, when it arrived (Stopwatch timestamp), and how
+/// it was answered.</summary>
+public readonly record struct Webhook(string Path, string MessageId, long ArrivedAt, Reply Reply);
+
+/// <summary>A webhook receiver on loopback that answers 204 at once (unless told otherwise) and notes when each
+/// message arrived.</summary>
 public sealed class Receiver : IAsyncDisposable
 {
     private readonly WebApplication _app;
@@ -32,6 +43,13 @@ public sealed class Receiver : IAsyncDisposable
     /// <summary>Arrival time (Stopwatch timestamp) per webhook-id, for requests to <c>/latency</c>.</summary>
     public ConcurrentDictionary<string, long> Arrivals { get; } = new(StringComparer.Ordinal);
 
+    /// <summary>Decides each answer as a webhook arrives; 204 at once unless set (the fault matrix makes endpoints
+    /// fail or stall).</summary>
+    public Func<Reply> Replies { get; set; } = () => Reply.Ok;
+
+    /// <summary>Told of every webhook once answered, from the request's thread.</summary>
+    public Action<Webhook>? Answered { get; set; }
+
     public static async Task<Receiver> StartAsync()
     {
         var builder = WebApplication.CreateSlimBuilder();
@@ -44,8 +62,13 @@ public sealed class Receiver : IAsyncDisposable
             var now = Stopwatch.GetTimestamp();
             // Read the body, as any receiver verifying a signature must.
             await context.Request.Body.CopyToAsync(Stream.Null);
-            receiver!.Note(now, context.Request.Path, context.Request.Headers["webhook-id"].ToString());
-            return Results.NoContent();
+            var reply = receiver!.Replies();
+            // A slow receiver does not notice that the sender gave up: it finishes its work and answers anyway.
+            if (reply.Delay > TimeSpan.Zero) await Task.Delay(reply.Delay, CancellationToken.None);
+            var id = context.Request.Headers["webhook-id"].ToString();
+            receiver.Note(now, context.Request.Path, id);
+            receiver.Answered?.Invoke(new Webhook(context.Request.Path, id, now, reply));
+            return Results.StatusCode(reply.Status);
         });
         await app.StartAsync();
         var address = app.Services.GetRequiredService<IServer>().Features.GetRequiredFeature<IServerAddressesFeature>().Addresses.First();

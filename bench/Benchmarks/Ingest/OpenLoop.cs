@@ -7,8 +7,8 @@ namespace Herald.Bench.Ingest;
 public sealed record PacedResult(double P50, double P99, int Sent, int Errors, int Late);
 
 /// <summary>
-/// Open-loop load at a fixed rate: request i is due at start + i/rate whether or not earlier ones have answered,
-/// and its latency counts from when it was due — so a stall shows up in the percentiles instead of hiding.
+/// Open-loop load at a fixed rate (<see cref="Pacer"/>); a request's latency counts from when it was due — so a stall
+/// shows up in the percentiles instead of hiding.
 /// </summary>
 public static class OpenLoop
 {
@@ -19,27 +19,12 @@ public static class OpenLoop
         var total = (int)(rate * duration.TotalSeconds);
         var latencies = new double[total];
         var errors = 0;
-        var late = 0;
         var pending = new List<Task>(total);
-        var start = Stopwatch.GetTimestamp();
-        var next = 0;
-        while (next < total)
-        {
-            var elapsed = Stopwatch.GetElapsedTime(start).TotalSeconds;
-            var due = Math.Min(total, (int)(elapsed * rate) + 1);
-            if (due - next > rate / 100) late += due - next - rate / 100; // more than 10 ms behind schedule
-            for (; next < due; next++)
-            {
-                var index = next;
-                var dueAt = start + (long)(index * (double)Stopwatch.Frequency / rate);
-                pending.Add(SendAsync(index, dueAt));
-            }
-            await Task.Delay(1);
-        }
+        var paced = await Pacer.RunAsync(rate, total, (index, dueAt) => pending.Add(SendAsync(index, dueAt)));
         await Task.WhenAll(pending);
 
         Array.Sort(latencies);
-        return new PacedResult(latencies[total / 2], latencies[(int)(total * 0.99)], total, errors, late);
+        return new PacedResult(latencies[total / 2], latencies[(int)(total * 0.99)], total, errors, paced.Late);
 
         async Task SendAsync(int index, long dueAt)
         {
