@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using Aspire.Hosting.ApplicationModel;
+using Herald.Bench.Faults.Injectors;
 using Herald.Tests.Infrastructure;
 using Xunit.Abstractions;
 
@@ -15,7 +16,7 @@ public sealed class ApiAndReceiverFaultTests(HeraldAppFixture herald, ITestOutpu
         var api = await herald.CurrentStateAsync("api");
         var run = await FaultRun.RunAsync(herald, output, async () =>
         {
-            FaultInjector.Signal("TERM", [HeraldAppFixture.ProcessOf(api.ResourceId)!.Value]);
+            Signals.Send(HeraldAppFixture.ProcessOf(api.ResourceId)!.Value, Signal.Terminate);
             using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(1));
             var exited = await herald.App.ResourceNotifications.WaitForResourceAsync("api",
                 e => KnownResourceStates.TerminalStates.Contains(e.Snapshot.State?.Text), timeout.Token);

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using Aspire.Hosting.ApplicationModel;
+using Herald.Bench.Faults.Injectors;
 using Herald.Tests.Infrastructure;
 using Xunit.Abstractions;
 
@@ -31,7 +32,7 @@ public sealed class ProcessorFaultTests(HeraldAppFixture herald, ITestOutputHelp
         var (instance, pid) = (await herald.ProcessorInstancesAsync()).First();
         var run = await FaultRun.RunAsync(herald, output, async () =>
         {
-            FaultInjector.Signal("TERM", [pid]);
+            Signals.Send(pid, Signal.Terminate);
             using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(1));
             var exited = await herald.App.ResourceNotifications.WaitForResourceAsync("processor",
                 e => e.ResourceId == instance && KnownResourceStates.TerminalStates.Contains(e.Snapshot.State?.Text), timeout.Token);

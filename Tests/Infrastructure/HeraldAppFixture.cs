@@ -1,5 +1,6 @@
 using System.Security.Cryptography;
 using Aspire.Hosting;
+using Herald.Bench.Faults.Injectors;
 using Aspire.Hosting.ApplicationModel;
 using Aspire.Hosting.Testing;
 using Microsoft.Extensions.DependencyInjection;
@@ -106,61 +107,12 @@ public sealed class HeraldAppFixture : IAsyncLifetime
         await ProcessorInstancesAsync(cancellationToken);
     }
 
-    /// <summary>The live process of one resource instance ("processor-abcd1234"), found by the OTEL_SERVICE_NAME and
-    /// service.instance.id the orchestrator gives it. The orchestrator starts a project as `dotnet run`, whose child
-    /// (same environment) is the service itself: the child is returned. (The snapshot's executable.pid is the
-    /// `dotnet run`, and goes stale once an instance has been restarted.)</summary>
-    public static int? ProcessOf(string resourceId)
-    {
-        var matches = ServiceProcesses(environment => environment.TryGetValue("OTEL_SERVICE_NAME", out var service)
-            && environment.TryGetValue("OTEL_RESOURCE_ATTRIBUTES", out var attributes)
-            && attributes.Split(',').Any(a => resourceId == $"{service}-{a.Replace("service.instance.id=", "", StringComparison.Ordinal)}"))
-            .ToList();
-        return matches.Cast<int?>().FirstOrDefault(pid => matches.Contains(ParentOf(pid!.Value))) ?? matches.Cast<int?>().FirstOrDefault();
-    }
-
-    private static int ParentOf(int pid)
-    {
-        try
-        {
-            // /proc/<pid>/stat: "pid (comm) state ppid ..."; comm may contain spaces, so read after the last ')'.
-            var stat = File.ReadAllText($"/proc/{pid}/stat");
-            return int.Parse(stat[(stat.LastIndexOf(')') + 2)..].Split(' ')[1], System.Globalization.CultureInfo.InvariantCulture);
-        }
-        catch (IOException)
-        {
-            return 0;
-        }
-    }
-
-    /// <summary>The processes whose environment satisfies <paramref name="matches"/>.</summary>
-    private static IEnumerable<int> ServiceProcesses(Func<IReadOnlyDictionary<string, string>, bool> matches)
-    {
-        foreach (var directory in Directory.EnumerateDirectories("/proc"))
-        {
-            if (!int.TryParse(Path.GetFileName(directory), out var pid)) continue;
-            Dictionary<string, string> environment;
-            try
-            {
-                environment = File.ReadAllText(Path.Combine(directory, "environ")).Split('\0')
-                    .Select(v => v.Split('=', 2)).Where(kv => kv.Length == 2)
-                    .GroupBy(kv => kv[0]).ToDictionary(g => g.Key, g => g.First()[1]);
-            }
-            catch (Exception exception) when (exception is IOException or UnauthorizedAccessException)
-            {
-                continue; // exited meanwhile, or not ours to read
-            }
-            if (matches(environment)) yield return pid;
-        }
-    }
+    /// <summary>The live service process of one resource instance ("processor-abcd1234"), not its `dotnet run` parent.</summary>
+    public static int? ProcessOf(string resourceId) => HeraldProcesses.Service(resourceId);
 
     /// <summary>One process's own HTTP address, bypassing the orchestrator's proxy that balances across replicas.</summary>
-    public static Uri InstanceUrl(int pid)
-    {
-        var urls = File.ReadAllText($"/proc/{pid}/environ").Split('\0')
-            .First(v => v.StartsWith("ASPNETCORE_URLS=", StringComparison.Ordinal))["ASPNETCORE_URLS=".Length..];
-        return new Uri(urls.Split(';')[0]);
-    }
+    public static Uri InstanceUrl(int pid) =>
+        HeraldProcesses.HttpAddress(pid) ?? throw new InvalidOperationException($"Process {pid} has no ASPNETCORE_URLS.");
 
     /// <summary>The Processor's replicas once every one answers ready on its own port: instance id → process id.
     /// (Asked directly: right after a restart the orchestrator's snapshot can still show the old health.)</summary>
@@ -264,7 +216,7 @@ public sealed class HeraldAppFixture : IAsyncLifetime
             await App.DisposeAsync();
         }
         // An instance restarted through a resource command can escape the orchestrator's stop; end it here.
-        foreach (var pid in ServiceProcesses(environment => environment.GetValueOrDefault("Herald__TestRun") == _run))
+        foreach (var pid in ProcessTree.All().Where(pid => ProcessTree.Environment(pid).GetValueOrDefault("Herald__TestRun") == _run))
         {
             try
             {
