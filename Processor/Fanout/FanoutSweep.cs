@@ -1,5 +1,6 @@
 using Herald.Database;
 using Herald.Messages;
+using Herald.Processor.Scheduling;
 using Microsoft.Extensions.Options;
 using Npgsql;
 
@@ -39,29 +40,9 @@ internal sealed class FanoutSweep(
 {
     private const string Cursor = "fanout-sweep";
 
-    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
-    {
-        using var timer = new PeriodicTimer(options.Value.SweepInterval, time);
-        try
-        {
-            while (await timer.WaitForNextTickAsync(stoppingToken))
-            {
-                try
-                {
-                    while (await SweepOnceAsync(stoppingToken) == options.Value.SweepBatchSize && !stoppingToken.IsCancellationRequested)
-                    {
-                    }
-                }
-                catch (Exception exception) when (exception is NpgsqlException or TimeoutException)
-                {
-                    logger.LogWarning("Could not sweep for messages never fanned out: {Reason}", exception.Message);
-                }
-            }
-        }
-        catch (OperationCanceledException)
-        {
-        }
-    }
+    protected override Task ExecuteAsync(CancellationToken stoppingToken) =>
+        DatabasePasses.RunAsync(options.Value.SweepInterval, options.Value.SweepBatchSize, SweepOnceAsync,
+            "sweep for messages never fanned out", time, logger, stoppingToken);
 
     /// <summary>One step of the cursor: returns how many messages it looked at (the batch size when more are waiting).</summary>
     public async Task<int> SweepOnceAsync(CancellationToken cancellationToken)

@@ -20,30 +20,9 @@ internal sealed class DueDeliveries(
     TimeProvider time,
     ILogger<DueDeliveries> logger) : BackgroundService
 {
-    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
-    {
-        using var timer = new PeriodicTimer(options.Value.SchedulerInterval, time);
-        try
-        {
-            while (await timer.WaitForNextTickAsync(stoppingToken))
-            {
-                try
-                {
-                    // A full batch means more are due: keep going rather than wait for the next tick.
-                    while (await EnqueueDueAsync(stoppingToken) == options.Value.SchedulerBatchSize && !stoppingToken.IsCancellationRequested)
-                    {
-                    }
-                }
-                catch (Exception exception) when (exception is NpgsqlException or TimeoutException)
-                {
-                    logger.LogWarning("Could not look for due deliveries: {Reason}", exception.Message);
-                }
-            }
-        }
-        catch (OperationCanceledException)
-        {
-        }
-    }
+    protected override Task ExecuteAsync(CancellationToken stoppingToken) =>
+        DatabasePasses.RunAsync(options.Value.SchedulerInterval, options.Value.SchedulerBatchSize, EnqueueDueAsync,
+            "look for due deliveries", time, logger, stoppingToken);
 
     public async Task<int> EnqueueDueAsync(CancellationToken cancellationToken)
     {
