@@ -11,14 +11,22 @@ namespace Herald.Database;
 /// </summary>
 public sealed partial class SchemaMigrator(NpgsqlDataSource dataSource, ILogger<SchemaMigrator> logger)
 {
-    // Any constant works; it only has to be the same for every Herald process sharing the database.
-    private const long AdvisoryLockKey = 0x4865_7261_6C64;
+    /// <summary>The advisory lock replicas take turns on. Any constant works; it only has to be the same for every
+    /// Herald process sharing the database.</summary>
+    public const long AdvisoryLockKey = 0x4865_7261_6C64;
+
+    // The services' pools time commands out in seconds (a request must not wait longer); a replica waiting its turn
+    // for the lock while another applies the scripts, or a long script, must not fail the service's start.
+    private const int MigrationCommandTimeoutSeconds = 600;
+
+    // At start-up (many processes starting on a busy machine) a pool's short connect timeout can expire once.
+    private static readonly TimeSpan ConnectDeadline = TimeSpan.FromSeconds(60);
 
     public static IReadOnlyList<Migration> Migrations { get; } = LoadMigrations();
 
     public async Task MigrateAsync(CancellationToken cancellationToken)
     {
-        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+        await using var connection = await OpenAsync(cancellationToken);
         await ExecuteAsync(connection, $"SELECT pg_advisory_lock({AdvisoryLockKey})", cancellationToken);
         try
         {
@@ -30,7 +38,7 @@ public sealed partial class SchemaMigrator(NpgsqlDataSource dataSource, ILogger<
                 """, cancellationToken);
 
             var applied = new HashSet<int>();
-            await using (var command = new NpgsqlCommand("SELECT version FROM schema_migrations", connection))
+            await using (var command = new NpgsqlCommand("SELECT version FROM schema_migrations", connection) { CommandTimeout = MigrationCommandTimeoutSeconds })
             await using (var reader = await command.ExecuteReaderAsync(cancellationToken))
             {
                 while (await reader.ReadAsync(cancellationToken)) applied.Add(reader.GetInt32(0));
@@ -43,6 +51,7 @@ public sealed partial class SchemaMigrator(NpgsqlDataSource dataSource, ILogger<
                 await using (var record = new NpgsqlCommand(
                     "INSERT INTO schema_migrations (version, name) VALUES ($1, $2)", connection))
                 {
+                    record.CommandTimeout = MigrationCommandTimeoutSeconds;
                     record.Parameters.Add(new() { Value = migration.Version });
                     record.Parameters.Add(new() { Value = migration.Name });
                     await record.ExecuteNonQueryAsync(cancellationToken);
@@ -57,9 +66,26 @@ public sealed partial class SchemaMigrator(NpgsqlDataSource dataSource, ILogger<
         }
     }
 
+    private async Task<NpgsqlConnection> OpenAsync(CancellationToken cancellationToken)
+    {
+        var deadline = DateTime.UtcNow + ConnectDeadline;
+        while (true)
+        {
+            try
+            {
+                return await dataSource.OpenConnectionAsync(cancellationToken);
+            }
+            catch (Exception exception) when (exception is NpgsqlException or TimeoutException && DateTime.UtcNow < deadline)
+            {
+                logger.LogWarning("Database not reachable for migrations yet ({Reason}); trying again", exception.Message);
+                await Task.Delay(TimeSpan.FromSeconds(1), cancellationToken);
+            }
+        }
+    }
+
     private static async Task ExecuteAsync(NpgsqlConnection connection, string sql, CancellationToken cancellationToken)
     {
-        await using var command = new NpgsqlCommand(sql, connection);
+        await using var command = new NpgsqlCommand(sql, connection) { CommandTimeout = MigrationCommandTimeoutSeconds };
         await command.ExecuteNonQueryAsync(cancellationToken);
     }
 

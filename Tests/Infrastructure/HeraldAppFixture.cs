@@ -102,9 +102,36 @@ public sealed class HeraldAppFixture : IAsyncLifetime
         // "failed to start"; each replica's own readiness is checked below instead.
         foreach (var resource in Resources.Where(r => r != "processor"))
         {
-            await App.ResourceNotifications.WaitForResourceHealthyAsync(resource, cancellationToken);
+            try
+            {
+                await App.ResourceNotifications.WaitForResourceHealthyAsync(resource, cancellationToken);
+            }
+            catch (DistributedApplicationException exception)
+            {
+                // The resource's own last words, so a failed start in CI says why.
+                throw new DistributedApplicationException($"{exception.Message} Its last log lines:\n{await LastLogLinesAsync(resource)}", exception);
+            }
         }
         await ProcessorInstancesAsync(cancellationToken);
+    }
+
+    private async Task<string> LastLogLinesAsync(string resource, int count = 60)
+    {
+        var lines = new List<string>();
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(3));
+        try
+        {
+            var logs = App.Services.GetRequiredService<ResourceLoggerService>();
+            await foreach (var batch in logs.WatchAsync(resource).WithCancellation(timeout.Token))
+            {
+                lines.AddRange(batch.Select(line => line.Content));
+            }
+        }
+        catch (OperationCanceledException)
+        {
+            // The log of a stopped resource stays open: what arrived within the timeout is what there is.
+        }
+        return string.Join('\n', lines.TakeLast(count));
     }
 
     /// <summary>The live service process of one resource instance ("processor-abcd1234"), not its `dotnet run` parent.</summary>
