@@ -11,7 +11,9 @@ namespace Herald.Processor.Fanout;
 /// Turns messages into deliveries: one row per endpoint whose filter admits the message's event type, created in one
 /// INSERT per batch (leased, so a lost task comes back by itself), and a first-attempt task on
 /// <c>herald.deliveries</c> for each pending one. Idempotent: a message fanned out twice (a redelivered record, the
-/// sweep) creates nothing the second time.
+/// sweep) creates nothing the second time — but its deliveries not attempted yet are enqueued again, since the replica
+/// that created them may have died before their tasks reached Kafka (a copy of a task that did is harmless: the attempt
+/// is claimed once, see <see cref="DeliveryClaims"/>).
 /// </summary>
 public sealed class DeliveryFanout(
     Npgsql.NpgsqlDataSource dataSource,
@@ -21,23 +23,29 @@ public sealed class DeliveryFanout(
     TimeProvider time)
 {
     /// <param name="traces">The traceparent each message's deliveries continue, by message id.</param>
-    /// <returns>The tasks enqueued: one per delivery created now.</returns>
+    /// <returns>The tasks enqueued: one per delivery created now, and one per delivery not yet attempted of a message
+    /// fanned out before.</returns>
     public async Task<IReadOnlyList<DeliveryTask>> FanOutAsync(IReadOnlyList<MessagePublished> messages, IReadOnlyDictionary<string, string?> traces)
     {
-        var tasks = (await InsertDeliveriesAsync(messages))
-            .Select(task => task with { TraceParent = traces.GetValueOrDefault(task.MessageId) }).ToList();
+        var (created, enqueue) = await InsertDeliveriesAsync(messages);
+        var tasks = enqueue.Select(task => task with { TraceParent = traces.GetValueOrDefault(task.MessageId) }).ToList();
         await queue.EnqueueAsync(tasks);
-        telemetry.FannedOut(messages.Count, tasks.Count);
+        telemetry.FannedOut(messages.Count, created);
         return tasks;
     }
 
-    /// <summary>Creates the deliveries of the messages; returns a first-attempt task for each pending row created now
-    /// (rows that already existed come from a redelivered record and are covered by their lease). A disabled endpoint's
+    /// <summary>Creates the deliveries of the messages; returns a first-attempt task for each pending row created now,
+    /// and for each pending row not yet attempted of a message that had been fanned out before. A disabled endpoint's
     /// delivery is created paused: re-enabling the endpoint resumes it.</summary>
-    private async Task<IReadOnlyList<DeliveryTask>> InsertDeliveriesAsync(IReadOnlyList<MessagePublished> messages)
+    private async Task<(int Created, IReadOnlyList<DeliveryTask> Tasks)> InsertDeliveriesAsync(IReadOnlyList<MessagePublished> messages)
     {
-        if (messages.Count == 0) return [];
+        if (messages.Count == 0) return (0, []);
         var now = DatabaseTime.Now(time);
+        var byId = new Dictionary<string, MessagePublished>(StringComparer.Ordinal);
+        foreach (var message in messages) byId.TryAdd(message.MessageId, message);
+        var tasks = new List<DeliveryTask>();
+        var created = 0;
+        var fannedOut = new HashSet<string>(StringComparer.Ordinal);
         await using var insert = dataSource.CreateCommand("""
             INSERT INTO deliveries (message_id, endpoint_id, application_id, status, attempts, next_attempt_at, created_at, updated_at)
             SELECT m.id, e.id, e.application_id,
@@ -56,17 +64,33 @@ public sealed class DeliveryFanout(
         insert.Parameters.Add(new() { Value = now + options.Value.Lease });
         insert.Parameters.Add(new() { Value = now });
 
-        var byId = new Dictionary<string, MessagePublished>(StringComparer.Ordinal);
-        foreach (var message in messages) byId.TryAdd(message.MessageId, message);
-        var tasks = new List<DeliveryTask>();
-        await using var reader = await insert.ExecuteReaderAsync();
-        while (await reader.ReadAsync())
+        await using (var reader = await insert.ExecuteReaderAsync())
         {
-            if (reader.GetString(2) != DeliveryDecision.Pending) continue;
-            var message = byId[reader.GetString(0)];
-            tasks.Add(new DeliveryTask(message.MessageId, reader.GetString(1), message.ApplicationId, message.EventType,
-                message.Payload, message.CreatedAt, Attempt: 1, EnqueuedAt: now));
+            while (await reader.ReadAsync())
+            {
+                created++;
+                fannedOut.Add(reader.GetString(0));
+                if (reader.GetString(2) == DeliveryDecision.Pending) tasks.Add(FirstAttempt(reader.GetString(0), reader.GetString(1)));
+            }
         }
-        return tasks;
+
+        // A message's rows are created together, so one that got none now was fanned out before (or has no endpoint).
+        var again = byId.Keys.Where(id => !fannedOut.Contains(id)).ToArray();
+        if (again.Length > 0)
+        {
+            await using var unattempted = dataSource.CreateCommand(
+                "SELECT message_id, endpoint_id FROM deliveries WHERE message_id = ANY($1) AND status = 'pending' AND attempts = 0");
+            unattempted.Parameters.Add(new() { Value = again });
+            await using var reader = await unattempted.ExecuteReaderAsync();
+            while (await reader.ReadAsync()) tasks.Add(FirstAttempt(reader.GetString(0), reader.GetString(1)));
+        }
+        return (created, tasks);
+
+        DeliveryTask FirstAttempt(string messageId, string endpointId)
+        {
+            var message = byId[messageId];
+            return new DeliveryTask(message.MessageId, endpointId, message.ApplicationId, message.EventType,
+                message.Payload, message.CreatedAt, Attempt: 1, EnqueuedAt: now);
+        }
     }
 }

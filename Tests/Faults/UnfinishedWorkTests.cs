@@ -1,3 +1,5 @@
+using Aspire.Hosting.Testing;
+using Confluent.Kafka;
 using Herald.Messages;
 using Herald.Tests.Infrastructure;
 using Npgsql;
@@ -5,7 +7,9 @@ using Npgsql;
 namespace Herald.Tests.Faults;
 
 /// <summary>Work is never left half-done: a task whose handling fails goes back to PostgreSQL and its Kafka record is
-/// finished; a message published but never fanned out (its record lost) is fanned out by the sweep.</summary>
+/// finished; a message published but never fanned out (its record lost) is fanned out by the sweep; a message whose
+/// deliveries were created by a replica that died before their tasks reached Kafka is delivered when its record is
+/// redelivered, not when their lease runs out.</summary>
 [Collection(HeraldAppCollection.Name)]
 public sealed class UnfinishedWorkTests(HeraldAppFixture herald)
 {
@@ -77,5 +81,48 @@ public sealed class UnfinishedWorkTests(HeraldAppFixture herald)
 
         var webhook = await herald.Receiver.WaitForAsync(id, TimeSpan.FromSeconds(30), url.AbsolutePath);
         Assert.Equal("{\"lost\":true}", webhook.Body);
+    }
+
+    [Fact]
+    public async Task Deliveries_created_by_a_replica_that_died_before_enqueueing_them_go_out_when_the_record_is_redelivered()
+    {
+        var app = await herald.Admin.CreateApplicationAsync();
+        var url = herald.Receiver.UrlFor(Guid.NewGuid().ToString("N"));
+        var (endpointId, _) = await herald.Admin.CreateEndpointAsync(app, url);
+
+        // What a replica killed between committing the fan-out and producing its tasks leaves: the message, and its
+        // delivery leased for an hour with no task anywhere. Its Kafka record's offset was never stored.
+        var message = new MessagePublished(SortableId.New("msg"), app, "orphaned.delivery", "{\"orphaned\":true}", DateTimeOffset.UtcNow);
+        await using (var database = await herald.OpenDatabaseAsync())
+        {
+            await using var insert = new NpgsqlCommand("""
+                WITH message AS (
+                    INSERT INTO messages (id, application_id, event_type, payload, created_at, published_at)
+                    VALUES ($1, $2, $3, $4::jsonb, now(), now())
+                    RETURNING id)
+                INSERT INTO deliveries (message_id, endpoint_id, application_id, status, attempts, next_attempt_at, created_at, updated_at)
+                SELECT id, $5, $2, 'pending', 0, now() + interval '1 hour', now(), now() FROM message
+                """, database);
+            insert.Parameters.Add(new() { Value = message.MessageId });
+            insert.Parameters.Add(new() { Value = app });
+            insert.Parameters.Add(new() { Value = message.EventType });
+            insert.Parameters.Add(new() { Value = message.Payload });
+            insert.Parameters.Add(new() { Value = endpointId });
+            await insert.ExecuteNonQueryAsync();
+        }
+
+        // The record, redelivered to the partition's next owner.
+        using (var producer = new ProducerBuilder<string, byte[]>(new ProducerConfig
+               {
+                   BootstrapServers = await herald.App.GetConnectionStringAsync("kafka"),
+                   Acks = Acks.All,
+               }).Build())
+        {
+            await producer.ProduceAsync(Herald.Kafka.Topics.Messages.Name,
+                new Message<string, byte[]> { Key = message.MessageId, Value = message.ToUtf8Bytes() });
+        }
+
+        var webhook = await herald.Receiver.WaitForAsync(message.MessageId, TimeSpan.FromSeconds(30), url.AbsolutePath);
+        Assert.Equal(message.Payload, webhook.Body);
     }
 }
