@@ -8,6 +8,14 @@ namespace Herald.Bench;
 /// </summary>
 public sealed class CpuUse
 {
+    public const string Api = "ApiService";
+    public const string Processor = "Processor (both replicas)";
+    public const string Postgres = "postgres";
+    public const string Redis = "redis-server";
+    public const string Benchmark = "benchmark (client, receiver, Kafka mock)";
+    public const string FloorApi = "floor API";
+    public const string FloorProcessor = "floor Processor";
+
     private static readonly double TicksPerSecond = 100; // USER_HZ on Linux
 
     // By process: which program, and its CPU seconds so far.
@@ -48,7 +56,7 @@ public sealed class CpuUse
         }
         return new CpuUse(processes.Where(p => mine.Contains(p.Pid)).ToDictionary(
             p => p.Pid,
-            p => (p.Pid == Environment.ProcessId ? "benchmark (client, receiver, Kafka mock)" : Name(p.Program), p.Seconds)));
+            p => (p.Pid == Environment.ProcessId ? Benchmark : Name(p.Pid, p.Program), p.Seconds)));
     }
 
     /// <summary>CPU milliseconds per unit of work since <paramref name="before"/>, by program, largest first. A process
@@ -63,25 +71,54 @@ public sealed class CpuUse
             .OrderByDescending(p => p.Item2),
     ];
 
+    /// <summary>Each program's peak resident memory (VmHWM) in MiB, the largest of its processes (replicas count
+    /// one by one). Peak since each process started.</summary>
+    public IReadOnlyDictionary<string, double> PeakResidentMiB()
+    {
+        var peaks = new Dictionary<string, double>();
+        foreach (var (pid, (program, _)) in _processes)
+        {
+            try
+            {
+                var line = File.ReadLines($"/proc/{pid}/status").FirstOrDefault(l => l.StartsWith("VmHWM:", StringComparison.Ordinal));
+                if (line is null) continue;
+                var kib = double.Parse(line["VmHWM:".Length..].Trim().Split(' ')[0], CultureInfo.InvariantCulture);
+                peaks[program] = Math.Max(peaks.GetValueOrDefault(program), kib / 1024);
+            }
+            catch (IOException)
+            {
+                // Exited while we looked.
+            }
+        }
+        return peaks;
+    }
+
     private static bool MonitorsUs(int pid)
+    {
+        var args = Arguments(pid);
+        var monitor = Array.IndexOf(args, "--monitor");
+        return monitor >= 0 && monitor + 1 < args.Length && args[monitor + 1] == Environment.ProcessId.ToString(CultureInfo.InvariantCulture);
+    }
+
+    private static string[] Arguments(int pid)
     {
         try
         {
-            var args = File.ReadAllText($"/proc/{pid}/cmdline").Split('\0');
-            var monitor = Array.IndexOf(args, "--monitor");
-            return monitor >= 0 && monitor + 1 < args.Length && args[monitor + 1] == Environment.ProcessId.ToString(CultureInfo.InvariantCulture);
+            return File.ReadAllText($"/proc/{pid}/cmdline").Split('\0');
         }
         catch (IOException)
         {
-            return false;
+            return [];
         }
     }
 
-    // /proc truncates program names to 15 characters.
-    private static string Name(string program) => program switch
+    // /proc truncates program names to 15 characters; the floor's programs are this benchmark run with a command.
+    private static string Name(int pid, string program) => program switch
     {
-        "Herald.ApiServi" => "ApiService",
-        "Herald.Processo" => "Processor (both replicas)",
+        "Herald.ApiServi" => Api,
+        "Herald.Processo" => Processor,
+        "Herald.Bench" or "dotnet" when Arguments(pid) is var args && args.Contains(Floor.FloorApi.Command) => FloorApi,
+        "Herald.Bench" or "dotnet" when Arguments(pid) is var args && args.Contains(Floor.FloorProcessor.Command) => FloorProcessor,
         _ => program,
     };
 }

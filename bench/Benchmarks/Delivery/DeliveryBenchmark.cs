@@ -3,6 +3,7 @@ using System.Net;
 using System.Net.Http.Json;
 using System.Text;
 using System.Text.Json;
+using Herald.Bench.Cost;
 
 namespace Herald.Bench.Delivery;
 
@@ -32,15 +33,14 @@ public static class DeliveryBenchmark
             await CreateEndpointAsync(herald, new Uri(receiver.Url, $"/throughput/{i}"), "bench.throughput");
         // The paced messages go round-robin to their own endpoints, as a platform's traffic spreads over its customers'
         // endpoints (and so over partitions and both Processors); one endpoint alone is capped by its lane's concurrency.
-        for (var i = 0; i < endpointCount; i++)
-            await CreateEndpointAsync(herald, new Uri(receiver.Url, $"/latency/{i}"), $"bench.latency.{i}");
+        var paced = await HeraldTarget.CreateAsync(herald, receiver, endpointCount);
         using var api = herald.CreateClient();
 
         Console.WriteLine("Warming up...");
         await RawLoopAsync(receiver, TimeSpan.FromSeconds(5), concurrency);
         await PublishAsync(api, herald, "bench.throughput", 2000, concurrency);
         await WaitForAsync(receiver, 2000L * endpointCount, TimeSpan.FromMinutes(2));
-        await PacedAsync(api, herald, receiver, rate, TimeSpan.FromSeconds(5), endpointCount);
+        await Arrivals.MeasureAsync(paced, receiver, rate, TimeSpan.FromSeconds(5));
 
         Console.WriteLine($"Raw loop for {duration.TotalSeconds:0} s, {concurrency} concurrent...");
         var raw = await RawLoopAsync(receiver, duration, concurrency);
@@ -60,7 +60,7 @@ public static class DeliveryBenchmark
 
         Console.WriteLine($"Creating messages at {rate:N0}/s for {duration.TotalSeconds:0} s...");
         var beforePaced = CpuUse.Now();
-        var latency = await PacedAsync(api, herald, receiver, rate, duration, endpointCount);
+        var latency = await Arrivals.MeasureAsync(paced, receiver, rate, duration);
         var pacedCpu = CpuUse.Now().PerUnitSince(beforePaced, latency.Sent);
 
         Console.WriteLine();
@@ -132,55 +132,5 @@ public static class DeliveryBenchmark
         var deadline = Stopwatch.StartNew();
         while (receiver.Count < count && deadline.Elapsed < timeout) await Task.Delay(20);
         return receiver.Count >= count;
-    }
-
-    private sealed record Latency(double P50, double P99, double Max, int Sent, int Accepted, int Arrived, int Late);
-
-    // Open loop: message i is sent at start + i/rate whether or not earlier ones have been answered.
-    private static async Task<Latency> PacedAsync(HttpClient api, HeraldUnderTest herald, Receiver receiver, int rate, TimeSpan duration, int endpoints)
-    {
-        receiver.Reset();
-        var bodies = Enumerable.Range(0, endpoints).Select(i => $$"""{"eventType":"bench.latency.{{i}}","payload":{{Payload}}}""").ToArray();
-        var total = (int)(rate * duration.TotalSeconds);
-        var accepted = new (string? Id, long At)[total];
-        var sends = new List<Task>(total);
-        var paced = await Pacer.RunAsync(rate, total, (index, _) => sends.Add(SendAsync(index)));
-        var (start, late) = (paced.Start, paced.Late);
-        await Task.WhenAll(sends);
-        // Message i went to latency endpoint i % endpoints (see SendAsync).
-        var ids = accepted.Select((a, index) => (a.Id, a.At, Endpoint: index % endpoints)).Where(a => a.Id is not null).ToList();
-        var deadline = Stopwatch.StartNew();
-        while (ids.Any(a => !receiver.Arrivals.ContainsKey(a.Id!)) && deadline.Elapsed < TimeSpan.FromSeconds(60)) await Task.Delay(50);
-
-        var timed = ids.Where(a => receiver.Arrivals.ContainsKey(a.Id!))
-            .Select(a => (Second: (int)Stopwatch.GetElapsedTime(start, a.At).TotalSeconds,
-                          a.Endpoint,
-                          Ms: Math.Max(0, Stopwatch.GetElapsedTime(a.At, receiver.Arrivals[a.Id!]).TotalMilliseconds)))
-            .ToList();
-        // Where the slow ones are: spread out (queueing) or bunched in time or on one endpoint (a stall).
-        var slow = timed.Where(t => t.Ms > 1000).ToList();
-        if (slow.Count > 0)
-            Console.WriteLine($"  {slow.Count} took over 1 s; by second sent: {string.Join(" ", slow.CountBy(t => t.Second).OrderBy(g => g.Key).Select(g => $"{g.Key}s:{g.Value}"))}; " +
-                              $"by endpoint: {string.Join(" ", slow.CountBy(t => t.Endpoint).OrderBy(g => g.Key).Select(g => $"#{g.Key}:{g.Value}"))}");
-        var latencies = timed.Select(t => t.Ms).Order().ToArray();
-        return latencies.Length == 0
-            ? new Latency(double.NaN, double.NaN, double.NaN, total, ids.Count, 0, late)
-            : new Latency(latencies[latencies.Length / 2], latencies[(int)(latencies.Length * 0.99)], latencies[^1], total, ids.Count, latencies.Length, late);
-
-        async Task SendAsync(int index)
-        {
-            try
-            {
-                using var content = new StringContent(bodies[index % bodies.Length], Encoding.UTF8, "application/json");
-                using var response = await api.PostAsync(herald.MessagesUrl, content);
-                var at = Stopwatch.GetTimestamp();
-                if (response.StatusCode != HttpStatusCode.Accepted) return;
-                var id = (await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("id").GetString();
-                accepted[index] = (id, at);
-            }
-            catch (HttpRequestException)
-            {
-            }
-        }
     }
 }
