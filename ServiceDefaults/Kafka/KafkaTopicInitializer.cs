@@ -12,12 +12,7 @@ public sealed record KafkaTopicSet(IReadOnlyList<TopicSpecification> Topics);
 /// defaults. Topics that exist are left alone. Runs in the background until it succeeds: a service that can serve
 /// without Kafka (the API) must also start without it.
 /// </summary>
-/// <remarks>
-/// A topic whose specification leaves replication to the broker (-1) gets three replicas and
-/// <c>min.insync.replicas=2</c> on a cluster of three or more brokers — an acknowledged record (acks=all) is then on
-/// two brokers, so losing one loses nothing — and one replica per broker with <c>min.insync.replicas=1</c> on a
-/// smaller (development) cluster, where two would refuse every write.
-/// </remarks>
+/// <remarks>Replication as <see cref="TopicReplication.Replicated"/> decides for the cluster's size.</remarks>
 internal sealed class KafkaTopicInitializer(IAdminClient admin, KafkaTopicSet topics, ILogger<KafkaTopicInitializer> logger)
     : BackgroundService
 {
@@ -53,7 +48,7 @@ internal sealed class KafkaTopicInitializer(IAdminClient admin, KafkaTopicSet to
         var metadata = await Task.Factory.StartNew(() => admin.GetMetadata(TimeSpan.FromSeconds(10)), cancellationToken,
             TaskCreationOptions.LongRunning, TaskScheduler.Default);
         var existing = metadata.Topics.Where(t => t.Error.Code == ErrorCode.NoError).Select(t => t.Topic).ToHashSet();
-        var missing = topics.Topics.Where(t => !existing.Contains(t.Name)).Select(t => Replicated(t, metadata.Brokers.Count)).ToList();
+        var missing = topics.Topics.Where(t => !existing.Contains(t.Name)).Select(t => t.Replicated(metadata.Brokers.Count)).ToList();
         if (missing.Count == 0) return;
 
         try
@@ -66,21 +61,5 @@ internal sealed class KafkaTopicInitializer(IAdminClient admin, KafkaTopicSet to
         {
             // Another replica created them first.
         }
-    }
-
-    internal static TopicSpecification Replicated(TopicSpecification topic, int brokers)
-    {
-        if (topic.ReplicationFactor > 0) return topic;
-        var replicas = (short)Math.Clamp(brokers, 1, 3);
-        return new TopicSpecification
-        {
-            Name = topic.Name,
-            NumPartitions = topic.NumPartitions,
-            ReplicationFactor = replicas,
-            Configs = new Dictionary<string, string>(topic.Configs ?? [])
-            {
-                ["min.insync.replicas"] = replicas >= 3 ? "2" : "1",
-            },
-        };
     }
 }
