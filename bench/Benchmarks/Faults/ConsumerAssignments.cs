@@ -4,7 +4,7 @@ namespace Herald.Bench.Faults;
 
 /// <summary>
 /// Which Kafka partitions each Processor instance owns, followed from the Processor's own log lines ("Assigned
-/// herald.deliveries partitions 0,1", "Revoked …", "Released …": with the cooperative assignor each names only what
+/// herald.deliveries partitions 0,1", "Revoked …", "Released …", "Lost …": with the cooperative assignor each names only what
 /// changed). The broker is not asked: the embedded one cannot describe its groups.
 /// </summary>
 public sealed partial class ConsumerAssignments
@@ -87,6 +87,6 @@ public sealed partial class ConsumerAssignments
     [GeneratedRegex(@"Consuming (?<topic>herald\.[a-z]+) as group")]
     private static partial Regex Consuming();
 
-    [GeneratedRegex(@"(?<change>Assigned|Revoked|Released) (?<topic>herald\.[a-z]+) partitions ?(?<partitions>[0-9,]*)")]
+    [GeneratedRegex(@"(?<change>Assigned|Revoked|Released|Lost) (?<topic>herald\.[a-z]+) partitions ?(?<partitions>[0-9,]*)")]
     private static partial Regex Change();
 }
