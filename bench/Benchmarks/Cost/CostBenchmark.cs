@@ -81,11 +81,11 @@ public static class CostBenchmark
             double CpuOf(Target t, params string[] programs) => cpu[t].Where(p => programs.Contains(p.Program)).Sum(p => p.Milliseconds);
             rows.Add(new("end-to-end throughput at saturation (accepted and delivered per s)", Of(floor, "throughput"), Of(heraldTarget, "throughput"), "msg/s"));
             rows.Add(new("CPU-ms per delivered message, all programs", CpuOf(floor, [.. floor.Programs]), CpuOf(heraldTarget, [.. heraldTarget.Programs]), "ms"));
-            rows.Add(new("  API", CpuOf(floor, CpuUse.FloorApi), CpuOf(heraldTarget, CpuUse.Api), "ms"));
-            rows.Add(new("  Processor", CpuOf(floor, CpuUse.FloorProcessor), CpuOf(heraldTarget, CpuUse.Processor), "ms"));
-            rows.Add(new("  PostgreSQL", CpuOf(floor, CpuUse.Postgres), CpuOf(heraldTarget, CpuUse.Postgres), "ms"));
-            rows.Add(new("  Redis", CpuOf(floor, CpuUse.Redis), CpuOf(heraldTarget, CpuUse.Redis), "ms"));
-            rows.Add(new("  load generator, receiver and Kafka mock (one process)", CpuOf(floor, CpuUse.Benchmark), CpuOf(heraldTarget, CpuUse.Benchmark), "ms"));
+            rows.Add(new("CPU-ms per delivered message, API", CpuOf(floor, CpuUse.FloorApi), CpuOf(heraldTarget, CpuUse.Api), "ms"));
+            rows.Add(new("CPU-ms per delivered message, Processor", CpuOf(floor, CpuUse.FloorProcessor), CpuOf(heraldTarget, CpuUse.Processor), "ms"));
+            rows.Add(new("CPU-ms per delivered message, PostgreSQL", CpuOf(floor, CpuUse.Postgres), CpuOf(heraldTarget, CpuUse.Postgres), "ms"));
+            rows.Add(new("CPU-ms per delivered message, Redis", CpuOf(floor, CpuUse.Redis), CpuOf(heraldTarget, CpuUse.Redis), "ms"));
+            rows.Add(new("CPU-ms per delivered message, load generator, receiver and Kafka mock (one process)", CpuOf(floor, CpuUse.Benchmark), CpuOf(heraldTarget, CpuUse.Benchmark), "ms"));
             rows.Add(new("ingest alone (processing stopped)", Of(floor, "ingest"), Of(heraldTarget, "ingest"), "msg/s"));
             foreach (var rate in new[] { 200, 1000 })
             {
@@ -99,7 +99,7 @@ public static class CostBenchmark
         }
         if (Options.Text(args, "--json") is { } json)
         {
-            var objects = rows.Select(r => new { measurement = r.Measurement.Trim(), unit = r.Unit, floor = Round(r.Floor), herald = Round(r.Herald), ratio = Round(r.Ratio) });
+            var objects = rows.Select(r => new { measurement = r.Measurement, unit = r.Unit, floor = Round(r.Floor), herald = Round(r.Herald), ratio = Round(r.Ratio) });
             await File.WriteAllTextAsync(json, JsonSerializer.Serialize(objects, new JsonSerializerOptions { WriteIndented = true }));
             Console.WriteLine($"rows written to {json}");
         }

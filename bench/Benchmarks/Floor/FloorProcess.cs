@@ -55,6 +55,8 @@ public sealed class FloorProcess : IAsyncDisposable
         // Run as `dotnet Herald.Bench.dll`, the program is the assembly; run through its apphost, the apphost.
         if (Path.GetFileNameWithoutExtension(self) == "dotnet") start.ArgumentList.Add(typeof(FloorProcess).Assembly.Location);
         start.ArgumentList.Add(command);
+        // Herald's services are web projects, which run the server GC; so does the floor, or memory would not compare.
+        start.Environment["DOTNET_gcServer"] = "1";
         settings.ExportTo(start);
         var process = Process.Start(start)!;
         using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
