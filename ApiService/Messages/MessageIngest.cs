@@ -98,11 +98,16 @@ public sealed class MessageIngest : IAsyncDisposable
 
         var inserted = new HashSet<string>(StringComparer.Ordinal);
         await using var connection = await _dataSource.OpenConnectionAsync();
+        // Each message inserted goes into the outbox with it, in the same statement (one transaction).
         await using (var insert = new NpgsqlCommand("""
-            INSERT INTO messages (id, application_id, event_type, event_id, payload, created_at, trace_parent, idempotency_key)
-            SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::json[], $6::timestamptz[], $7::text[], $8::text[])
-            ON CONFLICT DO NOTHING
-            RETURNING id
+            WITH inserted AS (
+                INSERT INTO messages (id, application_id, event_type, event_id, payload, created_at, trace_parent, idempotency_key)
+                SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::json[], $6::timestamptz[], $7::text[], $8::text[])
+                ON CONFLICT DO NOTHING
+                RETURNING id, created_at),
+            outbox AS (
+                INSERT INTO message_outbox (message_id, created_at) SELECT id, created_at FROM inserted)
+            SELECT id FROM inserted
             """, connection))
         {
             insert.Parameters.Add(new() { Value = ids });

@@ -11,8 +11,8 @@ using Npgsql;
 namespace Herald.ApiService.Messages;
 
 /// <summary>
-/// Publishes committed messages to Kafka and marks them published, in batches. A message whose publication fails
-/// (Kafka down past the producer's timeout, or this process gone) stays unpublished in PostgreSQL, where the
+/// Publishes committed messages to Kafka and takes them out of the outbox (<c>message_outbox</c>), in batches. A message
+/// whose publication fails (Kafka down past the producer's timeout, or this process gone) stays in the outbox, where the
 /// <see cref="OutboxRelay"/> finds it: nothing committed is ever left behind.
 /// </summary>
 public sealed class MessagePublisher : IAsyncDisposable
@@ -95,7 +95,7 @@ public sealed class MessagePublisher : IAsyncDisposable
             while (ids.Count < 5000 && _published.Reader.TryRead(out var id)) ids.Add(id);
             try
             {
-                await using var mark = _dataSource.CreateCommand("UPDATE messages SET published_at = now() WHERE id = ANY($1) AND published_at IS NULL");
+                await using var mark = _dataSource.CreateCommand("DELETE FROM message_outbox WHERE message_id = ANY($1)");
                 mark.Parameters.Add(new() { Value = ids.ToArray() });
                 await mark.ExecuteNonQueryAsync();
             }

@@ -61,10 +61,11 @@ public sealed class OutboxRelay(
         var claimed = new List<MessagePublished>();
         var traces = new List<string?>();
         await using (var claim = new NpgsqlCommand("""
-            SELECT id, application_id, event_type, payload::text, created_at, trace_parent FROM messages
-            WHERE published_at IS NULL AND created_at < $1
-            ORDER BY created_at LIMIT $2
-            FOR UPDATE SKIP LOCKED
+            SELECT m.id, m.application_id, m.event_type, m.payload::text, m.created_at, m.trace_parent
+            FROM message_outbox o JOIN messages m ON m.id = o.message_id
+            WHERE o.created_at < $1
+            ORDER BY o.created_at LIMIT $2
+            FOR UPDATE OF o SKIP LOCKED
             """, connection, transaction))
         {
             claim.Parameters.Add(new() { Value = time.GetUtcNow() - options.Value.RelayGrace });
@@ -109,7 +110,7 @@ public sealed class OutboxRelay(
             }
         }
 
-        await using (var mark = new NpgsqlCommand("UPDATE messages SET published_at = now() WHERE id = ANY($1)", connection, transaction))
+        await using (var mark = new NpgsqlCommand("DELETE FROM message_outbox WHERE message_id = ANY($1)", connection, transaction))
         {
             mark.Parameters.Add(new() { Value = published.ToArray() });
             await mark.ExecuteNonQueryAsync(cancellationToken);

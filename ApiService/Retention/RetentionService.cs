@@ -42,7 +42,8 @@ public sealed class RetentionService(NpgsqlDataSource dataSource, IOptions<Messa
             // In slices, so one pass never holds many row locks at once.
             await using var strip = dataSource.CreateCommand("""
                 UPDATE messages SET payload = NULL WHERE id IN (
-                    SELECT id FROM messages WHERE payload IS NOT NULL AND published_at IS NOT NULL AND created_at < $1 LIMIT 5000)
+                    SELECT id FROM messages m WHERE payload IS NOT NULL AND created_at < $1
+                      AND NOT EXISTS (SELECT 1 FROM message_outbox o WHERE o.message_id = m.id) LIMIT 5000)
                 """);
             strip.Parameters.Add(new() { Value = now - options.Value.PayloadRetention });
             expired = await strip.ExecuteNonQueryAsync(cancellationToken);

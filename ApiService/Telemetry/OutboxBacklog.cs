@@ -38,7 +38,7 @@ public sealed class OutboxBacklog : BackgroundService
         {
             try
             {
-                await using var query = _dataSource.CreateCommand("SELECT count(*), min(created_at) FROM messages WHERE published_at IS NULL");
+                await using var query = _dataSource.CreateCommand("SELECT count(*), min(created_at) FROM message_outbox");
                 await using var reader = await query.ExecuteReaderAsync(stoppingToken);
                 await reader.ReadAsync(stoppingToken);
                 var oldest = reader.IsDBNull(1) ? (DateTimeOffset?)null : reader.GetFieldValue<DateTimeOffset>(1);

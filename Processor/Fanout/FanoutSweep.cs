@@ -75,7 +75,7 @@ internal sealed class FanoutSweep(
         var unfanned = new List<MessagePublished>();
         var traces = new Dictionary<string, string?>(StringComparer.Ordinal);
         await using (var scan = new NpgsqlCommand("""
-            SELECT m.id, m.published_at IS NOT NULL,
+            SELECT m.id, NOT EXISTS (SELECT 1 FROM message_outbox o WHERE o.message_id = m.id),
                    NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.message_id = m.id),
                    m.application_id, m.event_type, m.payload::text, m.created_at, m.trace_parent
             FROM messages m

@@ -36,7 +36,9 @@ public static class TelemetryExtensions
                 // Aspire.Npgsql adds it too, unless its metrics are disabled; the pool gauges are ours to rely on.
                 .AddMeter(NpgsqlMeter)
                 .AddHeraldViews()
-                .AddPrometheusExporter())
+                // Every scrape reads the counters as they are: the exporter's default 300 ms response cache could hand a
+                // scrape taken right after traffic the numbers from before it.
+                .AddPrometheusExporter(prometheus => prometheus.ScrapeResponseCacheDurationMilliseconds = 0))
             .WithTracing(tracing => tracing
                 .AddSource(builder.Environment.ApplicationName, HeraldInstrumentation)
                 .AddAspNetCoreInstrumentation(aspnet =>

@@ -75,7 +75,7 @@ public sealed class ApiFuzzTests(HeraldAppFixture herald)
             Assert.Equal(HttpStatusCode.OK, (await client.GetAsync($"/api/v1/apps/{app}/messages/{message.GetProperty("id").GetString()}")).Status);
     }
 
-    // Everything a request can change, except what the delivery path updates on its own (attempts, published_at).
+    // Everything a request can change, except what the delivery path updates on its own (attempts, the outbox).
     internal static async Task<string> FingerprintAsync(NpgsqlConnection database)
     {
         await using var query = new NpgsqlCommand("""

@@ -185,7 +185,7 @@ public sealed class MessagesApiTests(HeraldAppFixture herald)
         var id = $"msg_poisoned{Guid.NewGuid():N}";
         await using (var database = await herald.OpenDatabaseAsync())
         await using (var insert = new Npgsql.NpgsqlCommand(
-            "INSERT INTO messages (id, application_id, event_type, payload, created_at, published_at) VALUES ($1, $2, 'a.b', $3::json, now(), now())", database))
+            "INSERT INTO messages (id, application_id, event_type, payload, created_at) VALUES ($1, $2, 'a.b', $3::json, now())", database))
         {
             insert.Parameters.Add(new() { Value = id });
             insert.Parameters.Add(new() { Value = app });

@@ -59,8 +59,13 @@ public sealed class RelayTests(HeraldAppFixture herald)
         var id = SortableId.New("msg");
         await using (var connection = await herald.OpenDatabaseAsync())
         {
-            await using var insert = new NpgsqlCommand(
-                "INSERT INTO messages (id, application_id, event_type, payload, created_at) VALUES ($1, $2, 'crash.test', '{\"orphan\":true}', now())", connection);
+            await using var insert = new NpgsqlCommand("""
+                WITH message AS (
+                    INSERT INTO messages (id, application_id, event_type, payload, created_at)
+                    VALUES ($1, $2, 'crash.test', '{"orphan":true}', now())
+                    RETURNING id, created_at)
+                INSERT INTO message_outbox (message_id, created_at) SELECT id, created_at FROM message
+                """, connection);
             insert.Parameters.Add(new() { Value = id });
             insert.Parameters.Add(new() { Value = app });
             await insert.ExecuteNonQueryAsync();
@@ -68,6 +73,14 @@ public sealed class RelayTests(HeraldAppFixture herald)
 
         var webhook = await herald.Receiver.WaitForAsync(id, TimeSpan.FromSeconds(60), url.AbsolutePath);
         Assert.Equal("{\"orphan\":true}", webhook.Body);
+        // The relay published it (the sweep leaves a message in the outbox alone) and took it out of the outbox.
+        Assert.True(await Eventually.HoldsAsync(async () =>
+        {
+            await using var connection = await herald.OpenDatabaseAsync();
+            await using var outbox = new NpgsqlCommand("SELECT count(*) FROM message_outbox WHERE message_id = $1", connection);
+            outbox.Parameters.Add(new() { Value = id });
+            return (long)(await outbox.ExecuteScalarAsync())! == 0;
+        }, TimeSpan.FromSeconds(10)), "The relayed message stayed in the outbox.");
     }
 
     private async Task<Dictionary<string, string>> CommittedPayloadsAsync(string app)

@@ -71,8 +71,8 @@ public sealed class UnfinishedWorkTests(HeraldAppFixture herald)
         await using (var database = await herald.OpenDatabaseAsync())
         {
             await using var insert = new NpgsqlCommand("""
-                INSERT INTO messages (id, application_id, event_type, payload, created_at, published_at)
-                VALUES ($1, $2, 'lost.record', '{"lost":true}', now(), now())
+                INSERT INTO messages (id, application_id, event_type, payload, created_at)
+                VALUES ($1, $2, 'lost.record', '{"lost":true}', now())
                 """, database);
             insert.Parameters.Add(new() { Value = id });
             insert.Parameters.Add(new() { Value = app });
@@ -97,8 +97,8 @@ public sealed class UnfinishedWorkTests(HeraldAppFixture herald)
         {
             await using var insert = new NpgsqlCommand("""
                 WITH message AS (
-                    INSERT INTO messages (id, application_id, event_type, payload, created_at, published_at)
-                    VALUES ($1, $2, $3, $4::jsonb, now(), now())
+                    INSERT INTO messages (id, application_id, event_type, payload, created_at)
+                    VALUES ($1, $2, $3, $4::jsonb, now())
                     RETURNING id)
                 INSERT INTO deliveries (message_id, endpoint_id, application_id, status, attempts, next_attempt_at, created_at, updated_at)
                 SELECT id, $5, $2, 'pending', 0, now() + interval '1 hour', now(), now() FROM message
