@@ -17,6 +17,7 @@ public sealed class PostgresPoolOptionsTests
         Assert.Equal(5, tuned.Timeout);
         Assert.Equal(30, tuned.CommandTimeout);
         Assert.Equal(-1, tuned.CancellationTimeout);
+        Assert.Equal(32, tuned.MaxAutoPrepare);
         Assert.Equal("db", tuned.Host);
         Assert.Equal("herald", tuned.Database);
     }
