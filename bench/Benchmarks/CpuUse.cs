@@ -117,8 +117,12 @@ public sealed class CpuUse
     {
         "Herald.ApiServi" => Api,
         "Herald.Processo" => Processor,
-        "Herald.Bench" or "dotnet" when Arguments(pid) is var args && args.Contains(Floor.FloorApi.Command) => FloorApi,
-        "Herald.Bench" or "dotnet" when Arguments(pid) is var args && args.Contains(Floor.FloorProcessor.Command) => FloorProcessor,
+        "Herald.Bench" or "dotnet" => Arguments(pid) switch
+        {
+            var args when args.Contains(Floor.FloorApi.Command) => FloorApi,
+            var args when args.Contains(Floor.FloorProcessor.Command) => FloorProcessor,
+            _ => program,
+        },
         _ => program,
     };
 }

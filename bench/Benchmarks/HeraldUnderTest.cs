@@ -58,6 +58,9 @@ public sealed class HeraldUnderTest : IAsyncDisposable
 
     public string ApiKey { get; }
 
+    /// <summary>The application the benchmark publishes to, with its key.</summary>
+    public BenchApplication Application => new(ApplicationId, ApiKey);
+
     public Uri MessagesUrl => new(Api, $"/api/v1/apps/{ApplicationId}/messages");
 
     /// <param name="settings">Extra AppHost arguments, e.g. <c>--Herald:Delivery:AllowedNetworks:0=127.0.0.0/8</c>.</param>
@@ -124,12 +127,13 @@ public sealed class HeraldUnderTest : IAsyncDisposable
         return http;
     }
 
-    /// <summary>An endpoint of <paramref name="application"/> that takes every event type.</summary>
-    public async Task<string> CreateEndpointAsync(BenchApplication application, Uri url)
+    /// <summary>An endpoint of <paramref name="application"/> that takes the given event types (every one if none).</summary>
+    public async Task<string> CreateEndpointAsync(BenchApplication application, Uri url, params string[] eventTypes)
     {
         using var http = new HttpClient { BaseAddress = CurrentApi() };
         http.DefaultRequestHeaders.Authorization = new("Bearer", application.ApiKey);
-        return await ReadIdAsync(await http.PostAsJsonAsync($"/api/v1/apps/{application.Id}/endpoints", new { url }));
+        return await ReadIdAsync(await http.PostAsJsonAsync($"/api/v1/apps/{application.Id}/endpoints",
+            eventTypes.Length > 0 ? new { url, eventTypes } : (object)new { url }));
     }
 
     public Task StopProcessorsAsync() => CommandProcessorsAsync(KnownResourceCommands.StopCommand, healthy: false);

@@ -57,13 +57,8 @@ public sealed class HeraldTarget : Target
 
     public static async Task<HeraldTarget> CreateAsync(HeraldUnderTest herald, Receiver receiver, int endpoints)
     {
-        using var http = herald.CreateClient();
         for (var i = 0; i < endpoints; i++)
-        {
-            var response = await http.PostAsJsonAsync($"/api/v1/apps/{herald.ApplicationId}/endpoints",
-                new { url = new Uri(receiver.Url, $"/latency/{i}"), eventTypes = new[] { $"bench.latency.{i}" } });
-            response.EnsureSuccessStatusCode();
-        }
+            await herald.CreateEndpointAsync(herald.Application, new Uri(receiver.Url, $"/latency/{i}"), $"bench.latency.{i}");
         return new HeraldTarget(herald, endpoints);
     }
 

@@ -30,7 +30,7 @@ public static class DeliveryBenchmark
             "--Herald:Delivery:AllowedNetworks:0=127.0.0.0/8",
             "--Logging:LogLevel:Herald=Warning");
         for (var i = 0; i < endpointCount; i++)
-            await CreateEndpointAsync(herald, new Uri(receiver.Url, $"/throughput/{i}"), "bench.throughput");
+            await herald.CreateEndpointAsync(herald.Application, new Uri(receiver.Url, $"/throughput/{i}"), "bench.throughput");
         // The paced messages go round-robin to their own endpoints, as a platform's traffic spreads over its customers'
         // endpoints (and so over partitions and both Processors); one endpoint alone is capped by its lane's concurrency.
         var paced = await HeraldTarget.CreateAsync(herald, receiver, endpointCount);
@@ -85,13 +85,6 @@ public static class DeliveryBenchmark
 
     private static double Find(IReadOnlyList<(string Program, double Milliseconds)> use, string program) =>
         use.FirstOrDefault(p => p.Program == program).Milliseconds;
-
-    private static async Task CreateEndpointAsync(HeraldUnderTest herald, Uri url, string eventType)
-    {
-        using var http = herald.CreateClient();
-        var response = await http.PostAsJsonAsync($"/api/v1/apps/{herald.ApplicationId}/endpoints", new { url, eventTypes = new[] { eventType } });
-        response.EnsureSuccessStatusCode();
-    }
 
     // The baseline: what this machine does posting the same body to the same receiver with nothing in between.
     private static async Task<double> RawLoopAsync(Receiver receiver, TimeSpan duration, int concurrency)

@@ -30,13 +30,7 @@ public static class FloorApi
         var app = builder.Build();
 
         await using var database = NpgsqlDataSource.Create(settings.Postgres);
-        using var producer = new ProducerBuilder<byte[], byte[]>(new ProducerConfig
-        {
-            BootstrapServers = settings.Kafka,
-            EnableIdempotence = true,
-            Acks = Acks.All,
-            LingerMs = 2,
-        }).Build();
+        using var producer = new ProducerBuilder<byte[], byte[]>(settings.KafkaClients().ProducerConfig()).Build();
         await using var messages = new GroupCommit<Row, bool>(batch => InsertAsync(database, batch),
             (_, failures) => failures < 5 ? FailedBatch.Backoff(failures, TimeSpan.FromSeconds(1)) : FailedBatch.Fail(),
             writers: 4, maxBatchSize: 256, NullLogger.Instance);

@@ -1,8 +1,10 @@
 using System.Diagnostics;
+using Herald.ServiceDefaults.Kafka;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.AspNetCore.Http.Features;
+using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Npgsql;
 
@@ -17,6 +19,10 @@ public sealed record FloorSettings(string Postgres, string Kafka, string Topic, 
         Environment.GetEnvironmentVariable("FLOOR_KAFKA")!,
         Environment.GetEnvironmentVariable("FLOOR_TOPIC")!,
         new Uri(Environment.GetEnvironmentVariable("FLOOR_RECEIVER")!));
+
+    /// <summary>Herald's own Kafka client settings (acks, idempotence, linger, consumer session and offsets), with
+    /// none of a service's configuration overrides.</summary>
+    public KafkaConnection KafkaClients() => new(Kafka, "floor", new ConfigurationBuilder().Build());
 
     public void ExportTo(ProcessStartInfo start)
     {

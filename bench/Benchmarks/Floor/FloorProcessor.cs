@@ -33,19 +33,10 @@ public static class FloorProcessor
         var retry = (Exception _, int failures) => failures < 5 ? FailedBatch.Backoff(failures, TimeSpan.FromSeconds(1)) : FailedBatch.Fail();
         await using var deliveries = new GroupCommit<Delivery, bool>(batch => InsertDeliveriesAsync(database, batch), retry, 4, 256, NullLogger.Instance);
         await using var attempts = new GroupCommit<Attempt, bool>(batch => RecordAttemptsAsync(database, batch), retry, 4, 256, NullLogger.Instance);
-        using var consumer = new ConsumerBuilder<byte[], byte[]>(new ConsumerConfig
-        {
-            BootstrapServers = settings.Kafka,
-            GroupId = "floor",
-            EnableAutoOffsetStore = false,
-            EnableAutoCommit = true,
-            AutoOffsetReset = AutoOffsetReset.Earliest,
-            PartitionAssignmentStrategy = PartitionAssignmentStrategy.CooperativeSticky,
-            SessionTimeoutMs = 10_000,
-            HeartbeatIntervalMs = 2_000,
-            // What Herald's local mode sets against the embedded mock brokers, which answer a fetch only when it expires.
-            FetchWaitMaxMs = 10,
-        }).Build();
+        var config = settings.KafkaClients().ConsumerConfig("floor");
+        // What Herald's local mode sets against the embedded mock brokers, which answer a fetch only when it expires.
+        config.FetchWaitMaxMs = 10;
+        using var consumer = new ConsumerBuilder<byte[], byte[]>(config).Build();
         consumer.Subscribe(settings.Topic);
 
         // Batches in flight, in the order consumed: their offsets are stored in that order once each has finished.
