@@ -30,7 +30,7 @@ public sealed class GracefulShutdownTests(HeraldAppFixture herald, Xunit.Abstrac
         var pid = HeraldAppFixture.ProcessOf(running.ResourceId) ?? throw new InvalidOperationException($"No process for {running.ResourceId}.");
         var logs = new ConcurrentQueue<string>();
         using var stopWatching = CancellationTokenSource.CreateLinkedTokenSource(timeout.Token);
-        var watching = WatchLogsAsync(running.ResourceId, logs, stopWatching.Token);
+        var watching = herald.WatchLogsAsync(running.ResourceId, logs, stopWatching.Token);
         // This process's own port: the service's address balances across replicas, and the others stay ready.
         using var http = new HttpClient { BaseAddress = HeraldAppFixture.InstanceUrl(pid), Timeout = TimeSpan.FromSeconds(2) };
 
@@ -73,20 +73,5 @@ public sealed class GracefulShutdownTests(HeraldAppFixture herald, Xunit.Abstrac
 
         await herald.App.ResourceCommands.ExecuteCommandAsync(running.ResourceId, KnownResourceCommands.StartCommand, timeout.Token);
         await herald.WaitUntilHealthyAsync(timeout.Token);
-    }
-
-    private async Task WatchLogsAsync(string resourceId, ConcurrentQueue<string> logs, CancellationToken cancellationToken)
-    {
-        var logger = herald.App.Services.GetRequiredService<ResourceLoggerService>();
-        try
-        {
-            await foreach (var batch in logger.WatchAsync(resourceId).WithCancellation(cancellationToken))
-            {
-                foreach (var line in batch) logs.Enqueue(line.Content);
-            }
-        }
-        catch (OperationCanceledException)
-        {
-        }
     }
 }

@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Security.Cryptography;
 using Aspire.Hosting;
 using Herald.Bench.Faults.Injectors;
@@ -117,21 +118,27 @@ public sealed class HeraldAppFixture : IAsyncLifetime
 
     private async Task<string> LastLogLinesAsync(string resource, int count = 60)
     {
-        var lines = new List<string>();
+        // The log of a stopped resource stays open: what arrives within a few seconds is what there is.
+        var lines = new ConcurrentQueue<string>();
         using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(3));
+        await WatchLogsAsync(resource, lines, timeout.Token);
+        return string.Join('\n', lines.TakeLast(count));
+    }
+
+    /// <summary>Collects a resource's console output (what it has logged so far, then what follows) until cancelled.</summary>
+    public async Task WatchLogsAsync(string resourceId, ConcurrentQueue<string> logs, CancellationToken cancellationToken)
+    {
+        var logger = App.Services.GetRequiredService<ResourceLoggerService>();
         try
         {
-            var logs = App.Services.GetRequiredService<ResourceLoggerService>();
-            await foreach (var batch in logs.WatchAsync(resource).WithCancellation(timeout.Token))
+            await foreach (var batch in logger.WatchAsync(resourceId).WithCancellation(cancellationToken))
             {
-                lines.AddRange(batch.Select(line => line.Content));
+                foreach (var line in batch) logs.Enqueue(line.Content);
             }
         }
         catch (OperationCanceledException)
         {
-            // The log of a stopped resource stays open: what arrived within the timeout is what there is.
         }
-        return string.Join('\n', lines.TakeLast(count));
     }
 
     /// <summary>The live service process of one resource instance ("processor-abcd1234"), not its `dotnet run` parent.</summary>

@@ -29,7 +29,7 @@ public sealed class LogRedactionTests(HeraldAppFixture herald)
 
         var logs = new ConcurrentQueue<string>();
         using var watching = new CancellationTokenSource();
-        var watchers = (await ServiceInstancesAsync()).Select(id => WatchLogsAsync(id, logs, watching.Token)).ToList();
+        var watchers = (await ServiceInstancesAsync()).Select(id => herald.WatchLogsAsync(id, logs, watching.Token)).ToList();
 
         using var client = herald.Client(key);
         var messageId = await client.SendMessageAsync(app, "invoice.paid", new { marker });
@@ -60,20 +60,5 @@ public sealed class LogRedactionTests(HeraldAppFixture herald)
     {
         var api = await herald.CurrentStateAsync("api");
         return [api.ResourceId, .. (await herald.ProcessorInstancesAsync()).Keys];
-    }
-
-    private async Task WatchLogsAsync(string resourceId, ConcurrentQueue<string> logs, CancellationToken cancellationToken)
-    {
-        var logger = herald.App.Services.GetRequiredService<ResourceLoggerService>();
-        try
-        {
-            await foreach (var batch in logger.WatchAsync(resourceId).WithCancellation(cancellationToken))
-            {
-                foreach (var line in batch) logs.Enqueue(line.Content);
-            }
-        }
-        catch (OperationCanceledException)
-        {
-        }
     }
 }
