@@ -15,4 +15,9 @@ public static class Options
     }
 
     public static bool Flag(string[] args, string name) => args.Contains(name);
+
+    /// <summary>Settings for Herald's AppHost given on the command line (<c>--Kafka:Producer:linger.ms=5</c>,
+    /// <c>--Herald:Delivery:MaxInFlight=512</c>): the AppHost forwards both sections to the services.</summary>
+    public static string[] HeraldSettings(string[] args) =>
+        [.. args.Where(a => (a.StartsWith("--Herald:", StringComparison.Ordinal) || a.StartsWith("--Kafka:", StringComparison.Ordinal)) && a.Contains('='))];
 }

@@ -4,7 +4,8 @@
 //   dotnet run -c Release --project bench/Benchmarks -- delivery [--deliveries 20000 --endpoints 8 --rate 1000 --duration 10]
 //   dotnet run -c Release --project bench/Benchmarks -- faults   [--list --only NAME --rate 100 --json FILE] (--help for more)
 //   dotnet run -c Release --project bench/Benchmarks -- floor    [--messages 20000 --duration 10 --concurrency 64]
-//   dotnet run -c Release --project bench/Benchmarks -- cost     [--messages 20000 --duration 10 --concurrency 64 --json FILE]
+//   dotnet run -c Release --project bench/Benchmarks -- cost     [--messages 20000 --duration 10 --concurrency 64 --json FILE --only latency]
+//                                                          (floor and cost also take AppHost settings: --Kafka:Producer:linger.ms=5)
 //
 // All need what the AppHost's local mode needs (postgresql, redis-server); ingest also needs wrk.
 using Herald.Bench.Cost;

@@ -27,11 +27,19 @@ public static class CostBenchmark
         var duration = TimeSpan.FromSeconds(Options.Get(args, "--duration", 10));
         var concurrency = Options.Get(args, "--concurrency", 64);
         var endpoints = Options.Get(args, "--endpoints", 8);
+        // Only the latency rows: a quick check of a change to the path from 202 to arrival.
+        var latencyOnly = Options.Text(args, "--only") switch
+        {
+            null => false,
+            "latency" => true,
+            var other => throw new ArgumentException($"--only {other}: the one subset is 'latency'"),
+        };
         var clock = Stopwatch.StartNew();
 
         Console.WriteLine("Starting the receiver, the Herald AppHost (local mode) and the floor on its PostgreSQL and Kafka...");
         await using var receiver = await Receiver.StartAsync();
-        await using var herald = await HeraldUnderTest.StartAsync("--Herald:Delivery:AllowedNetworks:0=127.0.0.0/8", "--Logging:LogLevel:Herald=Warning");
+        await using var herald = await HeraldUnderTest.StartAsync(
+            ["--Herald:Delivery:AllowedNetworks:0=127.0.0.0/8", "--Logging:LogLevel:Herald=Warning", .. Options.HeraldSettings(args)]);
         await using var floor = await FloorTarget.StartAsync(herald, receiver, endpoints);
         Target[] targets = floorOnly ? [floor] : [floor, await HeraldTarget.CreateAsync(herald, receiver, endpoints)];
         var database = (await herald.App.GetConnectionStringAsync("herald"))!;
@@ -51,13 +59,14 @@ public static class CostBenchmark
                 Console.WriteLine($"{target.Name}: 202 → arrival at {rate:N0} msg/s for {duration.TotalSeconds:0} s...");
                 await SettleAsync(database);
                 var latency = await Arrivals.MeasureAsync(target, receiver, rate, duration);
+                if (await target.DescribeStagesAsync(latency.Ids) is { } stages) Console.WriteLine($"  {stages}");
                 results[target][$"p50 at {rate}"] = latency.P50;
                 results[target][$"p99 at {rate}"] = latency.P99;
                 results[target][$"lost at {rate}"] = latency.Accepted - latency.Arrived;
             }
         }
-        var cpu = new Dictionary<Target, IReadOnlyList<(string Program, double Milliseconds)>>();
-        foreach (var target in targets)
+        var cpu = targets.ToDictionary(t => t, _ => (IReadOnlyList<(string Program, double Milliseconds)>)[]);
+        foreach (var target in latencyOnly ? [] : targets)
         {
             Console.WriteLine($"{target.Name}: {messages:N0} messages as fast as it takes them, until all have arrived...");
             await SettleAsync(database);
@@ -67,7 +76,7 @@ public static class CostBenchmark
             results[target]["throughput"] = saturated;
         }
         var peaks = CpuUse.Now().PeakResidentMiB();
-        foreach (var target in targets)
+        foreach (var target in latencyOnly ? [] : targets)
         {
             Console.WriteLine($"{target.Name}: ingest alone (processing stopped) for {duration.TotalSeconds:0} s...");
             await SettleAsync(database);
@@ -83,7 +92,7 @@ public static class CostBenchmark
         else
         {
             var heraldTarget = targets[1];
-            double Of(Target t, string key) => results[t][key];
+            double Of(Target t, string key) => results[t].GetValueOrDefault(key, double.NaN);
             double CpuOf(Target t, params string[] programs) => cpu[t].Where(p => programs.Contains(p.Program)).Sum(p => p.Milliseconds);
             rows.Add(new("end-to-end throughput at saturation (accepted and delivered per s)", Of(floor, "throughput"), Of(heraldTarget, "throughput"), "msg/s"));
             rows.Add(new("CPU-ms per delivered message, all programs", CpuOf(floor, [.. floor.Programs]), CpuOf(heraldTarget, [.. heraldTarget.Programs]), "ms"));
@@ -101,6 +110,7 @@ public static class CostBenchmark
             }
             rows.Add(new("peak RSS, API", peaks.GetValueOrDefault(CpuUse.FloorApi), peaks.GetValueOrDefault(CpuUse.Api), "MiB"));
             rows.Add(new("peak RSS, Processor (largest replica)", peaks.GetValueOrDefault(CpuUse.FloorProcessor), peaks.GetValueOrDefault(CpuUse.Processor), "MiB"));
+            if (latencyOnly) rows.RemoveAll(r => !r.Measurement.Contains("arrival") && !r.Measurement.Contains("arrived"));
             Print(rows, messages, concurrency, endpoints, clock.Elapsed);
         }
         if (Options.Text(args, "--json") is { } json)
@@ -182,10 +192,11 @@ public static class CostBenchmark
         Console.WriteLine();
         Console.WriteLine("| floor | value |");
         Console.WriteLine("| --- | --- |");
-        Console.WriteLine($"| end-to-end throughput at saturation | {results["throughput"]:N0} msg/s |");
-        Console.WriteLine($"| ingest alone | {results["ingest"]:N0} msg/s |");
+        if (results.TryGetValue("throughput", out var throughput)) Console.WriteLine($"| end-to-end throughput at saturation | {throughput:N0} msg/s |");
+        if (results.TryGetValue("ingest", out var ingest)) Console.WriteLine($"| ingest alone | {ingest:N0} msg/s |");
         foreach (var rate in new[] { 200, 1000 })
             Console.WriteLine($"| 202 → arrival at {rate:N0} msg/s | p50 {results[$"p50 at {rate}"]:0.0} ms, p99 {results[$"p99 at {rate}"]:0.0} ms |");
+        if (cpu.Count == 0) return;
         foreach (var (program, ms) in cpu) Console.WriteLine($"| CPU-ms per message, {program} | {ms:0.000} |");
         Console.WriteLine($"| CPU-ms per message, all | {cpu.Sum(p => p.Milliseconds):0.000} |");
         Console.WriteLine($"| peak RSS | floor API {peaks.GetValueOrDefault(CpuUse.FloorApi):0} MiB, floor Processor {peaks.GetValueOrDefault(CpuUse.FloorProcessor):0} MiB |");

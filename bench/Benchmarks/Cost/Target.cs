@@ -4,6 +4,8 @@ using System.Net.Http.Json;
 using System.Text;
 using System.Text.Json;
 using Herald.Bench.Delivery;
+using Aspire.Hosting.Testing;
+using Npgsql;
 
 namespace Herald.Bench.Cost;
 
@@ -26,6 +28,10 @@ public abstract class Target(string name, int endpoints)
     public abstract HttpRequestMessage CreateMessage(int index);
 
     public abstract Task StopProcessingAsync();
+
+    /// <summary>Where the time of these messages went between ingest and arrival, from what the target recorded; null
+    /// when it records no timestamps of its own.</summary>
+    public virtual Task<string?> DescribeStagesAsync(IReadOnlyList<string> ids) => Task.FromResult<string?>(null);
 
     /// <summary>Sends message <paramref name="index"/>: its id and when the 202 arrived (Stopwatch timestamp), or null.</summary>
     public async Task<(string Id, long AcceptedAt)?> SendAsync(HttpClient http, int index)
@@ -72,4 +78,36 @@ public sealed class HeraldTarget : Target
     };
 
     public override Task StopProcessingAsync() => _herald.StopProcessorsAsync();
+
+    /// <summary>p50 / p99 of each stage, from the rows' own timestamps (every service reads the same clock here).</summary>
+    public override async Task<string?> DescribeStagesAsync(IReadOnlyList<string> ids)
+    {
+        await using var connection = new NpgsqlConnection(await _herald.App.GetConnectionStringAsync("herald"));
+        await connection.OpenAsync();
+        await using var query = new NpgsqlCommand("""
+            WITH stages AS (
+                SELECT extract(epoch FROM d.created_at - m.created_at) * 1000 AS fanned_out,
+                       extract(epoch FROM d.claimed_at - d.created_at) * 1000 AS claimed,
+                       extract(epoch FROM a.attempted_at - d.claimed_at) * 1000 - a.latency_ms AS sending,
+                       a.latency_ms AS answered
+                FROM unnest($1::text[]) AS ids(id)
+                JOIN messages m ON m.id = ids.id
+                JOIN deliveries d ON d.message_id = m.id
+                JOIN delivery_attempts a ON a.message_id = d.message_id AND a.endpoint_id = d.endpoint_id)
+            SELECT percentile_cont(ARRAY[0.5, 0.99]) WITHIN GROUP (ORDER BY fanned_out),
+                   percentile_cont(ARRAY[0.5, 0.99]) WITHIN GROUP (ORDER BY claimed),
+                   percentile_cont(ARRAY[0.5, 0.99]) WITHIN GROUP (ORDER BY sending),
+                   percentile_cont(ARRAY[0.5, 0.99]) WITHIN GROUP (ORDER BY answered)
+            FROM stages
+            """, connection);
+        query.Parameters.Add(new() { Value = ids.ToArray() });
+        await using var reader = await query.ExecuteReaderAsync();
+        if (!await reader.ReadAsync() || reader.IsDBNull(0)) return null;
+        string Stage(int column, string name)
+        {
+            var p = reader.GetFieldValue<double[]>(column);
+            return $"{name} {p[0]:0.0} / {p[1]:0.0} ms";
+        }
+        return $"ingest → delivery row {Stage(0, "")}; → attempt claimed {Stage(1, "")}; → request sent {Stage(2, "")}; → answered {Stage(3, "")} (p50 / p99)";
+    }
 }

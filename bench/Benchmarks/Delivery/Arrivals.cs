@@ -4,7 +4,11 @@ using Herald.Bench.Cost;
 namespace Herald.Bench.Delivery;
 
 /// <summary>202 → arrival latencies of messages sent at a fixed rate: percentiles in ms, and counts.</summary>
-public sealed record Latency(double P50, double P99, double Max, int Sent, int Accepted, int Arrived, int Late);
+public sealed record Latency(double P50, double P99, double Max, int Sent, int Accepted, int Arrived, int Late)
+{
+    /// <summary>The ids the 202s answered with.</summary>
+    public IReadOnlyList<string> Ids { get; init; } = [];
+}
 
 public static class Arrivals
 {
@@ -35,9 +39,10 @@ public static class Arrivals
             Console.WriteLine($"  {slow.Count} took over 1 s; by second sent: {string.Join(" ", slow.CountBy(t => t.Second).OrderBy(g => g.Key).Select(g => $"{g.Key}s:{g.Value}"))}; " +
                               $"by endpoint: {string.Join(" ", slow.CountBy(t => t.Endpoint).OrderBy(g => g.Key).Select(g => $"#{g.Key}:{g.Value}"))}");
         var latencies = timed.Select(t => t.Ms).Order().ToArray();
-        return latencies.Length == 0
+        var latency = latencies.Length == 0
             ? new Latency(double.NaN, double.NaN, double.NaN, total, ids.Count, 0, paced.Late)
             : new Latency(latencies[latencies.Length / 2], latencies[(int)(latencies.Length * 0.99)], latencies[^1], total, ids.Count, latencies.Length, paced.Late);
+        return latency with { Ids = [.. ids.Select(a => a.Id)] };
 
         async Task SendAsync(int index) => accepted[index] = await target.SendAsync(http, index);
     }
