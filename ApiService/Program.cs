@@ -28,9 +28,8 @@ builder.AddHeraldDatabase(pool => (pool.ConnectTimeout, pool.CommandTimeout) = (
 builder.AddHeraldRedis();
 // The API serves without Kafka: what it accepts waits in PostgreSQL (the outbox) until Kafka is back.
 builder.AddKafka(DependencyRole.Optional, Topics.All.ToSpecifications());
-// Nobody waits for a message's publication (create-message answers once it is committed), so the API lingers longer
-// than the default: fewer, larger produce requests, and far fewer broker-thread wake-ups per message.
-builder.AddKafkaProducer(producer => producer.LingerMs = 10);
+// The publication is on every webhook's way (create-message answers at commit, before it): the default short linger.
+builder.AddKafkaProducer();
 
 builder.AddApiKeyAuthentication();
 builder.AddHeraldApi();

@@ -4,6 +4,7 @@ using System.Security.Cryptography;
 using System.Text;
 using System.Threading.Channels;
 using Confluent.Kafka;
+using Herald.AppHost.Infrastructure;
 using Herald.Database;
 using Microsoft.Extensions.Logging.Abstractions;
 using Npgsql;
@@ -35,7 +36,7 @@ public static class FloorProcessor
         await using var attempts = new GroupCommit<Attempt, bool>(batch => RecordAttemptsAsync(database, batch), retry, 4, 256, NullLogger.Instance);
         var config = settings.KafkaClients().ConsumerConfig("floor");
         // What Herald's local mode sets against the embedded mock brokers, which answer a fetch only when it expires.
-        config.FetchWaitMaxMs = 10;
+        config.FetchWaitMaxMs = HeraldInfrastructureExtensions.EmbeddedFetchWaitMs;
         using var consumer = new ConsumerBuilder<byte[], byte[]>(config).Build();
         consumer.Subscribe(settings.Topic);
 
