@@ -1,3 +1,6 @@
+using System.Text.Json.Serialization;
+using Herald.ApiService.Idempotency;
+
 namespace Herald.ApiService.Endpoints;
 
 public sealed record EndpointInput(
@@ -19,7 +22,12 @@ public sealed record EndpointResponse(
     int? RateLimit,
     IReadOnlyDictionary<string, string> Headers,
     DateTimeOffset CreatedAt,
-    DateTimeOffset UpdatedAt);
+    DateTimeOffset UpdatedAt) : ICarriesSecret
+{
+    /// <summary>Header values often hold the receiver's credentials.</summary>
+    [JsonIgnore]
+    public bool CarriesSecret => Headers.Count > 0;
+}
 
 public sealed record EndpointSecretResponse(string Key);
 

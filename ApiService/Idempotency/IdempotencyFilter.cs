@@ -10,7 +10,8 @@ namespace Herald.ApiService.Idempotency;
 
 /// <summary>
 /// Honours an <c>idempotency-key</c> header on POST: the first successful response is kept and returned for
-/// identical repeats within 24 h; the same key with a different request is 422. Failures are not kept, so a retry
+/// identical repeats within 24 h (one that carries a secret is not kept: repeats get 409); the same key with a different
+/// request is 422. Failures are not kept, so a retry
 /// after a 4xx or 5xx runs again. A request with a key runs to its end even if the client leaves, so the client's retry
 /// finds its outcome instead of doing it a second time.
 /// </summary>
@@ -49,7 +50,8 @@ internal sealed class IdempotencyFilter(IdempotencyStore store, IOptions<JsonOpt
             // Created<T> and Accepted<T> carry Location as a property; ASP.NET Core has no interface for it.
             var location = result.GetType().GetProperty("Location")?.GetValue(result) as string;
             await store.CompleteAsync(scope, key, success.StatusCode ?? 200, location,
-                JsonSerializer.Serialize(value, value.GetType(), json.Value.SerializerOptions), CancellationToken.None);
+                value is ICarriesSecret { CarriesSecret: true } ? null : JsonSerializer.Serialize(value, value.GetType(), json.Value.SerializerOptions),
+                CancellationToken.None);
         }
         else
         {

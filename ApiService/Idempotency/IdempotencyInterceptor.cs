@@ -45,7 +45,8 @@ internal sealed class IdempotencyInterceptor(IdempotencyStore store, ApiMetrics 
             throw;
         }
         await store.CompleteAsync(scope, key, StatusCodes.Status200OK, location: null,
-            Convert.ToBase64String(((IMessage)response).ToByteArray()), CancellationToken.None);
+            response is ICarriesSecret { CarriesSecret: true } ? null : Convert.ToBase64String(((IMessage)response).ToByteArray()),
+            CancellationToken.None);
         return response;
     }
 

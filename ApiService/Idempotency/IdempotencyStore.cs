@@ -75,6 +75,7 @@ public sealed class IdempotencyStore(NpgsqlDataSource dataSource, TimeProvider t
                 {
                     if (!reader.GetFieldValue<byte[]>(0).AsSpan().SequenceEqual(requestHash))
                         throw new ApiError(ApiErrorKind.Unprocessable, "This idempotency-key was already used for a different request.");
+                    if (!reader.IsDBNull(1) && reader.IsDBNull(3)) throw SecretNotKept(reader.IsDBNull(2) ? null : reader.GetString(2));
                     if (!reader.IsDBNull(1))
                         return new IdempotentReplay(reader.GetInt32(1), reader.IsDBNull(2) ? null : reader.GetString(2), reader.GetString(3));
                 }
@@ -86,7 +87,9 @@ public sealed class IdempotencyStore(NpgsqlDataSource dataSource, TimeProvider t
         }
     }
 
-    public async Task CompleteAsync(string scope, string key, int statusCode, string? location, string response, CancellationToken cancellationToken)
+    /// <param name="response">The response to replay; null when it carried a secret, which is never stored: repeats
+    /// of the request are then refused (<see cref="SecretNotKept"/>).</param>
+    public async Task CompleteAsync(string scope, string key, int statusCode, string? location, string? response, CancellationToken cancellationToken)
     {
         await using var complete = dataSource.CreateCommand(
             "UPDATE idempotency_keys SET status_code = $3, location = $4, response = $5, locked_until = NULL WHERE scope = $1 AND key = $2");
@@ -94,9 +97,15 @@ public sealed class IdempotencyStore(NpgsqlDataSource dataSource, TimeProvider t
         complete.Parameters.Add(new() { Value = key });
         complete.Parameters.Add(new() { Value = statusCode });
         complete.Parameters.Add(new() { Value = (object?)location ?? DBNull.Value, NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.Text });
-        complete.Parameters.Add(new() { Value = response });
+        complete.Parameters.Add(new() { Value = (object?)response ?? DBNull.Value, NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.Text });
         await complete.ExecuteNonQueryAsync(cancellationToken);
     }
+
+    /// <summary>The first request with the key succeeded, but what it answered held a secret shown only once.</summary>
+    private static ApiError SecretNotKept(string? location) => new(ApiErrorKind.Conflict,
+        "A request with this idempotency-key already succeeded. Its response held a secret, which is shown only once and " +
+        "never stored, so it cannot be replayed: " + (location is null ? "find what it created by listing, " : $"what it created is at {location}; ") +
+        "revoke or rotate that secret if the response was lost.");
 
     /// <summary>The request failed without an effect worth replaying; free the key so a retry runs afresh.</summary>
     public async Task AbandonAsync(string scope, string key)
