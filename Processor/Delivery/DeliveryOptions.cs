@@ -9,6 +9,10 @@ public sealed class DeliveryOptions
 
     public string UserAgent { get; set; } = "Herald-Webhooks/1.0";
 
+    /// <summary>Whether webhook requests carry a W3C <c>traceparent</c>, continuing the message's trace at the receiver.
+    /// Off by default: trace ids are Herald's (and its callers') internals, and endpoints belong to third parties.</summary>
+    public bool PropagateTraceContext { get; set; }
+
     /// <summary>Delay before each attempt, the first included, as durations like <c>5s 5m 2h</c>. Its length is the
     /// number of attempts; after the last one fails the delivery is dead-lettered.</summary>
     public string Schedule { get; set; } = "0s 5s 5m 30m 2h 5h 10h 10h";

@@ -29,16 +29,7 @@ public static class WebhookDeliveryExtensions
         // customer's URL against Herald's own services), a resilience pipeline (retries hidden from Herald's schedule)
         // and logging scopes per request. A webhook needs none of them; tracing and metrics come with HttpClient itself.
         builder.Services.AddSingleton(services => new WebhookSender(
-            new HttpClient(new SocketsHttpHandler
-            {
-                // A 3xx is the receiver's answer, not an instruction: following it could lead anywhere.
-                AllowAutoRedirect = false,
-                PooledConnectionLifetime = TimeSpan.FromMinutes(2),
-                // Every connection goes through the SSRF guard: only vetted addresses are dialled.
-                ConnectCallback = services.GetRequiredService<DestinationConnector>().ConnectAsync,
-                // A proxy would resolve and dial the endpoint itself, past the guard.
-                UseProxy = false,
-            })
+            new HttpClient(CreateHandler(services.GetRequiredService<DestinationConnector>(), services.GetRequiredService<IOptions<DeliveryOptions>>().Value))
             {
                 // The attempt's own timeout (Herald:Delivery:RequestTimeout) is the only one.
                 Timeout = Timeout.InfiniteTimeSpan,
@@ -46,6 +37,22 @@ public static class WebhookDeliveryExtensions
             services.GetRequiredService<IOptions<DeliveryOptions>>(),
             services.GetRequiredService<TimeProvider>()));
     }
+
+    /// <summary>The connection handler every webhook goes through.</summary>
+    public static SocketsHttpHandler CreateHandler(DestinationConnector connector, DeliveryOptions options) => new()
+    {
+        // A 3xx is the receiver's answer, not an instruction: following it could lead anywhere.
+        AllowAutoRedirect = false,
+        PooledConnectionLifetime = TimeSpan.FromMinutes(2),
+        // Every connection goes through the SSRF guard: only vetted addresses are dialled.
+        ConnectCallback = connector.ConnectAsync,
+        // A proxy would resolve and dial the endpoint itself, past the guard.
+        UseProxy = false,
+        // The request's span is recorded either way; only what is written into the request changes.
+        ActivityHeadersPropagator = options.PropagateTraceContext
+            ? DistributedContextPropagator.Current
+            : DistributedContextPropagator.CreateNoOutputPropagator(),
+    };
 }
 
 /// <summary>One HTTP attempt as the receiver answered it. <see cref="RetryAfter"/> is the receiver's Retry-After, if any.</summary>

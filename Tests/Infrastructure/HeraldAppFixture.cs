@@ -69,6 +69,8 @@ public sealed class HeraldAppFixture : IAsyncLifetime
             // the services running in Development (whose appsettings allow loopback too).
             "--Herald:Delivery:AllowedNetworks:0=127.0.0.0/8",
             "--Herald:Delivery:AllowedNetworks:1=::1/128",
+            // The tracing tests follow a message's trace into the webhook requests (off by default).
+            "--Herald:Delivery:PropagateTraceContext=true",
         ], (options, _) => options.DisableDashboard = true);
 
         // Every test request would otherwise log four lines; the services' own logs stay, for failures.
