@@ -38,8 +38,9 @@ public static partial class EndpointRules
             {
                 if (!HeaderName().IsMatch(name)) validation.Add("headers", $"'{name}' is not a valid header name.");
                 else if (ReservedHeaders.Contains(name)) validation.Add("headers", $"'{name}' is set by Herald and cannot be overridden.");
-                if (value is null || value.Length > 4096 || value.Any(c => c is '\r' or '\n' or '\0'))
-                    validation.Add("headers", $"The value of '{name}' must be a single line of at most 4096 characters.");
+                if (value is null || value.Length > 4096 || !HeaderValue().IsMatch(value))
+                    validation.Add("headers", $"The value of '{name}' must be at most 4096 visible ASCII characters, with spaces or tabs " +
+                                              "only between them (RFC 9110 field-value).");
             }
         }
         if (input.Secret is not null && !IsValidSecret(input.Secret))
@@ -70,6 +71,12 @@ public static partial class EndpointRules
         else if (!string.IsNullOrEmpty(uri.Fragment)) validation.Add("url", "A URL fragment is never sent; remove it.");
     }
 
+    // RFC 9110 token.
     [GeneratedRegex(@"^[A-Za-z0-9!#$%&'*+.^_`|~\-]{1,256}$")]
     private static partial Regex HeaderName();
+
+    // RFC 9110 field-value without obs-text: visible ASCII, with spaces and tabs only inside. (Anything else is sent as
+    // bytes HttpClient refuses or a receiver reads differently.)
+    [GeneratedRegex(@"^([\x21-\x7E]([\x20-\x7E\t]*[\x21-\x7E])?)?$")]
+    private static partial Regex HeaderValue();
 }

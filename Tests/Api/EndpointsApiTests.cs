@@ -17,7 +17,7 @@ public sealed class EndpointsApiTests(HeraldAppFixture herald)
             description = "billing",
             eventTypes = new[] { "invoice.paid", "invoice.paid", "invoice.failed" },
             rateLimit = 10,
-            headers = new Dictionary<string, string> { ["X-Tenant"] = "acme" },
+            headers = new Dictionary<string, string> { ["X-Tenant"] = "acme", ["Authorization"] = "Basic\tYWxhZGRpbjpvcGVuc2VzYW1l" },
         });
         var id = created.GetProperty("id").GetString()!;
         Assert.StartsWith("ep_", id);
@@ -66,6 +66,11 @@ public sealed class EndpointsApiTests(HeraldAppFixture herald)
     [InlineData("""{"url":"https://example.com","headers":{"webhook-signature":"x"}}""", "headers")]
     [InlineData("""{"url":"https://example.com","headers":{"bad header":"x"}}""", "headers")]
     [InlineData("""{"url":"https://example.com","headers":{"X-A":"line\nbreak"}}""", "headers")]
+    [InlineData("""{"url":"https://example.com","headers":{"X-A":"caf\u00e9"}}""", "headers")]
+    [InlineData("""{"url":"https://example.com","headers":{"X-A":" leading space"}}""", "headers")]
+    [InlineData("""{"url":"https://example.com","headers":{"X-A":"trailing tab\t"}}""", "headers")]
+    [InlineData("""{"url":"https://example.com","headers":{"X-A":"del\u007f"}}""", "headers")]
+    [InlineData("""{"url":"https://example.com","headers":{"X-A":"bell\u0007"}}""", "headers")]
     [InlineData("""{"url":"https://example.com","secret":"whsec_short"}""", "secret")]
     [InlineData("""{"url":"https://example.com","secret":"nope"}""", "secret")]
     [InlineData("""{"url":"https://example.com","headers":["x"]}""", "headers")]
