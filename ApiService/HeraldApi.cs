@@ -56,7 +56,7 @@ public static class HeraldApi
         var messages = app.Services.GetRequiredService<Microsoft.Extensions.Options.IOptions<MessageOptions>>().Value;
         app.Use((context, next) =>
         {
-            if (!ProblemResponses.IsGrpc(context.Request)
+            if (!ProblemResponses.IsGrpc(context)
                 && context.Features.Get<Microsoft.AspNetCore.Http.Features.IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } limit)
             {
                 limit.MaxRequestBodySize = messages.MaxPayloadBytes + MessageOptions.EnvelopeAllowance;

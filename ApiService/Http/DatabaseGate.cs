@@ -14,7 +14,7 @@ internal sealed class DatabaseGate(RequestDelegate next, Dependencies dependenci
 
     public Task InvokeAsync(HttpContext context)
     {
-        if (_postgres.IsAvailable || !NeedsDatabase(context.Request)) return next(context);
+        if (_postgres.IsAvailable || !NeedsDatabase(context)) return next(context);
         return ProblemResponses.WriteAsync(context, new ApiError(ApiErrorKind.Unavailable, "The database is unavailable; retry shortly.")
         {
             RetryAfter = TimeSpan.FromSeconds(1),
@@ -23,8 +23,8 @@ internal sealed class DatabaseGate(RequestDelegate next, Dependencies dependenci
 
     // Every API call (REST under /api, and gRPC but its health and reflection services) reads or writes PostgreSQL, if
     // only to look its key up.
-    private static bool NeedsDatabase(HttpRequest request) =>
-        request.Path.StartsWithSegments("/api", StringComparison.Ordinal)
-        || (ProblemResponses.IsGrpc(request) && !request.Path.StartsWithSegments("/grpc.health.v1.Health", StringComparison.Ordinal)
-                                              && !request.Path.StartsWithSegments("/grpc.reflection", StringComparison.Ordinal));
+    private static bool NeedsDatabase(HttpContext context) =>
+        context.Request.Path.StartsWithSegments("/api", StringComparison.Ordinal)
+        || (ProblemResponses.IsGrpc(context) && !context.Request.Path.StartsWithSegments("/grpc.health.v1.Health", StringComparison.Ordinal)
+                                             && !context.Request.Path.StartsWithSegments("/grpc.reflection", StringComparison.Ordinal));
 }

@@ -7,8 +7,11 @@ namespace Herald.ApiService.Problems;
 
 public static class ProblemResponses
 {
-    public static bool IsGrpc(HttpRequest request) =>
-        request.ContentType?.StartsWith("application/grpc", StringComparison.Ordinal) == true;
+    /// <summary>Whether the request is a gRPC call: decided by the route it matched (a client's content-type cannot make
+    /// a REST call one), and by its content-type only when it matched none.</summary>
+    public static bool IsGrpc(HttpContext context) => context.GetEndpoint() is { } endpoint
+        ? endpoint.Metadata.GetMetadata<global::Grpc.AspNetCore.Server.GrpcMethodMetadata>() is not null
+        : context.Request.ContentType?.StartsWith("application/grpc", StringComparison.Ordinal) == true;
 
     public static int StatusCode(this ApiErrorKind kind) => kind switch
     {
@@ -26,7 +29,7 @@ public static class ProblemResponses
 
     public static async Task WriteAsync(HttpContext context, ApiError error)
     {
-        if (IsGrpc(context.Request))
+        if (IsGrpc(context))
         {
             // A trailers-only gRPC response: the status travels in headers, and HTTP stays 200 as gRPC requires.
             context.Response.StatusCode = StatusCodes.Status200OK;

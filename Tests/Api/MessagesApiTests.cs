@@ -243,6 +243,36 @@ public sealed class MessagesApiTests(HeraldAppFixture herald)
         // broken pipe instead).
         Assert.Equal("HTTP/1.1 413", await PostChunkedAsync($"/api/v1/apps/{app}/messages", huge));
 
+        // Calling a REST route a gRPC call (by content-type) lifts no limit: the body is refused unread, as a REST problem.
+        using (var http = new HttpClient(new SocketsHttpHandler { Expect100ContinueTimeout = TimeSpan.FromSeconds(30) })
+        {
+            BaseAddress = herald.App.GetEndpoint("api", "http"),
+        })
+        using (var request = new HttpRequestMessage(HttpMethod.Post, $"/api/v1/apps/{app}/messages")
+        {
+            Content = new StringContent(huge, System.Text.Encoding.UTF8, "application/grpc"),
+        })
+        {
+            request.Headers.Authorization = new("Bearer", herald.AdminKey);
+            request.Headers.ExpectContinue = true;
+            using var response = await http.SendAsync(request);
+            Assert.Equal(HttpStatusCode.UnsupportedMediaType, response.StatusCode);
+            Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
+            Assert.False(response.Headers.Contains("grpc-status"));
+        }
+        // What decides that a call is gRPC is the route it matched: a REST call without a key is a REST 401, whatever
+        // content-type it claims.
+        using (var anonymous = new HttpClient { BaseAddress = herald.Admin.Http.BaseAddress })
+        using (var request = new HttpRequestMessage(HttpMethod.Get, $"/api/v1/apps/{app}/messages")
+        {
+            Content = new StringContent("", System.Text.Encoding.UTF8, "application/grpc"),
+        })
+        {
+            using var response = await anonymous.SendAsync(request);
+            Assert.Equal(HttpStatusCode.Unauthorized, response.StatusCode);
+            Assert.False(response.Headers.Contains("grpc-status"));
+        }
+
         var (_, after, _) = await herald.Admin.GetAsync($"/api/v1/apps/{app}/messages");
         Assert.Equal(0, after.GetProperty("data").GetArrayLength());
     }
