@@ -46,7 +46,7 @@ public static class GrpcHosting
         builder.WebHost.ConfigureKestrel(kestrel =>
         {
             foreach (var url in restUrls) Listen(kestrel, url, HttpProtocols.Http1AndHttp2);
-            kestrel.ListenAnyIP(grpcPort, listen => listen.Protocols = HttpProtocols.Http2);
+            foreach (var url in GrpcUrls(restUrls, grpcPort)) Listen(kestrel, url, HttpProtocols.Http2);
         });
     }
 
@@ -61,6 +61,10 @@ public static class GrpcHosting
         app.MapGrpcReflectionService();
         app.MapGrpcHealthChecksService();
     }
+
+    /// <summary>gRPC listens on the hosts REST listens on (loopback stays loopback), in cleartext, on its own port.</summary>
+    public static IReadOnlyList<Uri> GrpcUrls(IEnumerable<Uri> restUrls, int grpcPort) =>
+        [.. restUrls.Select(url => url.Host).Distinct(StringComparer.OrdinalIgnoreCase).Select(host => new UriBuilder(Uri.UriSchemeHttp, host, grpcPort).Uri)];
 
     // What Kestrel would have bound from ASPNETCORE_URLS / HTTP_PORTS had we not added a listener of our own.
     private static List<Uri> RestUrls(IConfiguration configuration)
