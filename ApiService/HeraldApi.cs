@@ -22,6 +22,7 @@ public static class HeraldApi
         builder.Services.Configure<MessageOptions>(configuration.GetSection(MessageOptions.Section));
         builder.Services.Configure<EndpointOptions>(configuration.GetSection(EndpointOptions.Section));
         builder.Services.Configure<RateLimitOptions>(configuration.GetSection(RateLimitOptions.Section));
+        builder.Services.Configure<QuotaOptions>(configuration.GetSection(QuotaOptions.Section));
 
         builder.Services.AddProblemDetails();
         builder.Services.AddExceptionHandler<ApiErrorHandler>();
@@ -30,6 +31,7 @@ public static class HeraldApi
 
         builder.Services.AddSingleton<ApplicationService>();
         builder.Services.AddSingleton<ApplicationSettings>();
+        builder.Services.AddSingleton<ApplicationQuotas>();
         builder.Services.AddSingleton<ApiKeyService>();
         builder.Services.AddSingleton<EventTypeService>();
         builder.Services.AddSingleton<EndpointService>();

@@ -1,4 +1,5 @@
 using System.Security.Cryptography;
+using Herald.ApiService.Applications;
 using Herald.ApiService.Auth;
 using Herald.ApiService.Http;
 using Herald.ApiService.Problems;
@@ -9,7 +10,7 @@ using Npgsql;
 namespace Herald.ApiService.ApiKeys;
 
 /// <summary>API keys: per application, or admin keys (no application) that manage applications.</summary>
-public sealed class ApiKeyService(NpgsqlDataSource dataSource, ApiKeyDirectory directory, TimeProvider time)
+public sealed class ApiKeyService(NpgsqlDataSource dataSource, ApiKeyDirectory directory, ApplicationQuotas quotas, TimeProvider time)
 {
     private const string Columns = "id, name, key_prefix, application_id, created_at, revoked_at";
 
@@ -25,8 +26,11 @@ public sealed class ApiKeyService(NpgsqlDataSource dataSource, ApiKeyDirectory d
         var key = (applicationId is null ? "hk_admin_" : "hk_app_") + Base64Url(RandomNumberGenerator.GetBytes(32));
         var now = DatabaseTime.Now(time);
         var created = new CreatedApiKeyResponse(SortableId.New("key", now), name, key[..(key.IndexOf('_', 3) + 5)], applicationId, now, key);
-        await using var insert = dataSource.CreateCommand(
-            "INSERT INTO api_keys (id, name, key_prefix, application_id, created_at, key_hash) VALUES ($1, $2, $3, $4, $5, $6)");
+        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+        await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
+        if (applicationId is not null) await quotas.RequireRoomAsync(connection, transaction, applicationId, Quota.ApiKeys, cancellationToken);
+        await using var insert = new NpgsqlCommand(
+            "INSERT INTO api_keys (id, name, key_prefix, application_id, created_at, key_hash) VALUES ($1, $2, $3, $4, $5, $6)", connection, transaction);
         insert.Parameters.Add(new() { Value = created.Id });
         insert.Parameters.Add(new() { Value = name });
         insert.Parameters.Add(new() { Value = created.Prefix });
@@ -41,6 +45,7 @@ public sealed class ApiKeyService(NpgsqlDataSource dataSource, ApiKeyDirectory d
         {
             throw ApiError.NotFound("application");
         }
+        await transaction.CommitAsync(cancellationToken);
         return created;
     }
 

@@ -46,6 +46,9 @@ public sealed class ApplicationService(NpgsqlDataSource dataSource, TimeProvider
     {
         caller.RequireAccessTo(applicationId);
         var (name, rateLimit, requireTypes) = Validate(input);
+        // The application's rate limit bounds what its keys may do: only an operator moves it.
+        if (!caller.IsAdmin && (await FindAsync(applicationId, cancellationToken) ?? throw ApiError.NotFound("application")).RateLimit != rateLimit)
+            caller.RequireAdmin("change an application's rateLimit");
         await using var update = dataSource.CreateCommand($"""
             UPDATE applications SET name = $2, rate_limit = $3, require_registered_event_types = $4, updated_at = $5
             WHERE id = $1 RETURNING {Columns}

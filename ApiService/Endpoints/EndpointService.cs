@@ -18,6 +18,7 @@ namespace Herald.ApiService.Endpoints;
 public sealed class EndpointService(
     NpgsqlDataSource dataSource,
     ApplicationService applications,
+    ApplicationQuotas quotas,
     EventTypeService eventTypes,
     IOptions<EndpointOptions> options,
     RedisNotices notices,
@@ -37,6 +38,7 @@ public sealed class EndpointService(
 
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
         await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
+        await quotas.RequireRoomAsync(connection, transaction, applicationId, Quota.Endpoints, cancellationToken);
         await using (var insert = new NpgsqlCommand("""
             INSERT INTO endpoints (id, url, description, event_types, disabled, disabled_reason, rate_limit, headers,
                                    created_at, updated_at, application_id)

@@ -1,3 +1,4 @@
+using Herald.ApiService.Applications;
 using Herald.ApiService.Auth;
 using Herald.ApiService.Http;
 using Herald.ApiService.Problems;
@@ -8,7 +9,7 @@ namespace Herald.ApiService.EventTypes;
 
 /// <summary>The event types an application declares (<c>invoice.paid</c>); endpoints filter on them and, when the
 /// application asks for it, messages must use a registered one.</summary>
-public sealed class EventTypeService(NpgsqlDataSource dataSource, TimeProvider time)
+public sealed class EventTypeService(NpgsqlDataSource dataSource, ApplicationQuotas quotas, TimeProvider time)
 {
     private const string Columns = "name, description, archived, created_at, updated_at";
 
@@ -21,10 +22,13 @@ public sealed class EventTypeService(NpgsqlDataSource dataSource, TimeProvider t
         validation.ThrowIfInvalid();
 
         var now = DatabaseTime.Now(time);
-        await using var insert = dataSource.CreateCommand($"""
+        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+        await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
+        await quotas.RequireRoomAsync(connection, transaction, applicationId, Quota.EventTypes, cancellationToken);
+        await using var insert = new NpgsqlCommand($"""
             INSERT INTO event_types (application_id, {Columns}) VALUES ($1, $2, $3, $4, $5, $5)
             ON CONFLICT DO NOTHING
-            """);
+            """, connection, transaction);
         insert.Parameters.Add(new() { Value = applicationId });
         insert.Parameters.Add(new() { Value = input.Name! });
         insert.Parameters.Add(new() { Value = input.Description ?? "" });
@@ -39,6 +43,7 @@ public sealed class EventTypeService(NpgsqlDataSource dataSource, TimeProvider t
         {
             throw ApiError.NotFound("application");
         }
+        await transaction.CommitAsync(cancellationToken);
         return new EventTypeResponse(input.Name!, input.Description ?? "", input.Archived ?? false, now, now);
     }
 
