@@ -1,5 +1,6 @@
 using System.Security.Cryptography;
 using System.Text;
+using System.Text.RegularExpressions;
 using Herald.ApiService.Caching;
 using Microsoft.Extensions.Options;
 using Npgsql;
@@ -8,7 +9,7 @@ namespace Herald.ApiService.Auth;
 
 /// <summary>Resolves a presented API key to its caller. Keys are looked up by SHA-256 (they are random 256-bit values,
 /// so a fast hash is enough) and remembered briefly so the hot path does not query PostgreSQL per request.</summary>
-public sealed class ApiKeyDirectory(NpgsqlDataSource dataSource, RefreshingCache cache, IOptions<AuthOptions> options)
+public sealed partial class ApiKeyDirectory(NpgsqlDataSource dataSource, RefreshingCache cache, IOptions<AuthOptions> options)
 {
     public const string BootstrapAdminKeyId = "key_bootstrap_admin";
 
@@ -27,6 +28,8 @@ public sealed class ApiKeyDirectory(NpgsqlDataSource dataSource, RefreshingCache
         {
             return new Caller(BootstrapAdminKeyId, null);
         }
+        // Only something shaped like a key Herald issued can be one: anything else costs no lookup and no cache entry.
+        if (!IsIssuedKeyShape(presentedKey)) return null;
 
         // Unknown keys are remembered too, so a stream of bad keys cannot keep the database busy.
         return await cache.GetAsync(CacheKey(hash), ct => LookUpAsync(hash, ct), options.Value.KeyCacheDuration, StaleFor, cancellationToken);
@@ -42,6 +45,12 @@ public sealed class ApiKeyDirectory(NpgsqlDataSource dataSource, RefreshingCache
             ? new Caller(reader.GetString(0), reader.IsDBNull(1) ? null : reader.GetString(1))
             : null;
     }
+
+    /// <summary>"hk_admin_" or "hk_app_" and the base64url of 32 random bytes (<see cref="ApiKeys.ApiKeyService"/>).</summary>
+    public static bool IsIssuedKeyShape(string key) => IssuedKey().IsMatch(key);
+
+    [GeneratedRegex("^hk_(admin|app)_[A-Za-z0-9_-]{43}$")]
+    private static partial Regex IssuedKey();
 
     public void Forget(byte[] hash) => cache.Remove(CacheKey(hash));
 
