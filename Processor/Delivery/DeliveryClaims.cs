@@ -22,8 +22,9 @@ public readonly record struct Claim(ClaimOutcome Outcome, TimeSpan RetryAfter = 
 /// Claims a delivery's attempt in PostgreSQL just before it is sent, so one attempt is sent by one Processor: a task
 /// redelivered by Kafka to a partition's next owner, or held by a consumer that froze past its session, finds the
 /// attempt recorded (and is dropped) or claimed (and waits until the claim is recorded or stale). Claims are group
-/// committed and asynchronous (<c>synchronous_commit off</c>): losing one in a PostgreSQL crash at worst lets an attempt
-/// be sent twice, which at-least-once allows; they never decide whether a delivery happens.
+/// committed, and durable: a claim lost in a PostgreSQL crash would let a copy of the task (a message the outbox relay
+/// published again after the restart, whose attempt is sent but not yet recorded) claim and send the attempt a second
+/// time.
 /// </summary>
 public sealed class DeliveryClaims : IAsyncDisposable
 {
@@ -55,9 +56,7 @@ public sealed class DeliveryClaims : IAsyncDisposable
         var now = DatabaseTime.Now(_time);
         var timeout = Timeout;
         await using var connection = await _dataSource.OpenConnectionAsync();
-        await using var transaction = await connection.BeginTransactionAsync();
-        await using var batch = new NpgsqlBatch(connection, transaction);
-        batch.BatchCommands.Add(new NpgsqlBatchCommand("SET LOCAL synchronous_commit TO OFF"));
+        await using var batch = new NpgsqlBatch(connection);
         // One row per task, in order: 0 claimed now; 1 claimed by another Processor (or by a copy of the same task in this
         // batch: a row is updated once), since claimed_at; 2 settled.
         var claim = new NpgsqlBatchCommand("""
@@ -101,7 +100,6 @@ public sealed class DeliveryClaims : IAsyncDisposable
                 });
             }
         }
-        await transaction.CommitAsync();
         return claims;
     }
 
