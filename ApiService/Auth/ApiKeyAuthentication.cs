@@ -41,7 +41,8 @@ public static class ApiKeyAuthenticationExtensions
     public static void AddApiKeyAuthentication(this IHostApplicationBuilder builder)
     {
         builder.Services.Configure<AuthOptions>(builder.Configuration.GetSection(AuthOptions.Section));
-        builder.Services.AddMemoryCache();
+        builder.Services.AddMemoryCache(cache =>
+            cache.SizeLimit = builder.Configuration.GetSection(AuthOptions.Section).Get<AuthOptions>()?.CacheEntries ?? new AuthOptions().CacheEntries);
         builder.Services.AddSingleton<RefreshingCache>();
         builder.Services.AddSingleton<ApiKeyDirectory>();
         builder.Services.AddAuthentication(ApiKeyAuthenticationHandler.SchemeName)

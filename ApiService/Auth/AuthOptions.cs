@@ -11,4 +11,8 @@ public sealed class AuthOptions
 
     /// <summary>How long a key lookup is remembered. Revocation reaches other API replicas within this time.</summary>
     public TimeSpan KeyCacheDuration { get; set; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>How many key lookups and application settings one API replica remembers at most (a few hundred bytes
+    /// each). Past it, unknown keys are forgotten first.</summary>
+    public int CacheEntries { get; set; } = 100_000;
 }

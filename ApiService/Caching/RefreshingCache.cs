@@ -44,8 +44,15 @@ public sealed class RefreshingCache(IMemoryCache cache, TimeProvider time, ILogg
         });
     }
 
+    // Every entry counts one toward the cache's size limit (Herald:Auth:CacheEntries). An answer of "nothing there" (an
+    // unknown key) is the first to go when the cache is full, so a flood of made-up keys cannot push out real ones.
     private void Set<T>(string key, T value, TimeSpan stale) =>
-        cache.Set(key, new Entry<T>(value, time.GetTimestamp()), stale);
+        cache.Set(key, new Entry<T>(value, time.GetTimestamp()), new MemoryCacheEntryOptions
+        {
+            AbsoluteExpirationRelativeToNow = stale,
+            Size = 1,
+            Priority = value is null ? CacheItemPriority.Low : CacheItemPriority.Normal,
+        });
 
     private sealed class Entry<T>(T value, long loadedAt)
     {
