@@ -1,4 +1,3 @@
-using System.Text.Json.Serialization;
 using Herald.ApiService.Idempotency;
 
 namespace Herald.ApiService.ApiKeys;
@@ -11,6 +10,5 @@ public sealed record ApiKeyResponse(string Id, string Name, string Prefix, strin
 public sealed record CreatedApiKeyResponse(string Id, string Name, string Prefix, string? ApplicationId, DateTimeOffset CreatedAt, string Key)
     : ICarriesSecret
 {
-    [JsonIgnore]
-    public bool CarriesSecret => true;
+    bool ICarriesSecret.CarriesSecret => true;
 }

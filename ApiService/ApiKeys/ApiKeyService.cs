@@ -37,14 +37,7 @@ public sealed class ApiKeyService(NpgsqlDataSource dataSource, ApiKeyDirectory d
         insert.Parameters.Add(new() { Value = (object?)applicationId ?? DBNull.Value, NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.Text });
         insert.Parameters.Add(new() { Value = now });
         insert.Parameters.Add(new() { Value = ApiKeyDirectory.Hash(key) });
-        try
-        {
-            await insert.ExecuteNonQueryAsync(cancellationToken);
-        }
-        catch (PostgresException exception) when (exception.SqlState == PostgresErrorCodes.ForeignKeyViolation)
-        {
-            throw ApiError.NotFound("application");
-        }
+        await insert.ExecuteNonQueryAsync(cancellationToken);
         await transaction.CommitAsync(cancellationToken);
         return created;
     }

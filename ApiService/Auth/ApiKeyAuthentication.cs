@@ -2,6 +2,7 @@ using System.Text.Encodings.Web;
 using Herald.ApiService.Caching;
 using Herald.ApiService.Problems;
 using Microsoft.AspNetCore.Authentication;
+using Microsoft.Extensions.Caching.Memory;
 using Microsoft.Extensions.Options;
 
 namespace Herald.ApiService.Auth;
@@ -41,8 +42,8 @@ public static class ApiKeyAuthenticationExtensions
     public static void AddApiKeyAuthentication(this IHostApplicationBuilder builder)
     {
         builder.Services.Configure<AuthOptions>(builder.Configuration.GetSection(AuthOptions.Section));
-        builder.Services.AddMemoryCache(cache =>
-            cache.SizeLimit = builder.Configuration.GetSection(AuthOptions.Section).Get<AuthOptions>()?.CacheEntries ?? new AuthOptions().CacheEntries);
+        builder.Services.AddMemoryCache();
+        builder.Services.AddOptions<MemoryCacheOptions>().Configure<IOptions<AuthOptions>>((cache, auth) => cache.SizeLimit = auth.Value.CacheEntries);
         builder.Services.AddSingleton<RefreshingCache>();
         builder.Services.AddSingleton<ApiKeyDirectory>();
         builder.Services.AddAuthentication(ApiKeyAuthenticationHandler.SchemeName)

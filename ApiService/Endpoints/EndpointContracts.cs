@@ -1,4 +1,3 @@
-using System.Text.Json.Serialization;
 using Herald.ApiService.Idempotency;
 
 namespace Herald.ApiService.Endpoints;
@@ -25,8 +24,7 @@ public sealed record EndpointResponse(
     DateTimeOffset UpdatedAt) : ICarriesSecret
 {
     /// <summary>Header values often hold the receiver's credentials.</summary>
-    [JsonIgnore]
-    public bool CarriesSecret => Headers.Count > 0;
+    bool ICarriesSecret.CarriesSecret => Headers.Count > 0;
 }
 
 public sealed record EndpointSecretResponse(string Key);

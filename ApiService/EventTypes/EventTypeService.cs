@@ -34,15 +34,8 @@ public sealed class EventTypeService(NpgsqlDataSource dataSource, ApplicationQuo
         insert.Parameters.Add(new() { Value = input.Description ?? "" });
         insert.Parameters.Add(new() { Value = input.Archived ?? false });
         insert.Parameters.Add(new() { Value = now });
-        try
-        {
-            if (await insert.ExecuteNonQueryAsync(cancellationToken) == 0)
-                throw new ApiError(ApiErrorKind.Conflict, $"The event type '{input.Name}' already exists.");
-        }
-        catch (PostgresException exception) when (exception.SqlState == PostgresErrorCodes.ForeignKeyViolation)
-        {
-            throw ApiError.NotFound("application");
-        }
+        if (await insert.ExecuteNonQueryAsync(cancellationToken) == 0)
+            throw new ApiError(ApiErrorKind.Conflict, $"The event type '{input.Name}' already exists.");
         await transaction.CommitAsync(cancellationToken);
         return new EventTypeResponse(input.Name!, input.Description ?? "", input.Archived ?? false, now, now);
     }

@@ -75,9 +75,11 @@ public sealed class IdempotencyStore(NpgsqlDataSource dataSource, TimeProvider t
                 {
                     if (!reader.GetFieldValue<byte[]>(0).AsSpan().SequenceEqual(requestHash))
                         throw new ApiError(ApiErrorKind.Unprocessable, "This idempotency-key was already used for a different request.");
-                    if (!reader.IsDBNull(1) && reader.IsDBNull(3)) throw SecretNotKept(reader.IsDBNull(2) ? null : reader.GetString(2));
                     if (!reader.IsDBNull(1))
-                        return new IdempotentReplay(reader.GetInt32(1), reader.IsDBNull(2) ? null : reader.GetString(2), reader.GetString(3));
+                    {
+                        var location = reader.IsDBNull(2) ? null : reader.GetString(2);
+                        return reader.IsDBNull(3) ? throw SecretNotKept(location) : new IdempotentReplay(reader.GetInt32(1), location, reader.GetString(3));
+                    }
                 }
                 // Otherwise the owner is still running, or gave up and deleted its claim: look again shortly.
             }

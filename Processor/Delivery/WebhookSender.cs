@@ -28,14 +28,18 @@ public static class WebhookDeliveryExtensions
         // Not a client from IHttpClientFactory: the service defaults add service discovery (which would resolve a
         // customer's URL against Herald's own services), a resilience pipeline (retries hidden from Herald's schedule)
         // and logging scopes per request. A webhook needs none of them; tracing and metrics come with HttpClient itself.
-        builder.Services.AddSingleton(services => new WebhookSender(
-            new HttpClient(CreateHandler(services.GetRequiredService<DestinationConnector>(), services.GetRequiredService<IOptions<DeliveryOptions>>().Value))
-            {
-                // The attempt's own timeout (Herald:Delivery:RequestTimeout) is the only one.
-                Timeout = Timeout.InfiniteTimeSpan,
-            },
-            services.GetRequiredService<IOptions<DeliveryOptions>>(),
-            services.GetRequiredService<TimeProvider>()));
+        builder.Services.AddSingleton(services =>
+        {
+            var options = services.GetRequiredService<IOptions<DeliveryOptions>>();
+            return new WebhookSender(
+                new HttpClient(CreateHandler(services.GetRequiredService<DestinationConnector>(), options.Value))
+                {
+                    // The attempt's own timeout (Herald:Delivery:RequestTimeout) is the only one.
+                    Timeout = Timeout.InfiniteTimeSpan,
+                },
+                options,
+                services.GetRequiredService<TimeProvider>());
+        });
     }
 
     /// <summary>The connection handler every webhook goes through.</summary>

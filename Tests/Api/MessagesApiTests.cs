@@ -223,18 +223,22 @@ public sealed class MessagesApiTests(HeraldAppFixture herald)
 
         // A declared length beyond the cap is refused before the body is read: a client that waits for
         // "100 Continue", as clients of large uploads do, gets its 413 without sending the body.
-        using (var http = new HttpClient(new SocketsHttpHandler { Expect100ContinueTimeout = TimeSpan.FromSeconds(30) })
+        using var uploader = new HttpClient(new SocketsHttpHandler { Expect100ContinueTimeout = TimeSpan.FromSeconds(30) })
         {
             BaseAddress = herald.App.GetEndpoint("api", "http"),
-        })
-        using (var request = new HttpRequestMessage(HttpMethod.Post, $"/api/v1/apps/{app}/messages")
+        };
+        async Task<HttpResponseMessage> UploadHugeAsync(string contentType)
         {
-            Content = new StringContent(huge, System.Text.Encoding.UTF8, "application/json"),
-        })
-        {
+            using var request = new HttpRequestMessage(HttpMethod.Post, $"/api/v1/apps/{app}/messages")
+            {
+                Content = new StringContent(huge, System.Text.Encoding.UTF8, contentType),
+            };
             request.Headers.Authorization = new("Bearer", herald.AdminKey);
             request.Headers.ExpectContinue = true;
-            using var response = await http.SendAsync(request);
+            return await uploader.SendAsync(request);
+        }
+        using (var response = await UploadHugeAsync("application/json"))
+        {
             Assert.Equal(HttpStatusCode.RequestEntityTooLarge, response.StatusCode);
         }
 
@@ -250,18 +254,8 @@ public sealed class MessagesApiTests(HeraldAppFixture herald)
         Assert.Contains("HTTP/1.1 413", answers);
 
         // Calling a REST route a gRPC call (by content-type) lifts no limit: the body is refused unread, as a REST problem.
-        using (var http = new HttpClient(new SocketsHttpHandler { Expect100ContinueTimeout = TimeSpan.FromSeconds(30) })
+        using (var response = await UploadHugeAsync("application/grpc"))
         {
-            BaseAddress = herald.App.GetEndpoint("api", "http"),
-        })
-        using (var request = new HttpRequestMessage(HttpMethod.Post, $"/api/v1/apps/{app}/messages")
-        {
-            Content = new StringContent(huge, System.Text.Encoding.UTF8, "application/grpc"),
-        })
-        {
-            request.Headers.Authorization = new("Bearer", herald.AdminKey);
-            request.Headers.ExpectContinue = true;
-            using var response = await http.SendAsync(request);
             Assert.Equal(HttpStatusCode.UnsupportedMediaType, response.StatusCode);
             Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
             Assert.False(response.Headers.Contains("grpc-status"));
