@@ -25,7 +25,7 @@ public sealed class OutgoingUrlRedactionTests
         builder.AddHeraldTelemetry();
         builder.Services.ConfigureOpenTelemetryTracerProvider(tracing => tracing.AddInMemoryExporter(exported));
         builder.AddWebhookDelivery();
-        using var host = builder.Build();
+        var host = builder.Build();
         await host.StartAsync();
 
         var url = new Uri(receiver.Url, "/webhooks/T0/B0/s3cr3t-path?token=s3cr3t-query");
@@ -33,6 +33,9 @@ public sealed class OutgoingUrlRedactionTests
         var attempt = await host.Services.GetRequiredService<WebhookSender>().SendAsync(endpoint,
             new DeliveryTask("msg_1", "ep_1", "app_1", "invoice.paid", "{}", DateTimeOffset.UtcNow, 1, DateTimeOffset.UtcNow), default);
         await host.StopAsync();
+        // Disposing the tracer provider stops the export: listeners are process-wide, and another test's HTTP call
+        // exported into the list while it is read would break the enumeration.
+        host.Dispose();
 
         Assert.True(attempt.Succeeded, attempt.Error);
         // Listeners are process-wide: other tests' HTTP calls running meanwhile are exported too. Ours went to this receiver.
