@@ -76,7 +76,9 @@ public sealed class DeliveryLedger : IAsyncDisposable
         }
 
         await using var connection = await _dataSource.OpenConnectionAsync();
-        // One batch is one implicit transaction: attempts and delivery state commit together or not at all.
+        // One batch is one implicit transaction: attempts and delivery state commit together or not at all. A batch that
+        // committed while its acknowledgement was lost (PostgreSQL killed at that moment) is retried: its attempts are
+        // already there (same ids, so nothing is inserted twice) and the update finds them recorded.
         await using var commands = new NpgsqlBatch(connection);
         if (recorded.Count > 0)
         {
@@ -86,6 +88,7 @@ public sealed class DeliveryLedger : IAsyncDisposable
                 SELECT u.* FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::int[], $7::int[], $8::text[], $9::text[], $10::timestamptz[], $11::timestamptz[])
                     AS u(id, application_id, message_id, endpoint_id, status, http_status, latency_ms, response_body, error, attempted_at, next_attempt_at)
                 WHERE EXISTS (SELECT 1 FROM deliveries d WHERE d.message_id = u.message_id AND d.endpoint_id = u.endpoint_id)
+                ON CONFLICT (id) DO NOTHING
                 """);
             insert.Parameters.Add(new() { Value = recorded.Select(e => e.AttemptId!).ToArray() });
             insert.Parameters.Add(new() { Value = recorded.Select(e => e.Task.ApplicationId).ToArray() });
