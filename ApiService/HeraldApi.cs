@@ -46,6 +46,7 @@ public static class HeraldApi
         builder.Services.AddSingleton<ApiMetrics>();
 
         builder.Services.AddHostedService<OutboxRelay>();
+        builder.Services.AddHostedService<SecretResealer>();
         builder.Services.AddHostedService<RetentionService>();
         builder.Services.AddHostedService<OutboxBacklog>();
     }

@@ -14,6 +14,7 @@ using Herald.ApiService.Problems;
 using Herald.ApiService.RateLimiting;
 using Herald.Database;
 using Herald.Kafka;
+using Herald.Secrets;
 using Herald.ServiceDefaults.Health;
 using Herald.ServiceDefaults.Kafka;
 using Herald.ServiceDefaults.Postgres;
@@ -31,6 +32,8 @@ builder.AddKafka(DependencyRole.Optional, Topics.All.ToSpecifications());
 // The publication is on every webhook's way (create-message answers at commit, before it): the default short linger.
 builder.AddKafkaProducer();
 
+// Signing secrets and header values are sealed in PostgreSQL under a key it never holds.
+builder.Services.AddSingleton(SecretSealer.FromSetting(builder.Configuration[SecretSealer.Setting]));
 builder.AddApiKeyAuthentication();
 builder.AddHeraldApi();
 builder.AddHeraldGrpc();

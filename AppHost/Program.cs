@@ -22,9 +22,14 @@ catch (MissingPrerequisiteException missing)
 // AppHost's user secrets on first run (read it with `dotnet user-secrets list --project AppHost`).
 var adminKey = builder.AddParameter("admin-api-key", new GenerateParameterDefault { MinLength = 40, Special = false }, secret: true, persist: true);
 
+// The key that seals signing secrets and header values in PostgreSQL (see the README's key rotation procedure):
+// generated the same way, and given to every service that reads them.
+var sealingKeys = builder.AddParameter("sealing-keys", new GenerateParameterDefault { MinLength = 48, Special = false }, secret: true, persist: true);
+
 builder.AddProject<Projects.ApiService>("api")
     .WithHeraldInfrastructure(infrastructure)
     .WithEnvironment("Herald__Auth__AdminKey", adminKey)
+    .WithEnvironment("Herald__Sealing__Keys", sealingKeys)
     // gRPC on a cleartext HTTP/2 port of its own; REST stays on the http endpoint. Published on the port
     // ApiService.csproj declares for it (ContainerPort Name="grpc").
     .WithHttpEndpoint(port: 5381, name: "grpc", env: "GRPC_PORT")
@@ -42,6 +47,7 @@ builder.AddProject<Projects.ApiService>("api")
 builder.AddProject<Projects.Processor>("processor")
     .WithReplicas(2)
     .WithHeraldInfrastructure(infrastructure)
+    .WithEnvironment("Herald__Sealing__Keys", sealingKeys)
     .WithServiceSettings(builder.Configuration)
     .WithHttpHealthCheck("/readyz")
     .WithRestartOnCrash();

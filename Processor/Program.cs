@@ -1,5 +1,6 @@
 using Herald.Database;
 using Herald.Kafka;
+using Herald.Secrets;
 using Herald.Processor.Delivery;
 using Herald.Processor.Fanout;
 using Herald.Processor.Scheduling;
@@ -19,6 +20,8 @@ builder.AddKafka(DependencyRole.Required, Topics.All.ToSpecifications());
 builder.AddConsumerGroups(MessageFanout.GroupId, DeliveryConsumer.GroupId);
 builder.AddKafkaProducer();
 
+// Signing secrets and header values are sealed in PostgreSQL under a key it never holds.
+builder.Services.AddSingleton(SecretSealer.FromSetting(builder.Configuration[SecretSealer.Setting]));
 builder.AddWebhookDelivery();
 builder.Services.AddSingleton<DeliveryTelemetry>();
 builder.Services.AddHostedService<BacklogSampler>();

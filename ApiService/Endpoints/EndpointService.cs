@@ -8,6 +8,7 @@ using Herald.ApiService.Http;
 using Herald.ApiService.Problems;
 using Herald.Database;
 using Herald.Messages;
+using Herald.Secrets;
 using Microsoft.Extensions.Options;
 using Npgsql;
 using NpgsqlTypes;
@@ -22,6 +23,7 @@ public sealed class EndpointService(
     EventTypeService eventTypes,
     IOptions<EndpointOptions> options,
     RedisNotices notices,
+    SecretSealer sealer,
     TimeProvider time)
 {
     private const string Columns = "id, url, description, event_types, disabled, disabled_reason, rate_limit, headers::text, created_at, updated_at";
@@ -154,7 +156,7 @@ public sealed class EndpointService(
         query.Parameters.Add(new() { Value = applicationId });
         query.Parameters.Add(new() { Value = endpointId });
         return await query.ExecuteScalarAsync(cancellationToken) is string secret
-            ? new EndpointSecretResponse(secret)
+            ? new EndpointSecretResponse(sealer.Unseal(secret, SealedField.Secret(endpointId)))
             : throw ApiError.NotFound("endpoint");
     }
 
@@ -213,19 +215,19 @@ public sealed class EndpointService(
         }
     }
 
-    private static async Task InsertSecretAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, string endpointId, string secret,
+    private async Task InsertSecretAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, string endpointId, string secret,
         DateTimeOffset now, CancellationToken cancellationToken)
     {
         await using var insert = new NpgsqlCommand(
             "INSERT INTO endpoint_secrets (endpoint_id, secret, created_at) VALUES ($1, $2, $3)", connection, transaction);
         insert.Parameters.Add(new() { Value = endpointId });
-        insert.Parameters.Add(new() { Value = secret });
+        insert.Parameters.Add(new() { Value = sealer.Seal(secret, SealedField.Secret(endpointId)) });
         insert.Parameters.Add(new() { Value = now });
         await insert.ExecuteNonQueryAsync(cancellationToken);
     }
 
     // Parameters $2..$8 shared by insert and update: url, description, event_types, disabled, reason, rate_limit, headers.
-    private static void AddEndpointParameters(NpgsqlCommand command, EndpointResponse endpoint)
+    private void AddEndpointParameters(NpgsqlCommand command, EndpointResponse endpoint)
     {
         command.Parameters.Add(new() { Value = endpoint.Url });
         command.Parameters.Add(new() { Value = endpoint.Description });
@@ -233,12 +235,12 @@ public sealed class EndpointService(
         command.Parameters.Add(new() { Value = endpoint.Disabled });
         command.Parameters.Add(new() { Value = (object?)endpoint.DisabledReason ?? DBNull.Value, NpgsqlDbType = NpgsqlDbType.Text });
         command.Parameters.Add(new() { Value = (object?)endpoint.RateLimit ?? DBNull.Value, NpgsqlDbType = NpgsqlDbType.Integer });
-        command.Parameters.Add(new() { Value = JsonSerializer.Serialize(endpoint.Headers) });
+        command.Parameters.Add(new() { Value = JsonSerializer.Serialize(sealer.SealHeaders(endpoint.Id, endpoint.Headers)) });
     }
 
     private static string[]? Distinct(string[]? types) => types?.Distinct(StringComparer.Ordinal).ToArray();
 
-    private static EndpointResponse Read(NpgsqlDataReader reader) => new(
+    private EndpointResponse Read(NpgsqlDataReader reader) => new(
         reader.GetString(0),
         reader.GetString(1),
         reader.GetString(2),
@@ -246,7 +248,7 @@ public sealed class EndpointService(
         reader.GetBoolean(4),
         reader.IsDBNull(5) ? null : reader.GetString(5),
         reader.IsDBNull(6) ? null : reader.GetInt32(6),
-        JsonSerializer.Deserialize<Dictionary<string, string>>(reader.GetString(7)) ?? [],
+        sealer.UnsealHeaders(reader.GetString(0), JsonSerializer.Deserialize<Dictionary<string, string>>(reader.GetString(7)) ?? []),
         reader.GetFieldValue<DateTimeOffset>(8),
         reader.GetFieldValue<DateTimeOffset>(9));
 }

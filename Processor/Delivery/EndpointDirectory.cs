@@ -3,6 +3,7 @@ using System.Text.Json;
 using Herald.Database;
 using Herald.Deliveries;
 using Herald.Processor.Telemetry;
+using Herald.Secrets;
 using Npgsql;
 using Herald.ServiceDefaults.Redis;
 using StackExchange.Redis;
@@ -38,11 +39,13 @@ public sealed class EndpointDirectory
     private readonly RedisNotices _changes;
     private readonly TimeProvider _time;
     private readonly DeliveryTelemetry _telemetry;
+    private readonly SecretSealer _sealer;
     private readonly ILogger<EndpointDirectory> _logger;
 
     public EndpointDirectory(NpgsqlDataSource dataSource, IConnectionMultiplexer redis, RedisNotices changes, TimeProvider time,
-        DeliveryTelemetry telemetry, ILogger<EndpointDirectory> logger)
+        DeliveryTelemetry telemetry, SecretSealer sealer, ILogger<EndpointDirectory> logger)
     {
+        _sealer = sealer;
         _changes = changes;
         _telemetry = telemetry;
         _dataSource = dataSource;
@@ -126,12 +129,13 @@ public sealed class EndpointDirectory
         query.Parameters.Add(new() { Value = _time.GetUtcNow() });
         await using var reader = await query.ExecuteReaderAsync();
         if (!await reader.ReadAsync()) return null;
+        var id = reader.GetString(0);
         return new EndpointTarget(
-            reader.GetString(0),
+            id,
             reader.GetString(1),
             new Uri(reader.GetString(2)),
-            reader.GetFieldValue<string[]>(6),
-            JsonSerializer.Deserialize<Dictionary<string, string>>(reader.GetString(3)) ?? [],
+            [.. reader.GetFieldValue<string[]>(6).Select(secret => _sealer.Unseal(secret, SealedField.Secret(id)))],
+            _sealer.UnsealHeaders(id, JsonSerializer.Deserialize<Dictionary<string, string>>(reader.GetString(3)) ?? []),
             reader.GetBoolean(4),
             reader.IsDBNull(5) ? null : reader.GetInt32(5));
     }

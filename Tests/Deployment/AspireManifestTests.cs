@@ -27,7 +27,7 @@ public sealed partial class AspireManifestTests(PublishedManifest published) : I
 
         Assert.All(types, type => Assert.Contains(type, ConsumableTypes));
         Assert.DoesNotContain("executable.v0", types);
-        Assert.Equal(["admin-api-key", "api", "herald", "kafka", "postgres", "postgres-password", "processor", "redis", "redis-password"],
+        Assert.Equal(["admin-api-key", "api", "herald", "kafka", "postgres", "postgres-password", "processor", "redis", "redis-password", "sealing-keys"],
             _manifest.Resources.Keys.Order(StringComparer.Ordinal));
     }
 
@@ -125,6 +125,7 @@ public sealed class PublishedManifest : IAsyncLifetime
         ["postgres-password"] = Secret(),
         ["redis-password"] = Secret(),
         ["admin-api-key"] = Secret(),
+        ["sealing-keys"] = Secret(),
     };
 
     public AspireManifest Manifest { get; private set; } = null!;

@@ -24,6 +24,9 @@ public sealed class HeraldAppFixture : IAsyncLifetime
     /// <summary>The bootstrap admin key, given to the AppHost as its admin-api-key parameter.</summary>
     public string AdminKey { get; } = "test-admin-" + Convert.ToHexString(RandomNumberGenerator.GetBytes(24));
 
+    /// <summary>The key the test app seals signing secrets and header values with, given as its sealing-keys parameter.</summary>
+    public string SealingKey { get; } = "test-sealing-" + Convert.ToHexString(RandomNumberGenerator.GetBytes(24));
+
     /// <summary>Requests per second per API key in the test app: low enough for a test to exceed it.</summary>
     public const int RateLimit = 300;
 
@@ -52,6 +55,7 @@ public sealed class HeraldAppFixture : IAsyncLifetime
             // Marks every service process of this run, so none outlives it (see DisposeAsync).
             $"--Herald:TestRun={_run}",
             $"--Parameters:admin-api-key={AdminKey}",
+            $"--Parameters:sealing-keys={SealingKey}",
             $"--Herald:RateLimit:RequestsPerSecond={RateLimit}",
             "--Herald:Shutdown:DrainDelay=00:00:02",
             // Short enough that a Kafka outage in a test outlasts it and the relay has to step in.

@@ -75,6 +75,7 @@ public sealed class HeraldUnderTest : IAsyncDisposable
         [
             .. Settings,
             $"--Parameters:admin-api-key={adminKey}",
+            $"--Parameters:sealing-keys=bench-sealing-{Convert.ToHexString(RandomNumberGenerator.GetBytes(24))}",
             // Marks every service process of this run, so none outlives it (see DisposeAsync).
             $"--Herald:BenchRun={run}",
             .. settings,
