@@ -32,8 +32,10 @@ builder.AddKafka(DependencyRole.Optional, Topics.All.ToSpecifications());
 // The publication is on every webhook's way (create-message answers at commit, before it): the default short linger.
 builder.AddKafkaProducer();
 
-// Signing secrets and header values are sealed in PostgreSQL under a key it never holds.
-builder.Services.AddSingleton(SecretSealer.FromSetting(builder.Configuration[SecretSealer.Setting]));
+// Keys PostgreSQL and Kafka never hold: they seal signing secrets and header values, and authenticate Herald's records.
+builder.Services.AddSingleton(SealingKeys.FromSetting(builder.Configuration[SealingKeys.Setting]))
+    .AddSingleton<SecretSealer>()
+    .AddSingleton<RecordAuthenticator>();
 builder.AddApiKeyAuthentication();
 builder.AddHeraldApi();
 builder.AddHeraldGrpc();

@@ -20,8 +20,10 @@ builder.AddKafka(DependencyRole.Required, Topics.All.ToSpecifications());
 builder.AddConsumerGroups(MessageFanout.GroupId, DeliveryConsumer.GroupId);
 builder.AddKafkaProducer();
 
-// Signing secrets and header values are sealed in PostgreSQL under a key it never holds.
-builder.Services.AddSingleton(SecretSealer.FromSetting(builder.Configuration[SecretSealer.Setting]));
+// Keys PostgreSQL and Kafka never hold: they seal signing secrets and header values, and authenticate Herald's records.
+builder.Services.AddSingleton(SealingKeys.FromSetting(builder.Configuration[SealingKeys.Setting]))
+    .AddSingleton<SecretSealer>()
+    .AddSingleton<RecordAuthenticator>();
 builder.AddWebhookDelivery();
 builder.Services.AddSingleton<DeliveryTelemetry>();
 builder.Services.AddHostedService<BacklogSampler>();

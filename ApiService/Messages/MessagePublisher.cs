@@ -5,6 +5,7 @@ using Confluent.Kafka;
 using Herald.Kafka;
 using Herald.ApiService.Telemetry;
 using Herald.Messages;
+using Herald.Secrets;
 using Herald.ServiceDefaults.Telemetry;
 using Npgsql;
 
@@ -21,13 +22,15 @@ public sealed class MessagePublisher : IAsyncDisposable
 
     private readonly IProducer<string, byte[]> _producer;
     private readonly NpgsqlDataSource _dataSource;
+    private readonly RecordAuthenticator _records;
     private readonly ILogger<MessagePublisher> _logger;
     private readonly ConcurrentDictionary<string, byte> _inFlight = new(StringComparer.Ordinal);
     private readonly Channel<string> _published = Channel.CreateUnbounded<string>(new UnboundedChannelOptions { SingleReader = true });
     private readonly Task _marker;
 
-    public MessagePublisher(IProducer<string, byte[]> producer, NpgsqlDataSource dataSource, ILogger<MessagePublisher> logger)
+    public MessagePublisher(IProducer<string, byte[]> producer, NpgsqlDataSource dataSource, RecordAuthenticator records, ILogger<MessagePublisher> logger)
     {
+        _records = records;
         _producer = producer;
         _dataSource = dataSource;
         _logger = logger;
@@ -49,7 +52,7 @@ public sealed class MessagePublisher : IAsyncDisposable
         using var activity = StartPublishActivity(message.Id, message.ApplicationId, trace);
         try
         {
-            _producer.Produce(Topics.Messages.Name, new Message<string, byte[]> { Key = message.Id, Value = record.ToUtf8Bytes(), Headers = TraceHeaders(activity, trace) }, report =>
+            _producer.Produce(Topics.Messages.Name, Record(record, activity, trace), report =>
             {
                 _inFlight.TryRemove(message.Id, out _);
                 if (report.Error.IsError)
@@ -78,12 +81,15 @@ public sealed class MessagePublisher : IAsyncDisposable
         return activity;
     }
 
-    /// <summary>Record headers carrying the producer span (or, unrecorded, its parent) to the consumer.</summary>
-    internal static Headers TraceHeaders(Activity? activity, ActivityContext parent)
+    /// <summary>The message's record on <c>herald.messages</c>: authenticated as Herald's, with headers carrying the
+    /// producer span (or, unrecorded, its parent) to the consumer.</summary>
+    internal Message<string, byte[]> Record(MessagePublished message, Activity? activity, ActivityContext parent)
     {
         var headers = new Headers();
         TracePropagation.Inject(headers, activity?.Context ?? parent);
-        return headers;
+        var value = message.ToUtf8Bytes();
+        _records.Stamp(headers, Topics.Messages.Name, message.MessageId, value);
+        return new Message<string, byte[]> { Key = message.MessageId, Value = value, Headers = headers };
     }
 
     private async Task MarkPublishedAsync()

@@ -89,12 +89,7 @@ public sealed class OutboxRelay(
             var trace = TracePropagation.Parse(traces[i]);
             using var activity = MessagePublisher.StartPublishActivity(claimed[i].MessageId, claimed[i].ApplicationId, trace);
             activity?.SetTag("herald.outbox.relayed", true);
-            deliveries.Add(producer.ProduceAsync(Topics.Messages.Name, new Message<string, byte[]>
-            {
-                Key = claimed[i].MessageId,
-                Value = claimed[i].ToUtf8Bytes(),
-                Headers = MessagePublisher.TraceHeaders(activity, trace),
-            }, cancellationToken));
+            deliveries.Add(producer.ProduceAsync(Topics.Messages.Name, publisher.Record(claimed[i], activity, trace), cancellationToken));
         }
         var published = new List<string>();
         for (var i = 0; i < claimed.Count; i++)

@@ -7,51 +7,24 @@ namespace Herald.Secrets;
 /// <summary>
 /// Seals the secrets Herald keeps for its users — endpoint signing secrets and custom header values — so that the
 /// database (a dump, a backup, a replica) holds only ciphertext. AES-256-GCM under a key that is never in the database:
-/// it comes from the <c>Herald:Sealing:Keys</c> setting (the AppHost's <c>sealing-keys</c> secret parameter).
-/// <para>
-/// The setting holds one or more keys separated by whitespace. The first seals; every one of them unseals, so a key
-/// can be rotated without a moment when rows are unreadable: put the new key first and keep the old one after it until
-/// the API has resealed every row under the new key (it does on start-up, and says so in its log).
-/// </para>
+/// it comes from <see cref="SealingKeys"/>. The first key seals; every configured key unseals, so a key can be rotated
+/// without a moment when rows are unreadable (the API reseals old rows on start-up, and says so in its log).
 /// <para>
 /// A sealed value is <c>sealed:v1:{key id}:{base64url(nonce ‖ ciphertext ‖ tag)}</c>. The key id is derived from the
 /// key, not the key itself. What the value belongs to (the endpoint, and the header's name) is authenticated with it,
 /// so a sealed value copied to another row does not unseal there.
 /// </para>
 /// </summary>
-public sealed class SecretSealer
+public sealed class SecretSealer(SealingKeys keys)
 {
-    public const string Setting = "Herald:Sealing:Keys";
-
-    /// <summary>Shortest key accepted: a generated key is 48 letters and digits (over 280 bits).</summary>
-    public const int MinimumKeyLength = 32;
-
     private const string Prefix = "sealed:v1:";
     private const int NonceSize = 12;
     private const int TagSize = 16;
 
-    private readonly SealingKey _active;
-    private readonly Dictionary<string, SealingKey> _byId;
+    private readonly SealingKey _active = keys.Active;
 
-    public SecretSealer(IReadOnlyList<string> keys)
+    public SecretSealer(IReadOnlyList<string> keys) : this(new SealingKeys(keys))
     {
-        if (keys.Count == 0) throw new ArgumentException("At least one sealing key is needed.", nameof(keys));
-        var derived = keys.Select(SealingKey.Derive).ToList();
-        _active = derived[0];
-        _byId = derived.DistinctBy(k => k.Id).ToDictionary(k => k.Id, StringComparer.Ordinal);
-    }
-
-    /// <summary>The sealer configured by <see cref="Setting"/>; throws a message an operator can act on when it is
-    /// missing or too weak, so a service never starts without one.</summary>
-    public static SecretSealer FromSetting(string? keys)
-    {
-        var parsed = (keys ?? "").Split((char[]?)null, StringSplitOptions.RemoveEmptyEntries);
-        if (parsed.Length == 0)
-            throw new InvalidOperationException($"{Setting} is not set: Herald seals signing secrets and header values with it. " +
-                "The AppHost passes its 'sealing-keys' parameter; set it with --Parameters:sealing-keys=… or the Herald__Sealing__Keys variable.");
-        if (parsed.FirstOrDefault(k => k.Length < MinimumKeyLength) is not null)
-            throw new InvalidOperationException($"{Setting}: every key must be at least {MinimumKeyLength} characters of random text.");
-        return new SecretSealer(parsed);
     }
 
     /// <summary>The id of the key that seals (the first one configured).</summary>
@@ -68,7 +41,7 @@ public sealed class SecretSealer
         var sealedBytes = new byte[NonceSize + plaintext.Length + TagSize];
         var nonce = sealedBytes.AsSpan(0, NonceSize);
         RandomNumberGenerator.Fill(nonce);
-        using var aes = new AesGcm(_active.Key, TagSize);
+        using var aes = new AesGcm(_active.SealKey, TagSize);
         aes.Encrypt(nonce, plaintext, sealedBytes.AsSpan(NonceSize, plaintext.Length), sealedBytes.AsSpan(NonceSize + plaintext.Length), field.AssociatedData);
         return ActivePrefix + Base64Url.EncodeToString(sealedBytes);
     }
@@ -83,9 +56,9 @@ public sealed class SecretSealer
         var separator = rest.IndexOf(':');
         if (separator < 0) throw new SealedValueException($"A sealed {field.Kind} of {field.Owner} is malformed.");
         var keyId = rest[..separator].ToString();
-        if (!_byId.TryGetValue(keyId, out var key))
+        if (keys.Find(keyId) is not { } key)
             throw new SealedValueException($"A sealed {field.Kind} of {field.Owner} was sealed under key {keyId}, which is not among the " +
-                $"configured sealing keys ({string.Join(", ", _byId.Keys)}). Add that key back to {Setting} after the current one.");
+                $"configured sealing keys ({string.Join(", ", keys.Ids)}). Add that key back to {SealingKeys.Setting} after the current one.");
         byte[] sealedBytes;
         try
         {
@@ -100,7 +73,7 @@ public sealed class SecretSealer
         var plaintext = new byte[length];
         try
         {
-            using var aes = new AesGcm(key.Key, TagSize);
+            using var aes = new AesGcm(key.SealKey, TagSize);
             aes.Decrypt(sealedBytes.AsSpan(0, NonceSize), sealedBytes.AsSpan(NonceSize, length), sealedBytes.AsSpan(NonceSize + length), plaintext, field.AssociatedData);
         }
         catch (AuthenticationTagMismatchException)
@@ -115,17 +88,6 @@ public sealed class SecretSealer
 
     public Dictionary<string, string> UnsealHeaders(string endpointId, IReadOnlyDictionary<string, string> headers) =>
         headers.ToDictionary(h => h.Key, h => Unseal(h.Value, SealedField.Header(endpointId, h.Key)), StringComparer.Ordinal);
-
-    private sealed record SealingKey(string Id, byte[] Key)
-    {
-        public static SealingKey Derive(string secret)
-        {
-            var material = Encoding.UTF8.GetBytes(secret);
-            var key = HKDF.DeriveKey(HashAlgorithmName.SHA256, material, 32, info: "herald sealing key v1"u8.ToArray());
-            var id = HKDF.DeriveKey(HashAlgorithmName.SHA256, material, 4, info: "herald sealing key id v1"u8.ToArray());
-            return new SealingKey(Convert.ToHexStringLower(id), key);
-        }
-    }
 }
 
 /// <summary>What a sealed value belongs to; authenticated with it.</summary>

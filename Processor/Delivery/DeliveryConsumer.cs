@@ -5,6 +5,7 @@ using Confluent.Kafka;
 using Herald.Deliveries;
 using Herald.Kafka;
 using Herald.Processor.Telemetry;
+using Herald.Secrets;
 using Herald.ServiceDefaults.Kafka;
 using Herald.ServiceDefaults.Shutdown;
 using Herald.ServiceDefaults.Telemetry;
@@ -26,6 +27,7 @@ internal sealed class DeliveryConsumer(
     DeliveryTelemetry telemetry,
     ConsumerLag lag,
     ConsumerGroups groups,
+    RecordAuthenticator records,
     ILogger<DeliveryConsumer> logger) : BackgroundService
 {
     public const string GroupId = ConsumerGroupNames.Delivery;
@@ -112,6 +114,14 @@ internal sealed class DeliveryConsumer(
         Interlocked.Increment(ref _inFlight);
         telemetry.InFlight(+1);
 
+        if (!records.IsAuthentic(record.Message.Headers, Topics.Deliveries.Name, record.Message.Key, record.Message.Value))
+        {
+            // Not written by Herald: its payload must not be signed. A genuine delivery is in PostgreSQL, where the scheduler finds it.
+            telemetry.Rejected(Topics.Deliveries.Name);
+            logger.LogError("Skipping a delivery task without Herald's authentication at {TopicPartitionOffset}", record.TopicPartitionOffset);
+            Finish(partition, record.Offset.Value);
+            return;
+        }
         DeliveryTask task;
         try
         {

@@ -3,12 +3,13 @@ using Confluent.Kafka;
 using Herald.Deliveries;
 using Herald.Kafka;
 using Herald.Processor.Telemetry;
+using Herald.Secrets;
 using Herald.ServiceDefaults.Telemetry;
 
 namespace Herald.Processor.Delivery;
 
 /// <summary>Enqueues delivery tasks on <c>herald.deliveries</c>, keyed by endpoint, and waits for the brokers' acks.</summary>
-public sealed class TaskQueue(IProducer<string, byte[]> producer, DeliveryLedger ledger, TimeProvider time, ILogger<TaskQueue> logger)
+public sealed class TaskQueue(IProducer<string, byte[]> producer, RecordAuthenticator records, DeliveryLedger ledger, TimeProvider time, ILogger<TaskQueue> logger)
 {
     /// <summary>Returns how many were acknowledged. One that was not is made due at once in PostgreSQL, where the
     /// scheduler finds it, rather than waiting out its lease: a failure here delays a delivery but never loses it.</summary>
@@ -24,9 +25,11 @@ public sealed class TaskQueue(IProducer<string, byte[]> producer, DeliveryLedger
             using var activity = trace == default ? null : StartPublishActivity(task, trace);
             var headers = new Headers();
             TracePropagation.Inject(headers, activity?.Context ?? trace);
+            var value = task.ToUtf8Bytes();
+            records.Stamp(headers, Topics.Deliveries.Name, task.EndpointId, value);
             try
             {
-                producer.Produce(Topics.Deliveries.Name, new Message<string, byte[]> { Key = task.EndpointId, Value = task.ToUtf8Bytes(), Headers = headers },
+                producer.Produce(Topics.Deliveries.Name, new Message<string, byte[]> { Key = task.EndpointId, Value = value, Headers = headers },
                     report => ack.TrySetResult(report.Error.Code == ErrorCode.NoError));
             }
             catch (ProduceException<string, byte[]> exception)

@@ -5,6 +5,7 @@ using Herald.Kafka;
 using Herald.Messages;
 using Herald.Processor.Delivery;
 using Herald.Processor.Telemetry;
+using Herald.Secrets;
 using Herald.ServiceDefaults.Kafka;
 using Herald.ServiceDefaults.Telemetry;
 using Npgsql;
@@ -20,6 +21,8 @@ internal sealed class MessageFanout(
     DeliveryFanout fanout,
     ConsumerLag lag,
     ConsumerGroups groups,
+    RecordAuthenticator records,
+    DeliveryTelemetry telemetry,
     ILogger<MessageFanout> logger) : BackgroundService
 {
     public const string GroupId = ConsumerGroupNames.Fanout;
@@ -92,6 +95,13 @@ internal sealed class MessageFanout(
         var traces = new Dictionary<string, string?>(StringComparer.Ordinal);
         foreach (var record in batch)
         {
+            if (!records.IsAuthentic(record.Message.Headers, Topics.Messages.Name, record.Message.Key, record.Message.Value))
+            {
+                // Not written by Herald: its payload must not be signed. A genuine message is in PostgreSQL, where the sweep finds it.
+                telemetry.Rejected(Topics.Messages.Name);
+                logger.LogError("Skipping a record without Herald's authentication at {TopicPartitionOffset}", record.TopicPartitionOffset);
+                continue;
+            }
             try
             {
                 var message = MessagePublished.FromUtf8Bytes(record.Message.Value);

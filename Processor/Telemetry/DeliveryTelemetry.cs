@@ -1,3 +1,4 @@
+using Herald.Kafka;
 using System.Diagnostics;
 using System.Diagnostics.Metrics;
 using Herald.Deliveries;
@@ -43,6 +44,7 @@ public sealed class DeliveryTelemetry
     private readonly Counter<long> _attempts;
     private readonly Counter<long> _deferrals;
     private readonly Counter<long> _skipped;
+    private readonly Counter<long> _rejected;
     private readonly Counter<long> _retries;
     private readonly Histogram<double> _httpDuration;
     private readonly Histogram<double> _endToEnd;
@@ -79,6 +81,8 @@ public sealed class DeliveryTelemetry
             "Messages consumed from herald.messages and fanned out.");
         _fanoutDeliveries = meter.CreateCounter<long>("herald.fanout.deliveries", "{delivery}",
             "Deliveries (message × subscribed endpoint) created by fan-out.");
+        _rejected = meter.CreateCounter<long>("herald.records.rejected", "{record}",
+            "Records on Herald's topics skipped because they do not carry a valid authentication by Herald's services (see README, Security), by topic.");
         _autoDisabled = meter.CreateCounter<long>("herald.endpoints.auto_disabled", "{endpoint}",
             "Endpoints the Processors disabled: 410 Gone, or failing without a success for Herald:Delivery:DisableAfter.");
 
@@ -92,6 +96,8 @@ public sealed class DeliveryTelemetry
         _fanoutMessages.Add(0);
         _fanoutDeliveries.Add(0);
         _autoDisabled.Add(0);
+        foreach (var topic in (string[])[Topics.Messages.Name, Topics.Deliveries.Name])
+            _rejected.Add(0, new KeyValuePair<string, object?>("topic", topic));
         _inFlight.Add(0);
     }
 
@@ -156,6 +162,8 @@ public sealed class DeliveryTelemetry
     public void InFlight(int change) => _inFlight.Add(change);
 
     public void AutoDisabled() => _autoDisabled.Add(1);
+
+    public void Rejected(string topic) => _rejected.Add(1, new KeyValuePair<string, object?>("topic", topic));
 
     public void FannedOut(int messages, int deliveries)
     {

@@ -112,15 +112,7 @@ public sealed class UnfinishedWorkTests(HeraldAppFixture herald)
         }
 
         // The record, redelivered to the partition's next owner.
-        using (var producer = new ProducerBuilder<string, byte[]>(new ProducerConfig
-               {
-                   BootstrapServers = await herald.App.GetConnectionStringAsync("kafka"),
-                   Acks = Acks.All,
-               }).Build())
-        {
-            await producer.ProduceAsync(Herald.Kafka.Topics.Messages.Name,
-                new Message<string, byte[]> { Key = message.MessageId, Value = message.ToUtf8Bytes() });
-        }
+        await herald.ProduceAsync(Herald.Kafka.Topics.Messages.Name, message.MessageId, message.ToUtf8Bytes(), herald.Records);
 
         var webhook = await herald.Receiver.WaitForAsync(message.MessageId, TimeSpan.FromSeconds(30), url.AbsolutePath);
         Assert.Equal(message.Payload, webhook.Body);

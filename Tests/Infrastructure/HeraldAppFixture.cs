@@ -27,6 +27,9 @@ public sealed class HeraldAppFixture : IAsyncLifetime
     /// <summary>The key the test app seals signing secrets and header values with, given as its sealing-keys parameter.</summary>
     public string SealingKey { get; } = "test-sealing-" + Convert.ToHexString(RandomNumberGenerator.GetBytes(24));
 
+    /// <summary>What Herald's services authenticate their Kafka records with, in the test app.</summary>
+    public Herald.Secrets.RecordAuthenticator Records => new(Herald.Secrets.SealingKeys.FromSetting(SealingKey));
+
     /// <summary>Requests per second per API key in the test app: low enough for a test to exceed it.</summary>
     public const int RateLimit = 300;
 
@@ -218,6 +221,20 @@ public sealed class HeraldAppFixture : IAsyncLifetime
     }
 
     /// <summary>A connection to Herald's database, for tests that check what was (or was not) stored.</summary>
+    /// <summary>Writes a record to one of Herald's topics: as a service would when <paramref name="authenticateWith"/> is
+    /// <see cref="Records"/>, as anyone else with access to Kafka could otherwise.</summary>
+    public async Task ProduceAsync(string topic, string key, byte[] value, Herald.Secrets.RecordAuthenticator? authenticateWith)
+    {
+        using var producer = new Confluent.Kafka.ProducerBuilder<string, byte[]>(new Confluent.Kafka.ProducerConfig
+        {
+            BootstrapServers = await App.GetConnectionStringAsync("kafka"),
+            Acks = Confluent.Kafka.Acks.All,
+        }).Build();
+        var headers = new Confluent.Kafka.Headers();
+        authenticateWith?.Stamp(headers, topic, key, value);
+        await producer.ProduceAsync(topic, new Confluent.Kafka.Message<string, byte[]> { Key = key, Value = value, Headers = headers });
+    }
+
     public async Task<Npgsql.NpgsqlConnection> OpenDatabaseAsync()
     {
         var connection = new Npgsql.NpgsqlConnection(await App.GetConnectionStringAsync("herald"));

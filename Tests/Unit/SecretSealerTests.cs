@@ -80,16 +80,51 @@ public sealed class SecretSealerTests
     [InlineData("current-key-0123456789abcdefghijklmnopqrstuvwxyz short")]
     public void A_missing_or_weak_key_setting_stops_the_service_with_a_clear_message(string? setting)
     {
-        var error = Assert.Throws<InvalidOperationException>(() => SecretSealer.FromSetting(setting));
-        Assert.Contains(SecretSealer.Setting, error.Message, StringComparison.Ordinal);
+        var error = Assert.Throws<InvalidOperationException>(() => SealingKeys.FromSetting(setting));
+        Assert.Contains(SealingKeys.Setting, error.Message, StringComparison.Ordinal);
     }
 
     [Fact]
     public void The_setting_lists_the_sealing_key_first_and_older_keys_after_it()
     {
-        var sealer = SecretSealer.FromSetting($" {Current}\n{Previous} ");
+        var sealer = new SecretSealer(SealingKeys.FromSetting($" {Current}\n{Previous} "));
 
         Assert.Equal(new SecretSealer([Current]).ActiveKeyId, sealer.ActiveKeyId);
         Assert.Equal("x", sealer.Unseal(new SecretSealer([Previous]).Seal("x", SealedField.Secret("ep")), SealedField.Secret("ep")));
+    }
+}
+
+public sealed class RecordAuthenticatorTests
+{
+    private static readonly SealingKeys Old = new(["old-record-key-0123456789abcdefghijklmnopqrstuvwxyz"]);
+    private static readonly SealingKeys New = new(["new-record-key-0123456789abcdefghijklmnopqrstuvwxyz", "old-record-key-0123456789abcdefghijklmnopqrstuvwxyz"]);
+
+    [Fact]
+    public void A_stamped_record_is_authentic_and_any_change_to_topic_key_or_value_is_not()
+    {
+        var records = new RecordAuthenticator(New);
+        var value = "{\"payload\":1}"u8.ToArray();
+        var headers = new Confluent.Kafka.Headers();
+        records.Stamp(headers, "herald.deliveries", "ep_1", value);
+
+        Assert.True(records.IsAuthentic(headers, "herald.deliveries", "ep_1", value));
+        Assert.False(records.IsAuthentic(headers, "herald.messages", "ep_1", value));
+        Assert.False(records.IsAuthentic(headers, "herald.deliveries", "ep_2", value));
+        Assert.False(records.IsAuthentic(headers, "herald.deliveries", "ep_1", "{\"payload\":2}"u8.ToArray()));
+        Assert.False(records.IsAuthentic(new Confluent.Kafka.Headers(), "herald.deliveries", "ep_1", value));
+        Assert.False(records.IsAuthentic(null, "herald.deliveries", "ep_1", value));
+        var truncated = new Confluent.Kafka.Headers { { RecordAuthenticator.Header, headers.GetLastBytes(RecordAuthenticator.Header)[..10] } };
+        Assert.False(records.IsAuthentic(truncated, "herald.deliveries", "ep_1", value));
+    }
+
+    [Fact]
+    public void Records_stamped_before_a_rotation_stay_authentic_while_the_old_key_is_configured()
+    {
+        var value = "{}"u8.ToArray();
+        var headers = new Confluent.Kafka.Headers();
+        new RecordAuthenticator(Old).Stamp(headers, "t", "k", value);
+
+        Assert.True(new RecordAuthenticator(New).IsAuthentic(headers, "t", "k", value));
+        Assert.False(new RecordAuthenticator(new SealingKeys(["new-record-key-0123456789abcdefghijklmnopqrstuvwxyz"])).IsAuthentic(headers, "t", "k", value));
     }
 }
