@@ -42,6 +42,7 @@ builder.AddHeraldGrpc();
 
 var app = builder.Build();
 
+app.UseDefaultEndpoints();
 app.UseExceptionHandler();
 app.UseStatusCodePages();
 app.UseRequestBodyLimit();
@@ -57,7 +58,6 @@ if (app.Environment.IsDevelopment())
     app.MapOpenApi();
     app.MapScalarApiReference();
 }
-app.MapDefaultEndpoints();
 
 var api = app.MapGroup("/api/v1")
     .RequireAuthorization()

@@ -3,6 +3,7 @@ using Herald.AppHost.Deployment;
 using Herald.AppHost.Infrastructure;
 using Herald.AppHost.Infrastructure.Local;
 using Herald.AppHost.Supervision;
+using Herald.ServiceDefaults.Health;
 
 var builder = DistributedApplication.CreateBuilder(args);
 
@@ -35,21 +36,22 @@ builder.AddProject<Projects.ApiService>("api")
     .WithHttpEndpoint(port: 5381, name: "grpc", env: "GRPC_PORT")
     .WithEndpoint("grpc", endpoint => endpoint.Transport = "http2")
     .PublishWithContainerPort("grpc")
+    .WithManagementPort()
     .WithServiceSettings(builder.Configuration)
-    .WithHttpHealthCheck("/readyz")
     .WithRestartOnCrash()
     .WithExternalHttpEndpoints()
     // azd gives a Container App one external ingress (two external target ports fail `azd up`), and REST has it; gRPC
     // is reached inside the environment or the cluster, or through an ingress of your own.
-    .WithEndpoint("grpc", endpoint => endpoint.IsExternal = false);
+    .WithEndpoint("grpc", endpoint => endpoint.IsExternal = false)
+    .WithEndpoint(ManagementPort.EndpointName, endpoint => endpoint.IsExternal = false);
 
 // Two replicas from the start: a Kafka consumer group shares partitions between them, and losing one loses nothing.
 builder.AddProject<Projects.Processor>("processor")
     .WithReplicas(2)
     .WithHeraldInfrastructure(infrastructure)
     .WithEnvironment("Herald__Sealing__Keys", sealingKeys)
+    .WithManagementPort()
     .WithServiceSettings(builder.Configuration)
-    .WithHttpHealthCheck("/readyz")
     .WithRestartOnCrash();
 
 builder.AddKubernetesPublishing();

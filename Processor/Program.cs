@@ -34,7 +34,7 @@ builder.Services.AddHostedService<DeliveryConsumer>();
 
 var app = builder.Build();
 
-app.MapDefaultEndpoints();
+app.UseDefaultEndpoints();
 
 await app.Services.MigrateDatabaseAsync();
 app.Run();

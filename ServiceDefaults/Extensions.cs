@@ -25,6 +25,7 @@ public static class ServiceDefaultsExtensions
 
         builder.AddHeraldTelemetry();
         builder.AddHealthProbes();
+        builder.AddManagementPort();
         builder.AddGracefulShutdown();
 
         builder.Services.AddServiceDiscovery();
@@ -37,12 +38,12 @@ public static class ServiceDefaultsExtensions
         return builder;
     }
 
-    /// <summary>Maps <c>/healthz</c>, <c>/readyz</c> and <c>/metrics</c> in every environment: probes and scrapers run in
-    /// Production too.</summary>
-    public static WebApplication MapDefaultEndpoints(this WebApplication app)
+    /// <summary>Serves <c>/healthz</c>, <c>/readyz</c> and <c>/metrics</c> in every environment (probes and scrapers run in
+    /// Production too), on the management port (see <see cref="ManagementPort"/>). Call it first, before any other
+    /// middleware.</summary>
+    public static WebApplication UseDefaultEndpoints(this WebApplication app)
     {
-        app.MapHealthProbes();
-        app.MapPrometheusScrapingEndpoint(TelemetryExtensions.MetricsPath);
+        app.UseManagementEndpoints();
         return app;
     }
 }

@@ -1,4 +1,3 @@
-using System.Net;
 using Herald.ApiService.ApiKeys;
 using Herald.ApiService.Applications;
 using Herald.ApiService.Deliveries;
@@ -6,6 +5,7 @@ using Herald.ApiService.Endpoints;
 using Herald.ApiService.EventTypes;
 using Herald.ApiService.Idempotency;
 using Herald.ApiService.Messages;
+using Herald.ServiceDefaults.Hosting;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 
 namespace Herald.ApiService.Grpc;
@@ -41,13 +41,7 @@ public static class GrpcHosting
         // grpc.health.v1 answers from the same checks as /readyz.
         builder.Services.AddGrpcHealthChecks();
 
-        if (builder.Configuration.GetValue<int?>(PortSetting) is not { } grpcPort) return;
-        var restUrls = RestUrls(builder.Configuration);
-        builder.WebHost.ConfigureKestrel(kestrel =>
-        {
-            foreach (var url in restUrls) Listen(kestrel, url, HttpProtocols.Http1AndHttp2);
-            foreach (var url in GrpcUrls(restUrls, grpcPort)) Listen(kestrel, url, HttpProtocols.Http2);
-        });
+        if (builder.Configuration.GetValue<int?>(PortSetting) is { } grpcPort) builder.AddServicePort(grpcPort, HttpProtocols.Http2);
     }
 
     public static void MapHeraldGrpc(this WebApplication app)
@@ -60,38 +54,5 @@ public static class GrpcHosting
         app.MapGrpcService<DeliveriesGrpcService>().RequireAuthorization();
         app.MapGrpcReflectionService();
         app.MapGrpcHealthChecksService();
-    }
-
-    /// <summary>gRPC listens on the hosts REST listens on (loopback stays loopback), in cleartext, on its own port.</summary>
-    public static IReadOnlyList<Uri> GrpcUrls(IEnumerable<Uri> restUrls, int grpcPort) =>
-        [.. restUrls.Select(url => url.Host).Distinct(StringComparer.OrdinalIgnoreCase).Select(host => new UriBuilder(Uri.UriSchemeHttp, host, grpcPort).Uri)];
-
-    // What Kestrel would have bound from ASPNETCORE_URLS / HTTP_PORTS had we not added a listener of our own.
-    private static List<Uri> RestUrls(IConfiguration configuration)
-    {
-        var urls = (configuration["urls"] ?? configuration["ASPNETCORE_URLS"] ?? "")
-            .Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
-            .Select(url => new Uri(url.Replace("://*", "://0.0.0.0", StringComparison.Ordinal).Replace("://+", "://0.0.0.0", StringComparison.Ordinal)))
-            .ToList();
-        if (urls.Count == 0)
-        {
-            var ports = (configuration["HTTP_PORTS"] ?? "8080").Split(';', StringSplitOptions.RemoveEmptyEntries);
-            urls.AddRange(ports.Select(port => new Uri($"http://0.0.0.0:{port}")));
-        }
-        return urls;
-    }
-
-    private static void Listen(KestrelServerOptions kestrel, Uri url, HttpProtocols protocols)
-    {
-        void Configure(ListenOptions listen)
-        {
-            listen.Protocols = protocols;
-            if (url.Scheme == Uri.UriSchemeHttps) listen.UseHttps();
-        }
-
-        if (url.Host == "localhost") kestrel.ListenLocalhost(url.Port, Configure);
-        else if (IPAddress.TryParse(url.Host.Trim('[', ']'), out var address) && !address.Equals(IPAddress.Any) && !address.Equals(IPAddress.IPv6Any))
-            kestrel.Listen(address, url.Port, Configure);
-        else kestrel.ListenAnyIP(url.Port, Configure);
     }
 }

@@ -26,18 +26,18 @@ public static class HealthProbes
             .AddCheck<DrainHealthCheck>("draining");
     }
 
-    public static void MapHealthProbes(this WebApplication app)
+    /// <summary>Answers the probes that <paramref name="accepts"/> (see <see cref="ManagementPort"/>).</summary>
+    internal static void UseHealthProbes(this WebApplication app, Func<HttpContext, bool> accepts)
     {
-        app.MapHealthChecks(LivenessPath, new HealthCheckOptions
+        app.UseWhen(context => accepts(context) && context.Request.Path == LivenessPath, branch => branch.UseHealthChecks(LivenessPath, new HealthCheckOptions
         {
             Predicate = registration => registration.Tags.Contains(LiveTag),
             ResponseWriter = WriteReportAsync,
-        }).DisableHttpMetrics();
-
-        app.MapHealthChecks(ReadinessPath, new HealthCheckOptions
+        }));
+        app.UseWhen(context => accepts(context) && context.Request.Path == ReadinessPath, branch => branch.UseHealthChecks(ReadinessPath, new HealthCheckOptions
         {
             ResponseWriter = WriteReportAsync,
-        }).DisableHttpMetrics();
+        }));
     }
 
     // A short JSON body that says which dependency is failing, without exception detail.

@@ -47,13 +47,16 @@ public sealed class KubernetesManifestTests(KubernetesTree tree) : IClassFixture
         foreach (var deployment in tree.Rendered[overlay].OfKind<V1Deployment>())
         {
             var container = Assert.Single(deployment.Spec.Template.Spec.Containers);
-            var port = Assert.Single(container.Ports, p => p.Name == HttpPort);
+            var port = Assert.Single(container.Ports, p => p.Name == ManagementPort.EndpointName);
 
             Assert.Equal((HealthProbes.LivenessPath, port.Name), (container.StartupProbe.HttpGet.Path, container.StartupProbe.HttpGet.Port.Value));
             Assert.Equal((HealthProbes.LivenessPath, port.Name), (container.LivenessProbe.HttpGet.Path, container.LivenessProbe.HttpGet.Port.Value));
             Assert.Equal((HealthProbes.ReadinessPath, port.Name), (container.ReadinessProbe.HttpGet.Path, container.ReadinessProbe.HttpGet.Port.Value));
-            // The service listens where the probes knock.
-            Assert.Equal(port.ContainerPort.ToString(System.Globalization.CultureInfo.InvariantCulture), Settings(overlay, container)["HTTP_PORTS"]);
+            // The service listens where the probes knock, on the port its project file declares for them.
+            Assert.Equal(port.ContainerPort.ToString(System.Globalization.CultureInfo.InvariantCulture), Settings(overlay, container)[ManagementPort.PortSetting]);
+            Assert.Equal(AppHostPublish.ContainerSettings(deployment.Metadata.Name == "api" ? "ApiService" : "Processor").PortFor(ManagementPort.EndpointName), port.ContainerPort);
+            // No Service carries it: the kubelet and Prometheus reach pods directly, and nothing else should.
+            Assert.DoesNotContain(tree.Rendered[overlay].Named<V1Service>(deployment.Metadata.Name).Spec.Ports, p => p.Name == ManagementPort.EndpointName);
         }
     }
 
@@ -69,8 +72,8 @@ public sealed class KubernetesManifestTests(KubernetesTree tree) : IClassFixture
         Assert.Equal(grpcPort.ToString(System.Globalization.CultureInfo.InvariantCulture), Settings(overlay, container)[GrpcPortSetting]);
         var servicePort = Assert.Single(rendered.Named<V1Service>("api").Spec.Ports, p => p.Name == GrpcPort);
         Assert.Equal((grpcPort, GrpcPort, "kubernetes.io/h2c"), (servicePort.Port, servicePort.TargetPort.Value, servicePort.AppProtocol));
-        // The kubelet probes over HTTP/1.1, which a cleartext HTTP/2 port refuses.
-        Assert.All(new[] { container.StartupProbe, container.LivenessProbe, container.ReadinessProbe }, probe => Assert.Equal(HttpPort, probe.HttpGet.Port.Value));
+        // The kubelet probes over HTTP/1.1, which a cleartext HTTP/2 port refuses: on the management port.
+        Assert.All(new[] { container.StartupProbe, container.LivenessProbe, container.ReadinessProbe }, probe => Assert.Equal(ManagementPort.EndpointName, probe.HttpGet.Port.Value));
         // A service without gRPC gets no gRPC port.
         Assert.DoesNotContain(rendered.Named<V1Service>("processor").Spec.Ports, p => p.Name == GrpcPort);
     }
@@ -84,9 +87,10 @@ public sealed class KubernetesManifestTests(KubernetesTree tree) : IClassFixture
         {
             var container = Assert.Single(deployment.Spec.Template.Spec.Containers);
             var settings = Settings(overlay, container);
-            // What the services bind: ASP.NET's HTTP_PORTS, and gRPC's own port where one is given.
+            // What the services bind: ASP.NET's HTTP_PORTS, gRPC's own port where one is given, and the management port.
             var listening = settings["HTTP_PORTS"].Split(';')
                 .Concat(settings.TryGetValue(GrpcPortSetting, out var grpc) ? [grpc] : Array.Empty<string>())
+                .Append(settings[ManagementPort.PortSetting])
                 .Select(port => int.Parse(port, System.Globalization.CultureInfo.InvariantCulture));
 
             Assert.Equal(listening.Order(), container.Ports.Select(p => p.ContainerPort).Order());
@@ -152,7 +156,7 @@ public sealed class KubernetesManifestTests(KubernetesTree tree) : IClassFixture
             Assert.False(container.SecurityContext.AllowPrivilegeEscalation);
             Assert.Equal("true", pod.Metadata.Annotations["prometheus.io/scrape"]);
             Assert.Equal(TelemetryExtensions.MetricsPath, pod.Metadata.Annotations["prometheus.io/path"]);
-            Assert.Equal(Assert.Single(container.Ports, p => p.Name == HttpPort).ContainerPort.ToString(System.Globalization.CultureInfo.InvariantCulture),
+            Assert.Equal(Assert.Single(container.Ports, p => p.Name == ManagementPort.EndpointName).ContainerPort.ToString(System.Globalization.CultureInfo.InvariantCulture),
                 pod.Metadata.Annotations["prometheus.io/port"]);
         }
     }
@@ -272,7 +276,6 @@ public sealed class KubernetesManifestTests(KubernetesTree tree) : IClassFixture
     }
 
     private const string DevSecretsFile = "overlays/dev/" + KustomizeTree.SecretsFile;
-    private const string HttpPort = "http";
     private const string GrpcPort = "grpc";
     // GrpcHosting.PortSetting in ApiService.
     private const string GrpcPortSetting = "GRPC_PORT";

@@ -24,7 +24,9 @@ public sealed class KubernetesProbeTargetTests(HeraldAppFixture herald, Kubernet
             pod.Metadata.Annotations["prometheus.io/path"],
         ];
 
-        using var http = herald.App.CreateHttpClient(service);
+        // The probes and the scrape all knock on one port, named after the AppHost endpoint that serves it.
+        Assert.Equal(container.ReadinessProbe.HttpGet.Port.Value, container.LivenessProbe.HttpGet.Port.Value);
+        using var http = herald.App.CreateHttpClient(service, container.ReadinessProbe.HttpGet.Port.Value);
         foreach (var path in paths)
         {
             var response = await http.GetAsync(path);

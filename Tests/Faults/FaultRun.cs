@@ -83,7 +83,7 @@ public sealed class FaultRun
         _api.DefaultRequestHeaders.Authorization = new("Bearer", key);
         // Open the connections a burst needs now: a burst of sends (the stream catching up after this process stalled)
         // would otherwise open them mid-run, and their set-up is not the API's latency.
-        await Task.WhenAll(Enumerable.Range(0, WarmConnections).Select(async _ => (await _api.GetAsync("/healthz")).Dispose()));
+        await Task.WhenAll(Enumerable.Range(0, WarmConnections).Select(async _ => (await _api.GetAsync($"/api/v1/apps/{_application}/endpoints")).Dispose()));
     }
 
     private const int WarmConnections = 16;
@@ -177,7 +177,7 @@ public sealed class FaultRun
             {
                 // The API process itself (the orchestrator's proxy would answer for it while it restarts), found again
                 // only when it stops answering: finding it walks /proc, which is not the probe's time.
-                url ??= new Uri(HeraldAppFixture.InstanceUrl(HeraldAppFixture.ProcessOf((await _herald.CurrentStateAsync("api", stop)).ResourceId)!.Value), "/readyz");
+                url ??= new Uri(HeraldAppFixture.ManagementUrl(HeraldAppFixture.ProcessOf((await _herald.CurrentStateAsync("api", stop)).ResourceId)!.Value), "/readyz");
                 at = _clock.Elapsed;
                 using var response = await http.GetAsync(url, stop);
                 status = response.StatusCode;

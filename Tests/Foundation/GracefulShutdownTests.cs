@@ -32,7 +32,7 @@ public sealed class GracefulShutdownTests(HeraldAppFixture herald, Xunit.Abstrac
         using var stopWatching = CancellationTokenSource.CreateLinkedTokenSource(timeout.Token);
         var watching = herald.WatchLogsAsync(running.ResourceId, logs, stopWatching.Token);
         // This process's own port: the service's address balances across replicas, and the others stay ready.
-        using var http = new HttpClient { BaseAddress = HeraldAppFixture.InstanceUrl(pid), Timeout = TimeSpan.FromSeconds(2) };
+        using var http = new HttpClient { BaseAddress = HeraldAppFixture.ManagementUrl(pid), Timeout = TimeSpan.FromSeconds(2) };
 
         output.WriteLine($"{running.ResourceId}: pid {pid}, {http.BaseAddress}");
         var signalled = Stopwatch.StartNew();

@@ -154,8 +154,8 @@ public sealed class HeraldAppFixture : IAsyncLifetime
     public static int? ProcessOf(string resourceId) => HeraldProcesses.Service(resourceId);
 
     /// <summary>One process's own HTTP address, bypassing the orchestrator's proxy that balances across replicas.</summary>
-    public static Uri InstanceUrl(int pid) =>
-        HeraldProcesses.HttpAddress(pid) ?? throw new InvalidOperationException($"Process {pid} has no ASPNETCORE_URLS.");
+    public static Uri ManagementUrl(int pid) =>
+        HeraldProcesses.ManagementAddress(pid) ?? throw new InvalidOperationException($"Process {pid} has no ASPNETCORE_URLS.");
 
     /// <summary>The Processor's replicas once every one answers ready on its own port: instance id → process id.
     /// (Asked directly: right after a restart the orchestrator's snapshot can still show the old health.)</summary>
@@ -198,7 +198,7 @@ public sealed class HeraldAppFixture : IAsyncLifetime
     {
         try
         {
-            using var response = await http.GetAsync(new Uri(InstanceUrl(pid), "/readyz"), cancellationToken);
+            using var response = await http.GetAsync(new Uri(ManagementUrl(pid), "/readyz"), cancellationToken);
             return response.IsSuccessStatusCode;
         }
         catch (Exception exception) when (exception is HttpRequestException or IOException or InvalidOperationException
@@ -214,13 +214,12 @@ public sealed class HeraldAppFixture : IAsyncLifetime
         var processors = new List<PrometheusText>();
         foreach (var (_, pid) in await ProcessorInstancesAsync())
         {
-            using var http = new HttpClient { BaseAddress = InstanceUrl(pid) };
+            using var http = new HttpClient { BaseAddress = ManagementUrl(pid) };
             processors.Add(PrometheusText.Parse(await http.GetStringAsync("/metrics")));
         }
         return processors;
     }
 
-    /// <summary>A connection to Herald's database, for tests that check what was (or was not) stored.</summary>
     /// <summary>Writes a record to one of Herald's topics: as a service would when <paramref name="authenticateWith"/> is
     /// <see cref="Records"/>, as anyone else with access to Kafka could otherwise.</summary>
     public async Task ProduceAsync(string topic, string key, byte[] value, Herald.Secrets.RecordAuthenticator? authenticateWith)
@@ -235,6 +234,7 @@ public sealed class HeraldAppFixture : IAsyncLifetime
         await producer.ProduceAsync(topic, new Confluent.Kafka.Message<string, byte[]> { Key = key, Value = value, Headers = headers });
     }
 
+    /// <summary>A connection to Herald's database, for tests that check what was (or was not) stored.</summary>
     public async Task<Npgsql.NpgsqlConnection> OpenDatabaseAsync()
     {
         var connection = new Npgsql.NpgsqlConnection(await App.GetConnectionStringAsync("herald"));

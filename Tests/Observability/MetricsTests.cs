@@ -184,7 +184,7 @@ public sealed partial class MetricsTests(HeraldAppFixture herald, ITestOutputHel
 
     private async Task<PrometheusText> ScrapeApiAsync()
     {
-        using var http = herald.App.CreateHttpClient("api");
+        using var http = herald.App.CreateHttpClient("api", Herald.ServiceDefaults.Health.ManagementPort.EndpointName);
         return PrometheusText.Parse(await http.GetStringAsync("/metrics"));
     }
 

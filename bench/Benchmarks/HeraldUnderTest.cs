@@ -105,6 +105,13 @@ public sealed class HeraldUnderTest : IAsyncDisposable
     /// <summary>Another application, with a key of its own.</summary>
     public Task<BenchApplication> CreateApplicationAsync(string name) => CreateApplicationAsync(CurrentApi(), _adminKey, name);
 
+    /// <summary>The API process's management address (its /readyz) now, found as <see cref="CurrentApi"/> is.</summary>
+    public Uri CurrentApiManagement()
+    {
+        var api = CurrentApi();
+        lock (_apiGate) return HeraldProcesses.ManagementAddress(_api.Pid) ?? api;
+    }
+
     /// <summary>The API process's own address now. A restarted API is a new process, maybe on another port; it is looked
     /// for again (at most every 250 ms) once the known one has died. Until one is found, the last known address.</summary>
     public Uri CurrentApi()

@@ -37,14 +37,17 @@ public sealed class ServiceWorkload
         var timings = ServiceTimings.For(project, options);
         var environment = PodEnvironment.For(project, resolver, options.SecretName, timings.PodSettings());
         var ports = ServedPorts(project, container, resolver);
-        // The kubelet probes over HTTP/1.1, so never on a cleartext HTTP/2 port such as gRPC's.
-        var probed = ports.FirstOrDefault(p => p.Binding.Scheme == "http" && !p.Binding.IsCleartextHttp2)
+        // Probes and scrapes go to the management port; a project without one is probed on its first HTTP/1.1 port
+        // (the kubelet speaks HTTP/1.1, so never a cleartext HTTP/2 port such as gRPC's).
+        var probed = ports.FirstOrDefault(p => p.Binding.Name == ManagementPort.EndpointName)
+            ?? ports.FirstOrDefault(p => p.Binding.Scheme == "http" && !p.Binding.IsCleartextHttp2)
             ?? throw new DistributedApplicationException($"Project '{project.Name}' has no HTTP/1.1 binding to probe.");
 
         IKubernetesObject[] objects =
         [
             Deployment(project.Name, container, ports, probed, environment, timings, options),
-            Service(project.Name, ports),
+            // The management port is for the kubelet and Prometheus, which reach pods directly: no Service carries it.
+            Service(project.Name, [.. ports.Where(p => p.Binding.Name != ManagementPort.EndpointName)]),
             DisruptionBudget(project.Name),
         ];
         return new ServiceWorkload(project.Name, options, environment, objects);

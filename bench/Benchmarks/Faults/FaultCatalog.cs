@@ -196,7 +196,7 @@ public static class FaultCatalog
         var ready = 0;
         await UntilAsync(run, $"{instance} is ready", async () =>
         {
-            if (HeraldProcesses.Service(instance) is not { } pid || HeraldProcesses.HttpAddress(pid) is not { } url) return false;
+            if (HeraldProcesses.Service(instance) is not { } pid || HeraldProcesses.ManagementAddress(pid) is not { } url) return false;
             using var response = await http.GetAsync(new Uri(url, "/readyz"), run.CancellationToken);
             ready = pid;
             return response.IsSuccessStatusCode;

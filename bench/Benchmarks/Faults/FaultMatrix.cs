@@ -139,7 +139,7 @@ public static class FaultMatrix
             using var stopProbe = new CancellationTokenSource();
             try
             {
-                var probe = new ReadinessProbe(herald.CurrentApi).RunAsync(stopProbe.Token);
+                var probe = new ReadinessProbe(herald.CurrentApiManagement).RunAsync(stopProbe.Token);
                 var messages = new MessageStream(herald, applications, settings.Rate);
                 var stream = messages.RunAsync(stopStream.Token);
                 await Task.Delay(settings.Before, abort.Token);

@@ -20,6 +20,13 @@ public static class HeraldProcesses
     public static Uri? HttpAddress(int pid) =>
         ProcessTree.Environment(pid).TryGetValue("ASPNETCORE_URLS", out var urls) ? new Uri(urls.Split(';')[0]) : null;
 
+    /// <summary>Where the service process serves <c>/healthz</c>, <c>/readyz</c> and <c>/metrics</c>: its MANAGEMENT_PORT
+    /// on the host of its HTTP address (or that address, when it has no management port).</summary>
+    public static Uri? ManagementAddress(int pid) =>
+        HttpAddress(pid) is not { } http ? null
+        : ProcessTree.Environment(pid).TryGetValue("MANAGEMENT_PORT", out var port) ? new UriBuilder(http) { Port = int.Parse(port, System.Globalization.CultureInfo.InvariantCulture) }.Uri
+        : http;
+
     /// <summary>Every process of the PostgreSQL cluster serving <paramref name="dataDirectory"/>: the postmaster
     /// first, then its children (checkpointer, walwriter, autovacuum, one backend per connection). Empty when it is
     /// not running.</summary>
