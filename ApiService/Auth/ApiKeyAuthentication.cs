@@ -12,7 +12,8 @@ internal sealed class ApiKeyAuthenticationHandler(
     IOptionsMonitor<AuthenticationSchemeOptions> options,
     ILoggerFactory logger,
     UrlEncoder encoder,
-    ApiKeyDirectory keys) : AuthenticationHandler<AuthenticationSchemeOptions>(options, logger, encoder)
+    ApiKeyDirectory keys,
+    AuthenticationFailures failures) : AuthenticationHandler<AuthenticationSchemeOptions>(options, logger, encoder)
 {
     public const string SchemeName = "ApiKey";
 
@@ -20,20 +21,44 @@ internal sealed class ApiKeyAuthenticationHandler(
     {
         var header = Request.Headers.Authorization.ToString();
         if (string.IsNullOrEmpty(header)) return AuthenticateResult.NoResult();
-        if (!header.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase))
-            return AuthenticateResult.Fail("The Authorization header must be 'Bearer <api key>'.");
+        var address = Context.Connection.RemoteIpAddress;
+        var presented = header.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase) ? header["Bearer ".Length..].Trim() : null;
 
-        var caller = await keys.FindAsync(header["Bearer ".Length..].Trim(), Context.RequestAborted);
-        return caller is null
-            ? AuthenticateResult.Fail("The API key is not valid or has been revoked.")
-            : AuthenticateResult.Success(new AuthenticationTicket(caller.ToPrincipal(SchemeName), SchemeName));
+        // An address past its failures: keys this replica knows still work; anything that would need a lookup waits.
+        if (failures.RetryAfter(address) is { } retryAfter)
+        {
+            return presented is not null && keys.FindKnown(presented) is { } known
+                ? Success(known)
+                : AuthenticateResult.Fail(new TooManyFailures(retryAfter));
+        }
+
+        var caller = presented is null ? null : await keys.FindAsync(presented, Context.RequestAborted);
+        if (caller is not null) return Success(caller);
+        await failures.CountAsync(address);
+        return AuthenticateResult.Fail(presented is null
+            ? "The Authorization header must be 'Bearer <api key>'."
+            : "The API key is not valid or has been revoked.");
     }
 
-    protected override Task HandleChallengeAsync(AuthenticationProperties properties)
+    protected override async Task HandleChallengeAsync(AuthenticationProperties properties)
     {
+        if ((await HandleAuthenticateOnceSafeAsync()).Failure is TooManyFailures refused)
+        {
+            await ProblemResponses.WriteAsync(Context, new ApiError(ApiErrorKind.RateLimited,
+                "Too many failed authentications from this address; retry after the Retry-After delay.") { RetryAfter = refused.RetryAfter });
+            return;
+        }
         Response.Headers.WWWAuthenticate = "Bearer";
-        return ProblemResponses.WriteAsync(Context, new ApiError(ApiErrorKind.Unauthenticated,
+        await ProblemResponses.WriteAsync(Context, new ApiError(ApiErrorKind.Unauthenticated,
             "A valid API key is required: send 'Authorization: Bearer <api key>'."));
+    }
+
+    private static AuthenticateResult Success(Caller caller) =>
+        AuthenticateResult.Success(new AuthenticationTicket(caller.ToPrincipal(SchemeName), SchemeName));
+
+    private sealed class TooManyFailures(TimeSpan retryAfter) : Exception("Too many failed authentications from this address.")
+    {
+        public TimeSpan RetryAfter { get; } = retryAfter;
     }
 }
 
@@ -46,6 +71,7 @@ public static class ApiKeyAuthenticationExtensions
         builder.Services.AddOptions<MemoryCacheOptions>().Configure<IOptions<AuthOptions>>((cache, auth) => cache.SizeLimit = auth.Value.CacheEntries);
         builder.Services.AddSingleton<RefreshingCache>();
         builder.Services.AddSingleton<ApiKeyDirectory>();
+        builder.Services.AddSingleton<AuthenticationFailures>();
         builder.Services.AddAuthentication(ApiKeyAuthenticationHandler.SchemeName)
             .AddScheme<AuthenticationSchemeOptions, ApiKeyAuthenticationHandler>(ApiKeyAuthenticationHandler.SchemeName, null);
         builder.Services.AddAuthorization();

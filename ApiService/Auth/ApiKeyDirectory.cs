@@ -22,17 +22,25 @@ public sealed partial class ApiKeyDirectory(NpgsqlDataSource dataSource, Refresh
 
     public async ValueTask<Caller?> FindAsync(string presentedKey, CancellationToken cancellationToken)
     {
-        if (presentedKey.Length is 0 or > 512) return null;
-        var hash = Hash(presentedKey);
-        if (_adminKeyHash is not null && CryptographicOperations.FixedTimeEquals(hash, _adminKeyHash))
-        {
-            return new Caller(BootstrapAdminKeyId, null);
-        }
+        if (Known(presentedKey, out var hash) is { } caller) return caller;
         // Only something shaped like a key Herald issued can be one: anything else costs no lookup and no cache entry.
-        if (!IsIssuedKeyShape(presentedKey)) return null;
+        if (hash is null || !IsIssuedKeyShape(presentedKey)) return null;
 
         // Unknown keys are remembered too, so a stream of bad keys cannot keep the database busy.
         return await cache.GetAsync(CacheKey(hash), ct => LookUpAsync(hash, ct), options.Value.KeyCacheDuration, StaleFor, cancellationToken);
+    }
+
+    /// <summary>The caller when this replica already knows the key (the bootstrap admin key, or one it looked up
+    /// lately); null otherwise, without a lookup.</summary>
+    public Caller? FindKnown(string presentedKey) => Known(presentedKey, out _);
+
+    private Caller? Known(string presentedKey, out byte[]? hash)
+    {
+        hash = null;
+        if (presentedKey.Length is 0 or > 512) return null;
+        hash = Hash(presentedKey);
+        if (_adminKeyHash is not null && CryptographicOperations.FixedTimeEquals(hash, _adminKeyHash)) return new Caller(BootstrapAdminKeyId, null);
+        return cache.TryGet(CacheKey(hash), out Caller? known) ? known : null;
     }
 
     private async Task<Caller?> LookUpAsync(byte[] hash, CancellationToken cancellationToken)

@@ -15,4 +15,9 @@ public sealed class AuthOptions
     /// <summary>How many key lookups and application settings one API replica remembers at most (a few hundred bytes
     /// each). Past it, unknown keys are forgotten first.</summary>
     public int CacheEntries { get; set; } = 100_000;
+
+    /// <summary>Failed authentications one client address may have per second, counted across API replicas. Past it,
+    /// until the next second, that address gets 429 for any key this replica does not already know (keys in use keep
+    /// working). The address is the connection's peer: behind a proxy that hides clients, raise it. 0: no limit.</summary>
+    public int FailuresPerSecond { get; set; } = 10;
 }

@@ -23,6 +23,18 @@ public sealed class RefreshingCache(IMemoryCache cache, TimeProvider time, ILogg
         return value;
     }
 
+    /// <summary>The value remembered for <paramref name="key"/>, without loading it.</summary>
+    public bool TryGet<T>(string key, out T? value)
+    {
+        if (cache.TryGetValue(key, out Entry<T>? entry) && entry is not null)
+        {
+            value = entry.Value;
+            return true;
+        }
+        value = default;
+        return false;
+    }
+
     /// <summary>Forgets a value at once (a key revoked here; other replicas catch up within the fresh period).</summary>
     public void Remove(string key) => cache.Remove(key);
 
