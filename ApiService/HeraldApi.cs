@@ -10,6 +10,7 @@ using Herald.ApiService.Problems;
 using Herald.ApiService.RateLimiting;
 using Herald.ApiService.Retention;
 using Herald.ApiService.Telemetry;
+using Herald.ServiceDefaults.Redis;
 
 namespace Herald.ApiService;
 

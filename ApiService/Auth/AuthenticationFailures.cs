@@ -1,6 +1,6 @@
 using System.Collections.Concurrent;
 using System.Net;
-using Herald.ApiService.RateLimiting;
+using Herald.ServiceDefaults.Redis;
 using Microsoft.Extensions.Options;
 
 namespace Herald.ApiService.Auth;

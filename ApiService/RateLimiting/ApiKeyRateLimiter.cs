@@ -1,5 +1,6 @@
 using Herald.ApiService.Auth;
 using Herald.ApiService.Problems;
+using Herald.ServiceDefaults.Redis;
 using Microsoft.Extensions.Options;
 
 namespace Herald.ApiService.RateLimiting;

@@ -4,18 +4,21 @@ namespace Herald.Processor.Delivery;
 
 /// <summary>
 /// The concurrency budget of one Processor: a few requests at a time per endpoint, a bounded share per application,
-/// and a ceiling for all. A lane exists only while it has work, so memory follows activity, not the endpoint count.
+/// a bounded share per destination host (however many endpoints and tenants point at it), and a ceiling for all. A lane exists only while it has work, so memory follows activity, not the endpoint count.
 /// </summary>
 public sealed class DeliveryLanes(IOptions<DeliveryOptions> options)
 {
     private readonly Dictionary<string, Lane> _endpoints = new(StringComparer.Ordinal);
     private readonly Dictionary<string, Lane> _applications = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, Lane> _hosts = new(StringComparer.OrdinalIgnoreCase);
 
     public SemaphoreSlim All { get; } = new(options.Value.MaxConcurrency);
 
     public Lane EnterEndpoint(string endpointId) => Enter(_endpoints, endpointId, options.Value.EndpointConcurrency);
 
     public Lane EnterApplication(string applicationId) => Enter(_applications, applicationId, options.Value.ApplicationConcurrency);
+
+    public Lane EnterHost(string host) => Enter(_hosts, host, options.Value.HostConcurrency);
 
     private static Lane Enter(Dictionary<string, Lane> lanes, string key, int concurrency)
     {
@@ -27,7 +30,7 @@ public sealed class DeliveryLanes(IOptions<DeliveryOptions> options)
         }
     }
 
-    /// <summary>One endpoint's or application's slots. Dispose to leave it.</summary>
+    /// <summary>One endpoint's, application's or host's slots. Dispose to leave it.</summary>
     public sealed class Lane(Dictionary<string, Lane> owner, string key, int concurrency) : IDisposable
     {
         private double _averageSeconds;

@@ -36,6 +36,11 @@ public sealed class DeliveryOptions
     /// slot of <see cref="MaxConcurrency"/>.</summary>
     public int ApplicationConcurrency { get; set; } = 64;
 
+    /// <summary>Concurrent requests to one destination host (its name as the endpoint URL gives it), across one
+    /// Processor: however many endpoints, of however many applications, point at one third party, Herald cannot be
+    /// aimed at it with more than this per replica.</summary>
+    public int HostConcurrency { get; set; } = 64;
+
     public int MaxConcurrency { get; set; } = 256;
 
     /// <summary>A task that would wait longer than this for its endpoint (queue length × the endpoint's recent request

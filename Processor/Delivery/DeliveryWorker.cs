@@ -29,6 +29,7 @@ public sealed class DeliveryWorker(
     DeliveryLanes lanes,
     EndpointDirectory endpoints,
     EndpointGate gate,
+    RateLimitLeases applicationRates,
     WebhookSender sender,
     RetrySchedule schedule,
     DeliveryClaims claims,
@@ -116,7 +117,9 @@ public sealed class DeliveryWorker(
             }
 
             using var applicationLane = lanes.EnterApplication(task.ApplicationId);
+            using var hostLane = lanes.EnterHost(endpoint.Url.IdnHost);
             await applicationLane.Slots.WaitAsync();
+            await hostLane.Slots.WaitAsync();
             await lanes.All.WaitAsync();
             if (!ownership.TryBeginSend())
             {
@@ -162,6 +165,7 @@ public sealed class DeliveryWorker(
             void ReleaseSlots()
             {
                 lanes.All.Release();
+                hostLane.Slots.Release();
                 applicationLane.Slots.Release();
                 endpointLane.Slots.Release();
                 holdsSlots = false;
@@ -181,6 +185,13 @@ public sealed class DeliveryWorker(
 
     private async Task<Admission> AdmitAsync(EndpointTarget endpoint)
     {
+        // The application's deliveries per second across all its endpoints and every replica, before the endpoint's own.
+        while (endpoint.ApplicationRateLimit is > 0 and var applicationLimit
+               && await applicationRates.AcquireAsync(ApplicationRateKey(endpoint.ApplicationId), applicationLimit) is { } wait)
+        {
+            telemetry.Deferred(DeliveryTelemetry.DeferralReasons.ApplicationRateLimit);
+            await Task.Delay(wait, time);
+        }
         while (true)
         {
             var admission = await gate.AdmitAsync(endpoint);
@@ -189,6 +200,8 @@ public sealed class DeliveryWorker(
             await Task.Delay(admission.Wait);
         }
     }
+
+    private static string ApplicationRateKey(string applicationId) => "application-deliveries:" + applicationId;
 
     /// <summary>Reports the attempt to the breaker, decides what comes next, records both, and announces them.</summary>
     private async Task RecordAsync(DeliveryTask task, EndpointTarget endpoint, Attempt attempt, bool probe, long consumed, Progress progress)

@@ -11,8 +11,8 @@ using StandardWebhooks;
 
 namespace Herald.Processor.Delivery;
 
-/// <summary>An endpoint as delivery needs it: where, with which extra headers, signed with which secrets, and
-/// whether it still takes deliveries.</summary>
+/// <summary>An endpoint as delivery needs it: where, with which extra headers, signed with which secrets, whether it
+/// still takes deliveries, and the deliveries per second it (and its application, across all its endpoints) may get.</summary>
 public sealed record EndpointTarget(
     string Id,
     string ApplicationId,
@@ -20,7 +20,8 @@ public sealed record EndpointTarget(
     IReadOnlyList<string> Secrets,
     IReadOnlyDictionary<string, string> Headers,
     bool Disabled = false,
-    int? RateLimit = null)
+    int? RateLimit = null,
+    int? ApplicationRateLimit = null)
 {
     /// <summary>One signer per secret, made once per load rather than per attempt.</summary>
     public IReadOnlyList<StandardWebhook> Signers { get; } = [.. Secrets.Select(secret => new StandardWebhook(secret))];
@@ -122,8 +123,9 @@ public sealed class EndpointDirectory
             SELECT e.id, e.application_id, e.url, e.headers::text, e.disabled, e.rate_limit,
                    array(SELECT s.secret FROM endpoint_secrets s
                          WHERE s.endpoint_id = e.id AND (s.expires_at IS NULL OR s.expires_at > $2)
-                         ORDER BY s.created_at DESC)
-            FROM endpoints e WHERE e.id = $1
+                         ORDER BY s.created_at DESC),
+                   a.rate_limit
+            FROM endpoints e JOIN applications a ON a.id = e.application_id WHERE e.id = $1
             """);
         query.Parameters.Add(new() { Value = endpointId });
         query.Parameters.Add(new() { Value = _time.GetUtcNow() });
@@ -137,7 +139,8 @@ public sealed class EndpointDirectory
             [.. reader.GetFieldValue<string[]>(6).Select(secret => _sealer.Unseal(secret, SealedField.Secret(id)))],
             _sealer.UnsealHeaders(id, JsonSerializer.Deserialize<Dictionary<string, string>>(reader.GetString(3)) ?? []),
             reader.GetBoolean(4),
-            reader.IsDBNull(5) ? null : reader.GetInt32(5));
+            reader.IsDBNull(5) ? null : reader.GetInt32(5),
+            reader.IsDBNull(7) ? null : reader.GetInt32(7));
     }
 
     private sealed record Cached(long LoadedAt, Task<EndpointTarget?> Endpoint);

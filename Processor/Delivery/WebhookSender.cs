@@ -1,3 +1,4 @@
+using Herald.ServiceDefaults.Redis;
 using System.Diagnostics;
 using System.Net.Http.Headers;
 using Herald.Deliveries;
@@ -19,6 +20,7 @@ public static class WebhookDeliveryExtensions
         builder.Services.AddSingleton<RetrySchedule>();
         builder.Services.AddSingleton<EndpointDirectory>();
         builder.Services.AddSingleton<EndpointGate>();
+        builder.Services.AddSingleton<RateLimitLeases>();
         builder.Services.AddSingleton<DeliveryLanes>();
         builder.Services.AddSingleton<DeliveryClaims>();
         builder.Services.AddSingleton<DeliveryLedger>();

@@ -39,6 +39,7 @@ public sealed class DeliveryTelemetry
         public const string BreakerOpen = "breaker_open";
         public const string EndpointBacklog = "endpoint_backlog";
         public const string EndpointDisabled = "endpoint_disabled";
+        public const string ApplicationRateLimit = "application_rate_limit";
     }
 
     private readonly Counter<long> _attempts;
@@ -61,7 +62,7 @@ public sealed class DeliveryTelemetry
         _attempts = meter.CreateCounter<long>("herald.delivery.attempts", "{attempt}",
             "Delivery attempts by outcome (success, failed_retryable, failed_final, blocked, gone) and application.");
         _deferrals = meter.CreateCounter<long>("herald.delivery.deferrals", "{task}",
-            "Delivery tasks put back in PostgreSQL without an attempt, by reason (breaker_open, endpoint_backlog, endpoint_disabled).");
+            "Delivery tasks put back in PostgreSQL, or held back, without an attempt, by reason (breaker_open, endpoint_backlog, endpoint_disabled, application_rate_limit: held until the application's next second).");
         _skipped = meter.CreateCounter<long>("herald.delivery.tasks_skipped", "{task}",
             "Delivery tasks not sent because their attempt was already recorded (settled) or claimed by another Processor (claimed): redelivered or duplicate tasks.");
         _retries = meter.CreateCounter<long>("herald.delivery.retries_scheduled", "{retry}",
@@ -87,7 +88,7 @@ public sealed class DeliveryTelemetry
             "Endpoints the Processors disabled: 410 Gone, or failing without a success for Herald:Delivery:DisableAfter.");
 
         // Series with a fixed vocabulary exist from the start, so rate() and increase() see their first event.
-        foreach (var reason in (string[])[DeferralReasons.BreakerOpen, DeferralReasons.EndpointBacklog, DeferralReasons.EndpointDisabled])
+        foreach (var reason in (string[])[DeferralReasons.BreakerOpen, DeferralReasons.EndpointBacklog, DeferralReasons.EndpointDisabled, DeferralReasons.ApplicationRateLimit])
             _deferrals.Add(0, new KeyValuePair<string, object?>("reason", reason));
         _skipped.Add(0, new KeyValuePair<string, object?>("reason", "settled"));
         _skipped.Add(0, new KeyValuePair<string, object?>("reason", "claimed"));

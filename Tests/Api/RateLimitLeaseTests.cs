@@ -3,6 +3,7 @@ extern alias api;
 using System.Collections.Concurrent;
 using api::Herald.ApiService.RateLimiting;
 using Herald.ServiceDefaults.Health;
+using Herald.ServiceDefaults.Redis;
 using Herald.Tests.Infrastructure;
 using Microsoft.Extensions.Logging.Abstractions;
 

@@ -42,6 +42,10 @@ public sealed class HeraldAppFixture : IAsyncLifetime
     /// <summary>How long a Processor holds a due delivery it enqueued (its next_attempt_at meanwhile).</summary>
     public static readonly TimeSpan Lease = TimeSpan.FromSeconds(10);
 
+    /// <summary>Concurrent requests to one host per Processor replica: every test endpoint is on 127.0.0.1, and a test
+    /// can only see the cap bind when it is below what that test's endpoints would otherwise take.</summary>
+    public const int HostConcurrency = 12;
+
     /// <summary>Processor replicas the AppHost runs.</summary>
     public const int ProcessorReplicas = 2;
 
@@ -67,6 +71,7 @@ public sealed class HeraldAppFixture : IAsyncLifetime
             // Retries in seconds rather than hours, so tests can watch a schedule run out.
             $"--Herald:Delivery:Schedule={RetrySchedule}",
             $"--Herald:Delivery:Lease={Lease}",
+            $"--Herald:Delivery:HostConcurrency={HostConcurrency}",
             "--Herald:Delivery:CircuitBreaker:BreakDuration=00:00:03",
             $"--Herald:Delivery:DisableAfter={DisableAfter}",
             // Messages Kafka lost are swept within seconds rather than a minute.

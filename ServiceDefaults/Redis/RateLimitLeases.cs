@@ -1,12 +1,14 @@
 using System.Collections.Concurrent;
 using Herald.ServiceDefaults.Health;
+using Microsoft.Extensions.Logging;
 using StackExchange.Redis;
 
-namespace Herald.ApiService.RateLimiting;
+namespace Herald.ServiceDefaults.Redis;
 
 /// <summary>
-/// The per-API-key limit, a fixed one-second window counted in Redis so every API replica shares it — without a Redis
-/// round trip per request: a replica leases a block of the window's requests from Redis and admits from it locally.
+/// "At most N per second" for one key (an API key's requests, an address's failed authentications, an application's
+/// deliveries), a fixed one-second window counted in Redis so every replica shares it — without a Redis round trip per
+/// request: a replica leases a block of the window's requests from Redis and admits from it locally.
 /// <para>
 /// Bounds. Redis never leases more than the limit for one window in total, so the replicas together admit at most the
 /// limit per window: leasing adds no over-admission. What remains is the fixed window's own (a burst straddling a
