@@ -4,7 +4,7 @@ namespace Herald.ApiService.Deliveries;
 public sealed record DeliveryResponse(
     string MessageId,
     string EndpointId,
-    string Status,  // pending | succeeded | failed | paused
+    string Status,  // a DeliveryStatus: pending | succeeded | failed | paused
     int Attempts,
     DateTimeOffset? NextAttemptAt,
     string? LastError,

@@ -3,6 +3,7 @@ using Herald.ApiService.Auth;
 using Herald.ApiService.Http;
 using Herald.ApiService.Problems;
 using Herald.Database;
+using Herald.Deliveries;
 using Npgsql;
 
 namespace Herald.ApiService.Deliveries;
@@ -50,8 +51,8 @@ public sealed class DeliveryService(
         DeliveryResponse delivery;
         await using (var upsert = new NpgsqlCommand($"""
             INSERT INTO deliveries (message_id, endpoint_id, application_id, status, attempts, next_attempt_at, created_at, updated_at)
-            VALUES ($1, $2, $3, 'pending', 0, $4, $4, $4)
-            ON CONFLICT (message_id, endpoint_id) DO UPDATE SET status = 'pending', next_attempt_at = $4, updated_at = $4
+            VALUES ($1, $2, $3, '{DeliveryStatus.Pending}', 0, $4, $4, $4)
+            ON CONFLICT (message_id, endpoint_id) DO UPDATE SET status = '{DeliveryStatus.Pending}', next_attempt_at = $4, updated_at = $4
             RETURNING {Columns}
             """, connection, transaction))
         {
@@ -91,9 +92,9 @@ public sealed class DeliveryService(
         }
 
         int recovered;
-        await using (var recover = new NpgsqlCommand("""
-            UPDATE deliveries d SET status = 'pending', next_attempt_at = $3, updated_at = $3
-            WHERE d.application_id = $1 AND d.endpoint_id = $2 AND d.status = 'failed' AND d.updated_at >= $4
+        await using (var recover = new NpgsqlCommand($"""
+            UPDATE deliveries d SET status = '{DeliveryStatus.Pending}', next_attempt_at = $3, updated_at = $3
+            WHERE d.application_id = $1 AND d.endpoint_id = $2 AND d.status = '{DeliveryStatus.Failed}' AND d.updated_at >= $4
               AND EXISTS (SELECT 1 FROM messages m WHERE m.id = d.message_id AND m.payload IS NOT NULL)
             """, connection, transaction))
         {

@@ -1,5 +1,3 @@
-using Herald.Deliveries;
-using Herald.ServiceDefaults.Redis;
 using System.Text.Json;
 using Herald.ApiService.Applications;
 using Herald.ApiService.Auth;
@@ -7,8 +5,10 @@ using Herald.ApiService.EventTypes;
 using Herald.ApiService.Http;
 using Herald.ApiService.Problems;
 using Herald.Database;
+using Herald.Deliveries;
 using Herald.Messages;
 using Herald.Secrets;
+using Herald.ServiceDefaults.Redis;
 using Microsoft.Extensions.Options;
 using Npgsql;
 using NpgsqlTypes;
@@ -123,9 +123,9 @@ public sealed class EndpointService(
         {
             // While disabled, the engine parks deliveries as paused; re-enabling makes them due now, in the same
             // transaction, so no paused delivery is left behind by an enabled endpoint.
-            await using var resume = new NpgsqlCommand("""
-                UPDATE deliveries SET status = 'pending', next_attempt_at = $2, updated_at = $2
-                WHERE endpoint_id = $1 AND status = 'paused'
+            await using var resume = new NpgsqlCommand($"""
+                UPDATE deliveries SET status = '{DeliveryStatus.Pending}', next_attempt_at = $2, updated_at = $2
+                WHERE endpoint_id = $1 AND status = '{DeliveryStatus.Paused}'
                 """, connection, transaction);
             resume.Parameters.Add(new() { Value = endpointId });
             resume.Parameters.Add(new() { Value = now });

@@ -42,8 +42,8 @@ public sealed record DeliveryOutcome(
     string ApplicationId,
     string EventType,
     int Attempt,
-    string Status,          // succeeded | failed
-    string DeliveryStatus,  // pending (a retry is scheduled) | succeeded | failed (dead-lettered) | paused
+    string Status,          // an AttemptStatus: succeeded | failed
+    string DeliveryStatus,  // the delivery's after it: pending (a retry is scheduled) | succeeded | failed (dead-lettered) | paused
     int? HttpStatus,
     int LatencyMs,
     string? Error,

@@ -59,18 +59,18 @@ public sealed class DeliveryClaims : IAsyncDisposable
         await using var batch = new NpgsqlBatch(connection);
         // One row per task, in order: 0 claimed now; 1 claimed by another Processor (or by a copy of the same task in this
         // batch: a row is updated once), since claimed_at; 2 settled.
-        var claim = new NpgsqlBatchCommand("""
+        var claim = new NpgsqlBatchCommand($"""
             WITH wanted AS (
                 SELECT * FROM unnest($1::text[], $2::text[], $3::int[]) WITH ORDINALITY AS u(message_id, endpoint_id, attempt, n)),
             claimed AS (
                 UPDATE deliveries d SET claimed_attempt = w.attempt, claimed_at = $4
                 FROM wanted w
                 WHERE d.message_id = w.message_id AND d.endpoint_id = w.endpoint_id
-                  AND d.status = 'pending' AND d.attempts = w.attempt - 1
+                  AND d.status = '{DeliveryStatus.Pending}' AND d.attempts = w.attempt - 1
                   AND (d.claimed_attempt < w.attempt OR d.claimed_at < $5)
                 RETURNING w.n)
             SELECT CASE WHEN c.n IS NOT NULL THEN 0
-                        WHEN d.status = 'pending' AND d.attempts = w.attempt - 1 THEN 1
+                        WHEN d.status = '{DeliveryStatus.Pending}' AND d.attempts = w.attempt - 1 THEN 1
                         ELSE 2 END,
                    d.claimed_at
             FROM wanted w

@@ -94,7 +94,7 @@ public sealed class DeliveryLedger : IAsyncDisposable
             insert.Parameters.Add(new() { Value = recorded.Select(e => e.Task.ApplicationId).ToArray() });
             insert.Parameters.Add(new() { Value = recorded.Select(e => e.Task.MessageId).ToArray() });
             insert.Parameters.Add(new() { Value = recorded.Select(e => e.Task.EndpointId).ToArray() });
-            insert.Parameters.Add(new() { Value = recorded.Select(e => e.Attempt!.Succeeded ? "succeeded" : "failed").ToArray() });
+            insert.Parameters.Add(new() { Value = recorded.Select(e => AttemptStatus.Of(e.Attempt!.Succeeded)).ToArray() });
             insert.Parameters.Add(new() { Value = recorded.Select(e => e.Attempt!.HttpStatus).ToArray(), NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Integer });
             insert.Parameters.Add(new() { Value = recorded.Select(e => (int)e.Attempt!.Latency.TotalMilliseconds).ToArray() });
             insert.Parameters.Add(new() { Value = recorded.Select(e => e.Attempt!.ResponseBody).ToArray(), NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Text });
@@ -106,7 +106,7 @@ public sealed class DeliveryLedger : IAsyncDisposable
 
         // Only a pending delivery moves: a late duplicate task cannot undo a success, a dead letter or a pause. An entry
         // without an attempt moves only the attempt it was for, and only if no other Processor holds a live claim on it.
-        var update = new NpgsqlBatchCommand("""
+        var update = new NpgsqlBatchCommand($"""
             UPDATE deliveries d
             SET status = u.status,
                 attempts = GREATEST(d.attempts, u.attempts),
@@ -116,7 +116,7 @@ public sealed class DeliveryLedger : IAsyncDisposable
                 claimed_attempt = CASE WHEN u.claimed THEN GREATEST(d.attempts, u.attempts) ELSE d.claimed_attempt END
             FROM unnest($1::text[], $2::text[], $3::text[], $4::int[], $5::timestamptz[], $6::text[], $7::bool[], $8::timestamptz[], $9::bool[])
                 AS u(message_id, endpoint_id, status, attempts, next_attempt_at, error, attempted, at, claimed)
-            WHERE d.message_id = u.message_id AND d.endpoint_id = u.endpoint_id AND d.status = 'pending'
+            WHERE d.message_id = u.message_id AND d.endpoint_id = u.endpoint_id AND d.status = '{DeliveryStatus.Pending}'
               AND (u.attempted OR (d.attempts = u.attempts AND (u.claimed OR d.claimed_attempt <= d.attempts OR d.claimed_at < $10)))
             """);
         update.Parameters.Add(new() { Value = messageIds });

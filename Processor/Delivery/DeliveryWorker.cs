@@ -4,9 +4,9 @@ using Herald.Database;
 using Herald.Deliveries;
 using Herald.Messages;
 using Herald.Processor.Telemetry;
+using Herald.ServiceDefaults.Redis;
 using Microsoft.Extensions.Options;
 using Npgsql;
-using Herald.ServiceDefaults.Redis;
 
 namespace Herald.Processor.Delivery;
 
@@ -68,7 +68,7 @@ public sealed class DeliveryWorker(
         {
             logger.LogError(exception, "Delivery of {MessageId} to {EndpointId} failed unexpectedly; handing it back to be retried in {Delay}",
                 task.MessageId, task.EndpointId, HandBackDelay);
-            await ledger.RecordAsync(new LedgerEntry(task, DeliveryDecision.Pending, time.GetUtcNow() + HandBackDelay, Now(), HeldClaim: progress.Claimed));
+            await ledger.RecordAsync(new LedgerEntry(task, DeliveryStatus.Pending, time.GetUtcNow() + HandBackDelay, Now(), HeldClaim: progress.Claimed));
         }
     }
 
@@ -88,7 +88,7 @@ public sealed class DeliveryWorker(
             // A slow endpoint's backlog waits in PostgreSQL, not in this process's memory, until about when its turn comes.
             var deferral = TimeSpan.FromTicks(Math.Clamp(wait.Ticks, TimeSpan.FromSeconds(1).Ticks, TimeSpan.FromMinutes(5).Ticks));
             telemetry.Deferred(DeliveryTelemetry.DeferralReasons.EndpointBacklog);
-            await RecordAsync(progress, new LedgerEntry(task, DeliveryDecision.Pending, Jittered(time.GetUtcNow() + deferral), Now()));
+            await RecordAsync(progress, new LedgerEntry(task, DeliveryStatus.Pending, Jittered(time.GetUtcNow() + deferral), Now()));
             return default;
         }
 
@@ -103,7 +103,7 @@ public sealed class DeliveryWorker(
             if (endpoint.Disabled)
             {
                 telemetry.Deferred(DeliveryTelemetry.DeferralReasons.EndpointDisabled);
-                await RecordAsync(progress, new LedgerEntry(task, DeliveryDecision.Paused, null, Now()));
+                await RecordAsync(progress, new LedgerEntry(task, DeliveryStatus.Paused, null, Now()));
                 return default;
             }
 
@@ -112,7 +112,7 @@ public sealed class DeliveryWorker(
             {
                 // The breaker is open: defer, never drop, and let every other endpoint carry on.
                 telemetry.Deferred(DeliveryTelemetry.DeferralReasons.BreakerOpen);
-                await RecordAsync(progress, new LedgerEntry(task, DeliveryDecision.Pending, Jittered(time.GetUtcNow() + admission.Wait), Now()));
+                await RecordAsync(progress, new LedgerEntry(task, DeliveryStatus.Pending, Jittered(time.GetUtcNow() + admission.Wait), Now()));
                 return default;
             }
 
@@ -143,7 +143,7 @@ public sealed class DeliveryWorker(
                     // been taken over: give the attempt back rather than risk sending it twice.
                     if (Stopwatch.GetElapsedTime(claiming) > claims.Timeout - options.Value.RequestTimeout)
                     {
-                        await RecordAsync(progress, new LedgerEntry(task, DeliveryDecision.Pending, time.GetUtcNow(), Now(), HeldClaim: true));
+                        await RecordAsync(progress, new LedgerEntry(task, DeliveryStatus.Pending, time.GetUtcNow(), Now(), HeldClaim: true));
                         return default;
                     }
                     attempt = await sender.SendAsync(endpoint, task, CancellationToken.None);
@@ -213,14 +213,14 @@ public sealed class DeliveryWorker(
         await RecordAsync(progress, entry);
         if (probe) await gate.ReportProbeAsync(endpoint, attempt.Succeeded);
         else gate.Report(endpoint, attempt.Succeeded);
-        if (decision.Status == DeliveryDecision.Paused)
+        if (decision.Status == DeliveryStatus.Paused)
             await endpoints.DisableAsync(endpoint.Id, "The endpoint answered 410 Gone.", CancellationToken.None);
 
         telemetry.Attempted(task, attempt, decision, Stopwatch.GetElapsedTime(consumed), time.GetUtcNow());
         // Every attempt is in the ledger, the metrics and the live stream; the log keeps failures at Information.
         logger.Log(attempt.Succeeded ? LogLevel.Debug : LogLevel.Information,
             "Attempt {Attempt} of {MessageId} to {EndpointId}: {Outcome} {HttpStatus} in {LatencyMs} ms; delivery {DeliveryStatus}",
-            task.Attempt, task.MessageId, endpoint.Id, attempt.Succeeded ? "succeeded" : "failed", attempt.HttpStatus,
+            task.Attempt, task.MessageId, endpoint.Id, AttemptStatus.Of(attempt.Succeeded), attempt.HttpStatus,
             (int)attempt.Latency.TotalMilliseconds, decision.Status);
         Announce(entry);
         if (!attempt.Succeeded) await DisableIfFailingTooLongAsync(endpoint.Id);
@@ -230,7 +230,7 @@ public sealed class DeliveryWorker(
     {
         var attempt = entry.Attempt!;
         var outcome = new DeliveryOutcome(entry.AttemptId!, entry.Task.MessageId, entry.Task.EndpointId, entry.Task.ApplicationId,
-            entry.Task.EventType, entry.Task.Attempt, attempt.Succeeded ? "succeeded" : "failed", entry.Status, attempt.HttpStatus,
+            entry.Task.EventType, entry.Task.Attempt, AttemptStatus.Of(attempt.Succeeded), entry.Status, attempt.HttpStatus,
             (int)attempt.Latency.TotalMilliseconds, attempt.Error, entry.At, entry.NextAttemptAt);
         // Fire and forget: live outcomes are a view; the ledger is the record.
         notices.Publish(DeliveryOutcome.Channel, outcome.ToUtf8Bytes());
@@ -247,10 +247,10 @@ public sealed class DeliveryWorker(
         if (last != 0 && time.GetElapsedTime(last, now) < every) return;
         if (!_disableChecks.TryUpdate(endpointId, now, last)) return;
 
-        await using var query = dataSource.CreateCommand("""
+        await using var query = dataSource.CreateCommand($"""
             SELECT attempted_at FROM delivery_attempts
             WHERE endpoint_id = $1 AND id > COALESCE(
-                (SELECT id FROM delivery_attempts WHERE endpoint_id = $1 AND status = 'succeeded' ORDER BY attempted_at DESC LIMIT 1), '')
+                (SELECT id FROM delivery_attempts WHERE endpoint_id = $1 AND status = '{AttemptStatus.Succeeded}' ORDER BY attempted_at DESC LIMIT 1), '')
             ORDER BY id LIMIT 1
             """);
         query.Parameters.Add(new() { Value = endpointId });

@@ -1,17 +1,13 @@
 using System.Globalization;
 using System.Net;
+using Herald.Deliveries;
 using Microsoft.Extensions.Options;
 
 namespace Herald.Processor.Delivery;
 
-/// <summary>What an attempt's outcome means for its delivery.</summary>
-public sealed record DeliveryDecision(string Status, DateTimeOffset? NextAttemptAt)
-{
-    public const string Pending = "pending";
-    public const string Succeeded = "succeeded";
-    public const string Failed = "failed";
-    public const string Paused = "paused";
-}
+/// <summary>What an attempt's outcome means for its delivery: its next <see cref="DeliveryStatus"/>, and when the next
+/// attempt is due.</summary>
+public sealed record DeliveryDecision(string Status, DateTimeOffset? NextAttemptAt);
 
 /// <summary>The retry schedule: when the next attempt is due after a failed one, or that there is none.</summary>
 public sealed class RetrySchedule
@@ -37,11 +33,11 @@ public sealed class RetrySchedule
     /// <param name="attempt">The attempt that just finished, 1-based.</param>
     public DeliveryDecision Decide(int attempt, Attempt outcome, DateTimeOffset now, Random? random = null)
     {
-        if (outcome.Succeeded) return new(DeliveryDecision.Succeeded, null);
+        if (outcome.Succeeded) return new(DeliveryStatus.Succeeded, null);
         // 410 Gone: the receiver says the endpoint is gone for good; it is disabled and its deliveries wait.
-        if (outcome.HttpStatus == (int)HttpStatusCode.Gone) return new(DeliveryDecision.Paused, null);
-        if (attempt >= _delays.Count) return new(DeliveryDecision.Failed, null);
-        return new(DeliveryDecision.Pending, now + DelayAfter(attempt, outcome, random ?? Random.Shared));
+        if (outcome.HttpStatus == (int)HttpStatusCode.Gone) return new(DeliveryStatus.Paused, null);
+        if (attempt >= _delays.Count) return new(DeliveryStatus.Failed, null);
+        return new(DeliveryStatus.Pending, now + DelayAfter(attempt, outcome, random ?? Random.Shared));
     }
 
     private TimeSpan DelayAfter(int attempt, Attempt outcome, Random random)

@@ -45,7 +45,7 @@ public sealed class TaskQueue(IProducer<string, byte[]> producer, RecordAuthenti
         {
             logger.LogWarning("{Failed} of {Count} delivery tasks were not acknowledged by Kafka; they are due again in PostgreSQL", lost.Count, results.Length);
             var now = Database.DatabaseTime.Now(time);
-            await Task.WhenAll(lost.Select(task => ledger.RecordAsync(new LedgerEntry(task, DeliveryDecision.Pending, now, now))));
+            await Task.WhenAll(lost.Select(task => ledger.RecordAsync(new LedgerEntry(task, DeliveryStatus.Pending, now, now))));
         }
         return results.Length - lost.Count;
     }

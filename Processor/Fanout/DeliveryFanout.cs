@@ -46,10 +46,10 @@ public sealed class DeliveryFanout(
         var tasks = new List<DeliveryTask>();
         var created = 0;
         var fannedOut = new HashSet<string>(StringComparer.Ordinal);
-        await using var insert = dataSource.CreateCommand("""
+        await using var insert = dataSource.CreateCommand($"""
             INSERT INTO deliveries (message_id, endpoint_id, application_id, status, attempts, next_attempt_at, created_at, updated_at)
             SELECT m.id, e.id, e.application_id,
-                   CASE WHEN e.disabled THEN 'paused' ELSE 'pending' END, 0,
+                   CASE WHEN e.disabled THEN '{DeliveryStatus.Paused}' ELSE '{DeliveryStatus.Pending}' END, 0,
                    CASE WHEN e.disabled THEN NULL ELSE $4::timestamptz END, $5, $5
             FROM unnest($1::text[], $2::text[], $3::text[]) AS m(id, application_id, event_type)
             JOIN messages stored ON stored.id = m.id
@@ -70,7 +70,7 @@ public sealed class DeliveryFanout(
             {
                 created++;
                 fannedOut.Add(reader.GetString(0));
-                if (reader.GetString(2) == DeliveryDecision.Pending) tasks.Add(FirstAttempt(reader.GetString(0), reader.GetString(1)));
+                if (reader.GetString(2) == DeliveryStatus.Pending) tasks.Add(FirstAttempt(reader.GetString(0), reader.GetString(1)));
             }
         }
 
@@ -79,7 +79,7 @@ public sealed class DeliveryFanout(
         if (again.Length > 0)
         {
             await using var unattempted = dataSource.CreateCommand(
-                "SELECT message_id, endpoint_id FROM deliveries WHERE message_id = ANY($1) AND status = 'pending' AND attempts = 0");
+                $"SELECT message_id, endpoint_id FROM deliveries WHERE message_id = ANY($1) AND status = '{DeliveryStatus.Pending}' AND attempts = 0");
             unattempted.Parameters.Add(new() { Value = again });
             await using var reader = await unattempted.ExecuteReaderAsync();
             while (await reader.ReadAsync()) tasks.Add(FirstAttempt(reader.GetString(0), reader.GetString(1)));

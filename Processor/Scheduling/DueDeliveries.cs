@@ -29,10 +29,10 @@ internal sealed class DueDeliveries(
         var now = DatabaseTime.Now(time);
         var tasks = new List<DeliveryTask>();
         var expired = new List<(string MessageId, string EndpointId)>();
-        await using (var claim = dataSource.CreateCommand("""
+        await using (var claim = dataSource.CreateCommand($"""
             WITH due AS (
                 SELECT message_id, endpoint_id FROM deliveries
-                WHERE status = 'pending' AND next_attempt_at <= $1
+                WHERE status = '{DeliveryStatus.Pending}' AND next_attempt_at <= $1
                   -- A Processor that claimed the attempt is still sending it; a stale claim is released here.
                   AND (claimed_attempt <= attempts OR claimed_at < $4)
                 ORDER BY next_attempt_at
@@ -76,8 +76,8 @@ internal sealed class DueDeliveries(
     // The payload is gone (retention): there is nothing left to send.
     private async Task DeadLetterAsync(IReadOnlyList<(string MessageId, string EndpointId)> expired, DateTimeOffset now, CancellationToken cancellationToken)
     {
-        await using var update = dataSource.CreateCommand("""
-            UPDATE deliveries d SET status = 'failed', next_attempt_at = NULL, last_error = 'payload expired (retention)', updated_at = $3
+        await using var update = dataSource.CreateCommand($"""
+            UPDATE deliveries d SET status = '{DeliveryStatus.Failed}', next_attempt_at = NULL, last_error = 'payload expired (retention)', updated_at = $3
             FROM unnest($1::text[], $2::text[]) AS u(message_id, endpoint_id)
             WHERE d.message_id = u.message_id AND d.endpoint_id = u.endpoint_id
             """);

@@ -1,5 +1,6 @@
 using System.Diagnostics.Metrics;
 using Herald.Database;
+using Herald.Deliveries;
 using Npgsql;
 using StackExchange.Redis;
 
@@ -85,7 +86,7 @@ internal sealed class BacklogSampler : BackgroundService
     private async Task<long> CountDueAsync(CancellationToken cancellationToken)
     {
         // The scheduler's own predicate (and index): claimed rows have been leased into the future.
-        await using var query = _dataSource.CreateCommand("SELECT count(*) FROM deliveries WHERE status = 'pending' AND next_attempt_at <= $1");
+        await using var query = _dataSource.CreateCommand($"SELECT count(*) FROM deliveries WHERE status = '{DeliveryStatus.Pending}' AND next_attempt_at <= $1");
         query.Parameters.Add(new() { Value = DatabaseTime.Now(_time) });
         return (long)(await query.ExecuteScalarAsync(cancellationToken))!;
     }

@@ -1,7 +1,7 @@
-using Herald.Kafka;
-using System.Diagnostics;
 using System.Diagnostics.Metrics;
+using System.Diagnostics;
 using Herald.Deliveries;
+using Herald.Kafka;
 using Herald.Processor.Delivery;
 using Herald.ServiceDefaults.Telemetry;
 
@@ -134,7 +134,7 @@ public sealed class DeliveryTelemetry
                 new KeyValuePair<string, object?>("retried", task.Attempt > 1 ? "true" : "false"));
         }
         _consumeToDeliver.Record(sinceConsumed.TotalSeconds);
-        if (decision.Status == DeliveryDecision.Pending)
+        if (decision.Status == DeliveryStatus.Pending)
         {
             var asked = attempt.RetryAfter is not null && attempt.HttpStatus is 429 or 503;
             _retries.Add(1, new KeyValuePair<string, object?>("reason", asked ? "retry_after" : "failure"));
@@ -176,8 +176,8 @@ public sealed class DeliveryTelemetry
     {
         { Succeeded: true } => Outcomes.Success,
         { Error: AttemptError.SsrfBlocked } => Outcomes.Blocked,
-        _ when decision.Status == DeliveryDecision.Paused => Outcomes.Gone,
-        _ when decision.Status == DeliveryDecision.Failed => Outcomes.FailedFinal,
+        _ when decision.Status == DeliveryStatus.Paused => Outcomes.Gone,
+        _ when decision.Status == DeliveryStatus.Failed => Outcomes.FailedFinal,
         _ => Outcomes.FailedRetryable,
     };
 }
