@@ -29,7 +29,7 @@ public sealed class DeliveryWorker(
     DeliveryLanes lanes,
     EndpointDirectory endpoints,
     EndpointGate gate,
-    RateLimitLeases applicationRates,
+    RateLimitLeases rates,
     WebhookSender sender,
     RetrySchedule schedule,
     DeliveryClaims claims,
@@ -185,21 +185,25 @@ public sealed class DeliveryWorker(
 
     private async Task<Admission> AdmitAsync(EndpointTarget endpoint)
     {
-        // The application's deliveries per second across all its endpoints and every replica, before the endpoint's own.
-        while (endpoint.ApplicationRateLimit is > 0 and var applicationLimit
-               && await applicationRates.AcquireAsync(ApplicationRateKey(endpoint.ApplicationId), applicationLimit) is { } wait)
+        // The application's deliveries per second, across all its endpoints and every replica, come first.
+        await WithinRateAsync(ApplicationRateKey(endpoint.ApplicationId), endpoint.ApplicationRateLimit, DeliveryTelemetry.DeferralReasons.ApplicationRateLimit);
+        var admission = await gate.AdmitAsync(endpoint);
+        // Over the endpoint's rate: wait in its own lane for the next second; no other endpoint notices.
+        if (admission.Allowed) await WithinRateAsync(EndpointRateKey(endpoint.Id), endpoint.RateLimit, reason: null);
+        return admission;
+    }
+
+    /// <summary>Waits until the key's per-second count (shared by every replica through Redis) admits one more.</summary>
+    private async Task WithinRateAsync(string key, int? limit, string? reason)
+    {
+        while (limit is > 0 && await rates.AcquireAsync(key, limit.Value) is { } wait)
         {
-            telemetry.Deferred(DeliveryTelemetry.DeferralReasons.ApplicationRateLimit);
+            if (reason is not null) telemetry.Deferred(reason);
             await Task.Delay(wait, time);
         }
-        while (true)
-        {
-            var admission = await gate.AdmitAsync(endpoint);
-            // Over the endpoint's rate: wait in its own lane for the next second; no other endpoint notices.
-            if (admission.Kind != AdmissionKind.RateLimited) return admission;
-            await Task.Delay(admission.Wait);
-        }
     }
+
+    private static string EndpointRateKey(string endpointId) => "endpoint-deliveries:" + endpointId;
 
     private static string ApplicationRateKey(string applicationId) => "application-deliveries:" + applicationId;
 

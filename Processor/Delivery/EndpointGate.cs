@@ -18,28 +18,24 @@ public enum AdmissionKind
     BreakerOpen,
     /// <summary>The breaker is half-open and this attempt is its one probe.</summary>
     Probe,
-    /// <summary>The endpoint's deliveries/s are used up: try again after <see cref="Admission.Wait"/>.</summary>
-    RateLimited,
 }
 
 /// <summary>
-/// The per-endpoint circuit breaker and rate limit, kept in Redis so every Processor replica shares them, without a
-/// Redis round trip per attempt:
+/// The per-endpoint circuit breaker, kept in Redis so every Processor replica shares it, without a Redis round trip per
+/// attempt (an endpoint's rate limit is a <see cref="Herald.ServiceDefaults.Redis.RateLimitLeases"/> count, like the
+/// application's):
 /// <list type="bullet">
 /// <item>Outcomes are counted locally and added to the endpoint's window every <see cref="FlushEvery"/>, for all
 /// endpoints in one pipeline; each reply carries the breaker's state, so a replica that is sending to an endpoint
 /// hears of a breaker another replica opened within that interval.</item>
 /// <item>What a replica last heard of a breaker decides admission for <see cref="TrustFor"/>; after that, or once an
 /// open breaker's time is up (a probe is due), it asks Redis again.</item>
-/// <item>The rate limit is leased: one call takes a block of the current second's deliveries (one delivery a block
-/// for limits up to 10/s, so small limits stay exact). Leases never exceed the limit; a replica's unused block only
-/// lowers that second's total.</item>
 /// </list>
-/// Losing Redis state (a flush) only closes breakers and resets limits; what is due lives in PostgreSQL.
+/// Losing Redis state (a flush) only closes breakers; what is due lives in PostgreSQL.
 /// <para>
 /// Without Redis (unreachable, or no answer within <see cref="RedisTimeout"/>) the replica decides alone, from the
 /// outcomes it has seen itself, until the Redis dependency answers again: the same breaker thresholds over its own
-/// window, and the full rate limit. An endpoint's tasks all travel on one partition of <c>herald.deliveries</c> (keyed
+/// window. An endpoint's tasks all travel on one partition of <c>herald.deliveries</c> (keyed
 /// by endpoint), so one replica sends to it at a time and its own count is the endpoint's, except while partitions
 /// move. Shared state resumes where Redis left it (a restarted, empty Redis: breakers closed, windows empty).
 /// </para>
@@ -53,26 +49,17 @@ public sealed class EndpointGate : IAsyncDisposable
     /// attempt never waits longer than this on it.</summary>
     public static readonly TimeSpan RedisTimeout = TimeSpan.FromMilliseconds(250);
 
-    // Returns {kind, wait ms, deliveries leased (this one included)}. ARGV: now (ms), limit/s (0 = none), block, probe timeout.
+    // Returns {kind, wait ms}. ARGV: now (ms), probe timeout.
     private static readonly LuaScript Admit = LuaScript.Prepare("""
         local now = tonumber(@now)
         local breaker = redis.call('HMGET', @breaker, 'state', 'until')
         if breaker[1] then
           local untilMs = tonumber(breaker[2])
-          if now < untilMs then return {1, untilMs - now, 0} end
+          if now < untilMs then return {1, untilMs - now} end
           redis.call('HSET', @breaker, 'state', 'half', 'until', now + tonumber(@probeTimeout))
-          return {2, 0, 1}
+          return {2, 0}
         end
-        local limit = tonumber(@limit)
-        if limit > 0 then
-          local block = tonumber(@block)
-          local used = redis.call('INCRBY', @rate, block)
-          if used == block then redis.call('PEXPIRE', @rate, 2000) end
-          local before = used - block
-          if before >= limit then return {3, 1000 - (now % 1000), 0} end
-          return {0, 0, math.min(block, limit - before)}
-        end
-        return {0, 0, 0}
+        return {0, 0}
         """);
 
     // Adds outcomes counted since the last flush to the window and opens the breaker when the window says so.
@@ -130,21 +117,13 @@ public sealed class EndpointGate : IAsyncDisposable
     {
         var state = StateOf(endpoint.Id);
         var now = _time.GetUtcNow().ToUnixTimeMilliseconds();
-        if (!_redisDependency.IsAvailable) return ValueTask.FromResult(AdmitLocally(endpoint, state, now));
+        if (!_redisDependency.IsAvailable) return ValueTask.FromResult(AdmitLocally(state, now));
         lock (state)
         {
             if (now - state.HeardAt < TrustFor.TotalMilliseconds)
             {
                 if (state.OpenUntil > now) return ValueTask.FromResult(new Admission(AdmissionKind.BreakerOpen, TimeSpan.FromMilliseconds(state.OpenUntil - now)));
-                if (state.OpenUntil == 0)
-                {
-                    if (endpoint.RateLimit is not > 0) return ValueTask.FromResult(new Admission(AdmissionKind.Allowed, TimeSpan.Zero));
-                    if (state.LeaseSecond == now / 1000 && state.Leased > 0)
-                    {
-                        state.Leased--;
-                        return ValueTask.FromResult(new Admission(AdmissionKind.Allowed, TimeSpan.Zero));
-                    }
-                }
+                if (state.OpenUntil == 0) return ValueTask.FromResult(new Admission(AdmissionKind.Allowed, TimeSpan.Zero));
             }
         }
         return new ValueTask<Admission>(AdmitRemotelyAsync(endpoint, state, now));
@@ -221,8 +200,8 @@ public sealed class EndpointGate : IAsyncDisposable
             endpoint.Id, succeeded ? "closed" : "opened");
     }
 
-    /// <summary>The decision without Redis: this replica's own breaker and a local count of the rate limit.</summary>
-    private Admission AdmitLocally(EndpointTarget endpoint, EndpointState state, long now)
+    /// <summary>The decision without Redis: this replica's own breaker.</summary>
+    private Admission AdmitLocally(EndpointState state, long now)
     {
         lock (state)
         {
@@ -232,12 +211,6 @@ public sealed class EndpointGate : IAsyncDisposable
                 // The break is over: this attempt is the probe; the others wait for its outcome (or its timeout).
                 (state.LocalOpenUntil, state.LocalProbe) = (now + ProbeTimeout, true);
                 return new Admission(AdmissionKind.Probe, TimeSpan.Zero);
-            }
-            if (endpoint.RateLimit is > 0 and var limit)
-            {
-                if (state.LocalRateSecond != now / 1000) (state.LocalRateSecond, state.LocalRateUsed) = (now / 1000, 0);
-                if (state.LocalRateUsed >= limit) return new Admission(AdmissionKind.RateLimited, TimeSpan.FromMilliseconds(1000 - now % 1000));
-                state.LocalRateUsed++;
             }
             return new Admission(AdmissionKind.Allowed, TimeSpan.Zero);
         }
@@ -251,7 +224,6 @@ public sealed class EndpointGate : IAsyncDisposable
 
     private async Task<Admission> AdmitRemotelyAsync(EndpointTarget endpoint, EndpointState state, long now)
     {
-        var limit = endpoint.RateLimit ?? 0;
         var probeTimeout = ProbeTimeout;
         RedisResult[] result;
         try
@@ -259,19 +231,16 @@ public sealed class EndpointGate : IAsyncDisposable
             result = (RedisResult[])(await _redis.GetDatabase().ScriptEvaluateAsync(Admit, new
             {
                 breaker = BreakerKey(endpoint.Id),
-                rate = (RedisKey)$"herald:endpoint:{{{endpoint.Id}}}:rate:{now / 1000}",
                 now,
-                limit,
-                block = Math.Clamp(limit / 10, 1, 100),
                 probeTimeout,
             }).WaitAsync(RedisTimeout))!;
         }
         catch (Exception exception) when (exception is RedisException or TimeoutException)
         {
             _redisDependency.ReportFailure(exception.Message);
-            _logger.LogWarning("Circuit breaker and rate limit of endpoint {EndpointId} decided by this replica alone while Redis is unavailable: {Reason}",
+            _logger.LogWarning("Circuit breaker of endpoint {EndpointId} decided by this replica alone while Redis is unavailable: {Reason}",
                 endpoint.Id, exception.Message);
-            return AdmitLocally(endpoint, state, now);
+            return AdmitLocally(state, now);
         }
         var admission = new Admission((AdmissionKind)(int)result[0], TimeSpan.FromMilliseconds((long)result[1]));
         lock (state)
@@ -284,7 +253,6 @@ public sealed class EndpointGate : IAsyncDisposable
                 AdmissionKind.Probe => now + probeTimeout,
                 _ => 0,
             };
-            if (admission.Kind == AdmissionKind.Allowed && limit > 0) (state.LeaseSecond, state.Leased) = (now / 1000, (int)result[2] - 1);
         }
         return admission;
     }
@@ -408,8 +376,6 @@ public sealed class EndpointGate : IAsyncDisposable
         public long HeardAt { get; set; } = Never;
         /// <summary>Unix ms until which the breaker keeps attempts out; 0 = closed.</summary>
         public long OpenUntil { get; set; }
-        public long LeaseSecond { get; set; }
-        public int Leased { get; set; }
         public int Succeeded { get; set; }
         public int Failed { get; set; }
 
@@ -420,7 +386,5 @@ public sealed class EndpointGate : IAsyncDisposable
         /// <summary>Unix ms until which the local breaker keeps attempts out (then one probe); 0 = closed.</summary>
         public long LocalOpenUntil { get; set; }
         public bool LocalProbe { get; set; }
-        public long LocalRateSecond { get; set; }
-        public int LocalRateUsed { get; set; }
     }
 }

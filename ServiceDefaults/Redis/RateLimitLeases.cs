@@ -7,7 +7,7 @@ namespace Herald.ServiceDefaults.Redis;
 
 /// <summary>
 /// "At most N per second" for one key (an API key's requests, an address's failed authentications, an application's
-/// deliveries), a fixed one-second window counted in Redis so every replica shares it — without a Redis round trip per
+/// or an endpoint's deliveries), a fixed one-second window counted in Redis so every replica shares it — without a Redis round trip per
 /// request: a replica leases a block of the window's requests from Redis and admits from it locally.
 /// <para>
 /// Bounds. Redis never leases more than the limit for one window in total, so the replicas together admit at most the
