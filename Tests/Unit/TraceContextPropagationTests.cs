@@ -28,7 +28,7 @@ public sealed class TraceContextPropagationTests
         ActivitySource.AddActivityListener(listener);
         using var server = new CapturingServer();
         var options = new DeliveryOptions { PropagateTraceContext = propagate };
-        using var client = new HttpClient(WebhookDeliveryExtensions.CreateHandler(new DestinationConnector(DestinationPolicy.FromSettings(["127.0.0.0/8"])), options));
+        using var client = new HttpClient(DeliveryHosting.CreateHandler(new DestinationConnector(DestinationPolicy.FromSettings(["127.0.0.0/8"])), options));
 
         using (var parent = Source.StartActivity("deliver"))
         {
