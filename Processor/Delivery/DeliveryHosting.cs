@@ -25,7 +25,7 @@ public static class DeliveryHosting
         builder.Services.AddSingleton<DeliveryClaims>();
         builder.Services.AddSingleton<DeliveryLedger>();
         builder.Services.AddSingleton<DeliveryWorker>();
-        builder.Services.AddSingleton<TaskQueue>();
+        builder.Services.AddSingleton<DeliveryTaskPublisher>();
         builder.Services.AddDestinationGuard();
         // Not a client from IHttpClientFactory: the service defaults add service discovery (which would resolve a
         // customer's URL against Herald's own services), a resilience pipeline (retries hidden from Herald's schedule)

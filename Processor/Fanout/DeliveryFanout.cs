@@ -17,7 +17,7 @@ namespace Herald.Processor.Fanout;
 /// </summary>
 public sealed class DeliveryFanout(
     Npgsql.NpgsqlDataSource dataSource,
-    TaskQueue queue,
+    DeliveryTaskPublisher publisher,
     IOptions<DeliveryOptions> options,
     DeliveryTelemetry telemetry,
     TimeProvider time)
@@ -29,7 +29,7 @@ public sealed class DeliveryFanout(
     {
         var (created, enqueue) = await InsertDeliveriesAsync(messages);
         var tasks = enqueue.Select(task => task with { TraceParent = traces.GetValueOrDefault(task.MessageId) }).ToList();
-        await queue.EnqueueAsync(tasks);
+        await publisher.PublishAsync(tasks);
         telemetry.FannedOut(messages.Count, created);
         return tasks;
     }

@@ -14,7 +14,7 @@ namespace Herald.Processor.Scheduling;
 /// </summary>
 internal sealed class DueDeliveries(
     NpgsqlDataSource dataSource,
-    TaskQueue queue,
+    DeliveryTaskPublisher publisher,
     DeliveryClaims claims,
     IOptions<DeliveryOptions> options,
     TimeProvider time,
@@ -68,7 +68,7 @@ internal sealed class DueDeliveries(
         }
 
         if (expired.Count > 0) await DeadLetterAsync(expired, now, cancellationToken);
-        await queue.EnqueueAsync(tasks);
+        await publisher.PublishAsync(tasks);
         if (tasks.Count > 0) logger.LogDebug("Enqueued {Count} due deliveries", tasks.Count);
         return tasks.Count + expired.Count;
     }

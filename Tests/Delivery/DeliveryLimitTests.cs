@@ -6,7 +6,7 @@ namespace Herald.Tests.Delivery;
 /// <summary>An endpoint's rate limit and its application's (deliveries/s) hold across both Processor replicas, the
 /// requests to one host are capped however many endpoints point at it, and nothing is dropped.</summary>
 [Collection(HeraldAppCollection.Name)]
-public sealed class RateLimitTests(HeraldAppFixture herald, ITestOutputHelper output)
+public sealed class DeliveryLimitTests(HeraldAppFixture herald, ITestOutputHelper output)
 {
     [Fact]
     public async Task An_endpoint_limited_to_4_per_second_gets_at_most_4_in_any_second_and_every_message()

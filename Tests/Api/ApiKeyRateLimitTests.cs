@@ -4,7 +4,7 @@ using Herald.Tests.Infrastructure;
 namespace Herald.Tests.Api;
 
 [Collection(HeraldAppCollection.Name)]
-public sealed class RateLimitTests(HeraldAppFixture herald)
+public sealed class ApiKeyRateLimitTests(HeraldAppFixture herald)
 {
     [Fact]
     public async Task A_key_over_its_limit_gets_429_with_retry_after_while_other_keys_are_unaffected()

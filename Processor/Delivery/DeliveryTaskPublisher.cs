@@ -8,12 +8,12 @@ using Herald.ServiceDefaults.Telemetry;
 
 namespace Herald.Processor.Delivery;
 
-/// <summary>Enqueues delivery tasks on <c>herald.deliveries</c>, keyed by endpoint, and waits for the brokers' acks.</summary>
-public sealed class TaskQueue(IProducer<string, byte[]> producer, RecordAuthenticator records, DeliveryLedger ledger, TimeProvider time, ILogger<TaskQueue> logger)
+/// <summary>Publishes delivery tasks on <c>herald.deliveries</c>, authenticated as Herald's and keyed by endpoint, and waits for the brokers' acks.</summary>
+public sealed class DeliveryTaskPublisher(IProducer<string, byte[]> producer, RecordAuthenticator records, DeliveryLedger ledger, TimeProvider time, ILogger<DeliveryTaskPublisher> logger)
 {
     /// <summary>Returns how many were acknowledged. One that was not is made due at once in PostgreSQL, where the
     /// scheduler finds it, rather than waiting out its lease: a failure here delays a delivery but never loses it.</summary>
-    public async Task<int> EnqueueAsync(IReadOnlyList<DeliveryTask> tasks)
+    public async Task<int> PublishAsync(IReadOnlyList<DeliveryTask> tasks)
     {
         if (tasks.Count == 0) return 0;
         var acks = new List<Task<bool>>(tasks.Count);
