@@ -57,7 +57,7 @@ public sealed partial class ApiKeyDirectory(NpgsqlDataSource dataSource, Refresh
     /// <summary>"hk_admin_" or "hk_app_" and the base64url of 32 random bytes (<see cref="ApiKeys.ApiKeyService"/>).</summary>
     public static bool IsIssuedKeyShape(string key) => IssuedKey().IsMatch(key);
 
-    [GeneratedRegex("^hk_(admin|app)_[A-Za-z0-9_-]{43}$")]
+    [GeneratedRegex("^hk_(admin|app)_[A-Za-z0-9_-]{43}\\z")]
     private static partial Regex IssuedKey();
 
     public void Forget(byte[] hash) => cache.Remove(CacheKey(hash));

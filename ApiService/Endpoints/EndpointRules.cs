@@ -72,11 +72,11 @@ public static partial class EndpointRules
     }
 
     // RFC 9110 token.
-    [GeneratedRegex(@"^[A-Za-z0-9!#$%&'*+.^_`|~\-]{1,256}$")]
+    [GeneratedRegex(@"^[A-Za-z0-9!#$%&'*+.^_`|~\-]{1,256}\z")]
     private static partial Regex HeaderName();
 
     // RFC 9110 field-value without obs-text: visible ASCII, with spaces and tabs only inside. (Anything else is sent as
     // bytes HttpClient refuses or a receiver reads differently.)
-    [GeneratedRegex(@"^([\x21-\x7E]([\x20-\x7E\t]*[\x21-\x7E])?)?$")]
+    [GeneratedRegex(@"^([\x21-\x7E]([\x20-\x7E\t]*[\x21-\x7E])?)?\z")]
     private static partial Regex HeaderValue();
 }

@@ -12,6 +12,6 @@ public static partial class EventTypeName
 
     public static bool IsValid(string? name) => name is { Length: > 0 and <= 256 } && Pattern().IsMatch(name);
 
-    [GeneratedRegex(@"^[a-zA-Z0-9_\-]+(\.[a-zA-Z0-9_\-]+)*$")]
+    [GeneratedRegex(@"^[a-zA-Z0-9_\-]+(\.[a-zA-Z0-9_\-]+)*\z")]
     private static partial Regex Pattern();
 }

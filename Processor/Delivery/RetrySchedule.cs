@@ -49,6 +49,9 @@ public sealed class RetrySchedule
         return scheduled * (1 + _jitter * (2 * random.NextDouble() - 1));
     }
 
+    /// <summary>No delay may be longer: a delivery waiting a year for its next attempt is a typo, not a schedule.</summary>
+    public static readonly TimeSpan MaxDelay = TimeSpan.FromDays(365);
+
     /// <summary>Parses <c>"0s 5s 5m 30m 2h"</c> (units ms, s, m, h, d; separated by spaces or commas).</summary>
     public static IReadOnlyList<TimeSpan> Parse(string schedule)
     {
@@ -56,17 +59,20 @@ public sealed class RetrySchedule
         foreach (var part in schedule.Split([' ', ','], StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
         {
             var unit = part.EndsWith("ms", StringComparison.Ordinal) ? "ms" : part[^1..];
-            if (!double.TryParse(part[..^unit.Length], NumberStyles.Float, CultureInfo.InvariantCulture, out var value) || value < 0)
+            if (!double.TryParse(part[..^unit.Length], NumberStyles.Float, CultureInfo.InvariantCulture, out var value) || !double.IsFinite(value) || value < 0)
                 throw new FormatException($"'{part}' in the retry schedule is not a duration like 5s, 5m or 2h.");
-            delays.Add(unit switch
+            var milliseconds = value * unit switch
             {
-                "ms" => TimeSpan.FromMilliseconds(value),
-                "s" => TimeSpan.FromSeconds(value),
-                "m" => TimeSpan.FromMinutes(value),
-                "h" => TimeSpan.FromHours(value),
-                "d" => TimeSpan.FromDays(value),
+                "ms" => 1,
+                "s" => 1_000,
+                "m" => 60_000,
+                "h" => 3_600_000,
+                "d" => 86_400_000,
                 _ => throw new FormatException($"'{part}' in the retry schedule has no unit (ms, s, m, h or d)."),
-            });
+            };
+            if (milliseconds > MaxDelay.TotalMilliseconds)
+                throw new FormatException($"'{part}' in the retry schedule is longer than {MaxDelay.TotalDays:0} days.");
+            delays.Add(TimeSpan.FromMilliseconds(milliseconds));
         }
         return delays;
     }

@@ -25,7 +25,7 @@ public sealed class WebhookSender(HttpClient http, IOptions<DeliveryOptions> opt
         {
             Content = new StringContent(body, System.Text.Encoding.UTF8, "application/json"),
         };
-        foreach (var (name, value) in endpoint.Headers) request.Headers.TryAddWithoutValidation(name, value);
+        AddHeaders(request, endpoint.Headers);
         // webhook-id is the message id on every attempt, so receivers can deduplicate.
         request.Headers.Add("webhook-id", message.MessageId);
         request.Headers.Add("webhook-timestamp", timestamp.ToUnixTimeSeconds().ToString(System.Globalization.CultureInfo.InvariantCulture));
@@ -51,6 +51,21 @@ public sealed class WebhookSender(HttpClient http, IOptions<DeliveryOptions> opt
         {
             return new Attempt(false, null, Stopwatch.GetElapsedTime(started), null, AttemptError.Classify(exception));
         }
+    }
+
+    /// <summary>Adds an endpoint's own headers to its request, a content header (Content-Language, Expires, …) to the
+    /// body's headers since the request's refuse it. Returns the names neither took (none, for headers the endpoint
+    /// rules accept).</summary>
+    public static IReadOnlyList<string> AddHeaders(HttpRequestMessage request, IReadOnlyDictionary<string, string> headers)
+    {
+        List<string>? refused = null;
+        foreach (var (name, value) in headers)
+        {
+            if (request.Headers.TryAddWithoutValidation(name, value)) continue;
+            if (request.Content?.Headers.TryAddWithoutValidation(name, value) == true) continue;
+            (refused ??= []).Add(name);
+        }
+        return refused ?? [];
     }
 
     private static TimeSpan? RetryAfterOf(HttpResponseMessage response, DateTimeOffset now) => response.Headers.RetryAfter switch

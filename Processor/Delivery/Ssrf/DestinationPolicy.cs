@@ -21,7 +21,9 @@ public sealed class DestinationPolicy(IEnumerable<IPNetwork> allowedNetworks)
             : throw new FormatException($"'{cidr}' is not a CIDR network.")));
 
     /// <summary>A CIDR network written exactly: "10.0.0.5/8" is refused rather than read as 10.0.0.0/8, because whoever
-    /// wrote it may have meant one host, and an allow-list must not silently grow.</summary>
+    /// wrote it may have meant one host, and an allow-list must not silently grow. An IPv4-mapped network
+    /// (::ffff:10.0.0.0/104) is refused too: addresses are judged as the IPv4 hosts they map to, so it would never match
+    /// and the list would silently allow less than it says.</summary>
     public static bool TryParseNetwork(string? cidr, out IPNetwork network)
     {
         var text = cidr?.Trim() ?? "";
@@ -29,7 +31,8 @@ public sealed class DestinationPolicy(IEnumerable<IPNetwork> allowedNetworks)
         return IPNetwork.TryParse(text, out network)
             && slash > 0
             && IPAddress.TryParse(text.AsSpan(0, slash), out var written)
-            && written.Equals(network.BaseAddress);
+            && written.Equals(network.BaseAddress)
+            && !written.IsIPv4MappedToIPv6;
     }
 
     public bool Allows(IPAddress address) => Refusal(address) is null;
