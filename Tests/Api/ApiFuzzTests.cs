@@ -3,7 +3,7 @@ using System.Text;
 using System.Text.Json;
 using FsCheck;
 using FsCheck.Fluent;
-using Herald.Tests.Infrastructure;
+using Herald.Tests.Harness;
 using Npgsql;
 
 namespace Herald.Tests.Api;

@@ -2,7 +2,7 @@ using System.Net;
 using System.Net.Sockets;
 using System.Security.Cryptography;
 using Herald.Bench.Faults.Injectors;
-using Herald.Tests.Infrastructure;
+using Herald.Tests.Harness;
 
 namespace Herald.Tests.Api;
 

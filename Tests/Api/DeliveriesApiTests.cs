@@ -2,7 +2,7 @@ using System.Net;
 using System.Text.Json;
 using Grpc.Core;
 using Herald.Grpc.V1;
-using Herald.Tests.Infrastructure;
+using Herald.Tests.Harness;
 using Npgsql;
 using DeliveriesClient = Herald.Grpc.V1.Deliveries.DeliveriesClient;
 

@@ -1,7 +1,7 @@
 using System.Net;
 using Grpc.Core;
 using Herald.Grpc.V1;
-using Herald.Tests.Infrastructure;
+using Herald.Tests.Harness;
 using StackExchange.Redis;
 using DeliveriesClient = Herald.Grpc.V1.Deliveries.DeliveriesClient;
 using DeliveryOutcome = Herald.Deliveries.DeliveryOutcome;

@@ -2,7 +2,7 @@ using System.Net;
 using System.Text.Json;
 using Herald.Deliveries;
 using Herald.Grpc.V1;
-using Herald.Tests.Infrastructure;
+using Herald.Tests.Harness;
 using StackExchange.Redis;
 
 namespace Herald.Tests.Api;

@@ -1,6 +1,6 @@
 using System.Net;
 using System.Text.Json;
-using Herald.Tests.Infrastructure;
+using Herald.Tests.Harness;
 
 namespace Herald.Tests.Api;
 

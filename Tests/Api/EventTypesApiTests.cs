@@ -1,5 +1,5 @@
 using System.Net;
-using Herald.Tests.Infrastructure;
+using Herald.Tests.Harness;
 
 namespace Herald.Tests.Api;
 

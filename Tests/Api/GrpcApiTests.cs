@@ -6,7 +6,7 @@ using Grpc.Core;
 using Grpc.Health.V1;
 using Grpc.Reflection.V1Alpha;
 using Herald.Grpc.V1;
-using Herald.Tests.Infrastructure;
+using Herald.Tests.Harness;
 using StandardWebhooks;
 
 namespace Herald.Tests.Api;

@@ -1,6 +1,6 @@
 using Grpc.Core;
 using Herald.Grpc.V1;
-using Herald.Tests.Infrastructure;
+using Herald.Tests.Harness;
 
 namespace Herald.Tests.Api;
 

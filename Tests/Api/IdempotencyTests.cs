@@ -2,7 +2,7 @@ using System.Diagnostics;
 using System.Net;
 using System.Security.Cryptography;
 using System.Text;
-using Herald.Tests.Infrastructure;
+using Herald.Tests.Harness;
 using Npgsql;
 
 namespace Herald.Tests.Api;

@@ -4,7 +4,7 @@ using System.Collections.Concurrent;
 using api::Herald.ApiService.RateLimiting;
 using Herald.ServiceDefaults.Health;
 using Herald.ServiceDefaults.Redis;
-using Herald.Tests.Infrastructure;
+using Herald.Tests.Harness;
 using Microsoft.Extensions.Logging.Abstractions;
 
 namespace Herald.Tests.Api;

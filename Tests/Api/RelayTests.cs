@@ -2,7 +2,7 @@ using System.Net;
 using Confluent.Kafka;
 using Herald.AppHost.Infrastructure.Kafka;
 using Herald.Messages;
-using Herald.Tests.Infrastructure;
+using Herald.Tests.Harness;
 using Microsoft.Extensions.DependencyInjection;
 using Npgsql;
 

@@ -5,7 +5,7 @@ using System.Security.Cryptography;
 using api::Herald.ApiService.Endpoints;
 using Aspire.Hosting.Testing;
 using Herald.Secrets;
-using Herald.Tests.Infrastructure;
+using Herald.Tests.Harness;
 using Microsoft.Extensions.Logging.Abstractions;
 using Npgsql;
 using StandardWebhooks;

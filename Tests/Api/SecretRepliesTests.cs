@@ -1,7 +1,7 @@
 using System.Net;
 using Grpc.Core;
 using Herald.Grpc.V1;
-using Herald.Tests.Infrastructure;
+using Herald.Tests.Harness;
 using Npgsql;
 
 namespace Herald.Tests.Api;

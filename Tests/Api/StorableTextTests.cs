@@ -1,7 +1,7 @@
 using System.Net;
 using System.Text;
 using Aspire.Hosting.Testing;
-using Herald.Tests.Infrastructure;
+using Herald.Tests.Harness;
 
 namespace Herald.Tests.Api;
 

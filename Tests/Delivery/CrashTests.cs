@@ -1,5 +1,5 @@
 using System.Diagnostics;
-using Herald.Tests.Infrastructure;
+using Herald.Tests.Harness;
 using Xunit.Abstractions;
 
 namespace Herald.Tests.Delivery;

@@ -1,4 +1,4 @@
-using Herald.Tests.Infrastructure;
+using Herald.Tests.Harness;
 using Xunit.Abstractions;
 
 namespace Herald.Tests.Delivery;

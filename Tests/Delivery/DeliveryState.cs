@@ -1,4 +1,4 @@
-using Herald.Tests.Infrastructure;
+using Herald.Tests.Harness;
 
 namespace Herald.Tests.Delivery;
 

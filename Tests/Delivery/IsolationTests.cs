@@ -1,6 +1,6 @@
 using System.Diagnostics;
 using Aspire.Hosting.Testing;
-using Herald.Tests.Infrastructure;
+using Herald.Tests.Harness;
 using StackExchange.Redis;
 using Xunit.Abstractions;
 

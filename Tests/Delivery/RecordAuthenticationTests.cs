@@ -5,7 +5,7 @@ using Herald.Deliveries;
 using Herald.Kafka;
 using Herald.Messages;
 using Herald.Secrets;
-using Herald.Tests.Infrastructure;
+using Herald.Tests.Harness;
 using Npgsql;
 
 namespace Herald.Tests.Delivery;

@@ -1,5 +1,5 @@
 using System.Text.Json;
-using Herald.Tests.Infrastructure;
+using Herald.Tests.Harness;
 
 namespace Herald.Tests.Delivery;
 

@@ -2,7 +2,7 @@ using System.Security.Cryptography;
 using System.Text.RegularExpressions;
 using Aspire.Hosting;
 using Herald.AppHost.Deployment.Manifest;
-using Herald.Tests.Infrastructure;
+using Herald.Tests.Harness;
 using Npgsql;
 using StackExchange.Redis;
 
@@ -29,6 +29,10 @@ public sealed partial class AspireManifestTests(PublishedManifest published) : I
         Assert.DoesNotContain("executable.v0", types);
         Assert.Equal(["admin-api-key", "api", "herald", "kafka", "postgres", "postgres-password", "processor", "redis", "redis-password", "sealing-keys"],
             _manifest.Resources.Keys.Order(StringComparer.Ordinal));
+        // Containers for the infrastructure and projects for the services, whatever mode the AppHost would run in locally.
+        Assert.All((string[])["postgres", "redis", "kafka"], name => Assert.StartsWith("container.", _manifest[name].Type, StringComparison.Ordinal));
+        Assert.All((string[])["api", "processor"], name => Assert.StartsWith("project.", _manifest[name].Type, StringComparison.Ordinal));
+        Assert.Equal("value.v0", _manifest["herald"].Type);
     }
 
     [Fact]

@@ -4,7 +4,7 @@ using Herald.Kafka;
 using Herald.ServiceDefaults.Health;
 using Herald.ServiceDefaults.Shutdown;
 using Herald.ServiceDefaults.Telemetry;
-using Herald.Tests.Infrastructure;
+using Herald.Tests.Harness;
 using k8s;
 using k8s.Models;
 using Npgsql;

@@ -1,6 +1,6 @@
 using System.Net;
 using Aspire.Hosting.Testing;
-using Herald.Tests.Infrastructure;
+using Herald.Tests.Harness;
 using k8s.Models;
 
 namespace Herald.Tests.Deployment;

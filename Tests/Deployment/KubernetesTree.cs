@@ -1,7 +1,7 @@
 using System.ComponentModel;
 using Herald.AppHost.Deployment.Kubernetes;
 using Herald.AppHost.Infrastructure.Local;
-using Herald.Tests.Infrastructure;
+using Herald.Tests.Harness;
 using k8s;
 using k8s.Models;
 

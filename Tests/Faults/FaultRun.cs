@@ -4,7 +4,7 @@ using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json;
 using Aspire.Hosting.Testing;
-using Herald.Tests.Infrastructure;
+using Herald.Tests.Harness;
 using Xunit.Abstractions;
 
 namespace Herald.Tests.Faults;

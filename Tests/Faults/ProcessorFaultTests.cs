@@ -1,7 +1,7 @@
 using System.Diagnostics;
 using Aspire.Hosting.ApplicationModel;
 using Herald.Bench.Faults.Injectors;
-using Herald.Tests.Infrastructure;
+using Herald.Tests.Harness;
 using Xunit.Abstractions;
 
 namespace Herald.Tests.Faults;

@@ -1,7 +1,7 @@
 using Aspire.Hosting.Testing;
 using Confluent.Kafka;
 using Herald.Messages;
-using Herald.Tests.Infrastructure;
+using Herald.Tests.Harness;
 using Npgsql;
 
 namespace Herald.Tests.Faults;

@@ -3,7 +3,7 @@ using System.Diagnostics;
 using System.Net;
 using Aspire.Hosting.ApplicationModel;
 using Aspire.Hosting.Testing;
-using Herald.Tests.Infrastructure;
+using Herald.Tests.Harness;
 using Microsoft.Extensions.DependencyInjection;
 
 namespace Herald.Tests.Foundation;

@@ -2,7 +2,7 @@ using System.Net;
 using System.Text.Json;
 using Aspire.Hosting.Testing;
 using Herald.ServiceDefaults.Health;
-using Herald.Tests.Infrastructure;
+using Herald.Tests.Harness;
 
 namespace Herald.Tests.Foundation;
 

@@ -1,6 +1,6 @@
 using Aspire.Hosting.Testing;
 using Herald.Database;
-using Herald.Tests.Infrastructure;
+using Herald.Tests.Harness;
 using Microsoft.Extensions.Logging.Abstractions;
 using Npgsql;
 

@@ -3,7 +3,7 @@ using Aspire.Hosting;
 using Aspire.Hosting.ApplicationModel;
 using Herald.Grpc.V1;
 using Herald.Tests.Delivery;
-using Herald.Tests.Infrastructure;
+using Herald.Tests.Harness;
 using Microsoft.Extensions.DependencyInjection;
 
 namespace Herald.Tests.Observability;

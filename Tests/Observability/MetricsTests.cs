@@ -4,7 +4,7 @@ using Aspire.Hosting.Testing;
 using Grpc.Core;
 using Herald.Grpc.V1;
 using Herald.Tests.Delivery;
-using Herald.Tests.Infrastructure;
+using Herald.Tests.Harness;
 using Xunit.Abstractions;
 
 namespace Herald.Tests.Observability;

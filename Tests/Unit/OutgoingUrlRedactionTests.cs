@@ -2,7 +2,7 @@ using System.Diagnostics;
 using Herald.Deliveries;
 using Herald.Processor.Delivery;
 using Herald.ServiceDefaults.Telemetry;
-using Herald.Tests.Infrastructure;
+using Herald.Tests.Harness;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;

@@ -4,7 +4,7 @@ using Herald.AppHost.Infrastructure.Local;
 using Herald.Bench.Faults.Injectors;
 using Microsoft.Extensions.DependencyInjection;
 
-namespace Herald.Tests.Infrastructure;
+namespace Herald.Tests.Harness;
 
 /// <summary>
 /// Pulls the parts of a local-mode Herald out from under it, as an operator's bad day would: signals to the very

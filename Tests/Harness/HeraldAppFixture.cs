@@ -7,7 +7,7 @@ using Aspire.Hosting.Testing;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 
-namespace Herald.Tests.Infrastructure;
+namespace Herald.Tests.Harness;
 
 /// <summary>
 /// The whole Herald AppHost — API, Processor, PostgreSQL, Redis and the Kafka-protocol broker — started once for

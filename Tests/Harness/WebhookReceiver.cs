@@ -8,7 +8,7 @@ using Microsoft.AspNetCore.Http.Features;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 
-namespace Herald.Tests.Infrastructure;
+namespace Herald.Tests.Harness;
 
 /// <summary>How the receiver answers at one path: a status, after a delay, with an optional Retry-After.</summary>
 public sealed record Reply(int Status, TimeSpan Delay = default, string? RetryAfter = null)

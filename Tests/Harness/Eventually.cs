@@ -1,4 +1,4 @@
-namespace Herald.Tests.Infrastructure;
+namespace Herald.Tests.Harness;
 
 public static class Eventually
 {

@@ -1,7 +1,7 @@
 using System.Net.Sockets;
 using System.Text;
 
-namespace Herald.Tests.Infrastructure;
+namespace Herald.Tests.Harness;
 
 /// <summary>HTTP/1.1 requests written byte for byte, for what HttpClient refuses to send: bytes that are not ASCII, or
 /// are control characters, in the request line and headers.</summary>

@@ -3,7 +3,7 @@ using System.Net.ServerSentEvents;
 using System.Text.Json;
 using Herald.Deliveries;
 
-namespace Herald.Tests.Infrastructure;
+namespace Herald.Tests.Harness;
 
 /// <summary>A server-sent event stream read with the BCL's own parser, so the wire format is checked by code that is
 /// not Herald's.</summary>

@@ -1,7 +1,7 @@
 using Herald.AppHost.Deployment;
 using Herald.AppHost.Infrastructure.Local;
 
-namespace Herald.Tests.Infrastructure;
+namespace Herald.Tests.Harness;
 
 /// <summary>Runs the AppHost's publish commands in their own process, exactly as the README, azd and aspirate run them.</summary>
 public static class AppHostPublish

@@ -2,7 +2,7 @@ using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json;
 
-namespace Herald.Tests.Infrastructure;
+namespace Herald.Tests.Harness;
 
 /// <summary>Herald's REST API over real HTTP, with the small conveniences tests repeat: JSON in, JSON out, status kept.</summary>
 public sealed class HeraldClient(HttpClient http) : IDisposable

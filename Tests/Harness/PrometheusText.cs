@@ -2,7 +2,7 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Text.RegularExpressions;
 
-namespace Herald.Tests.Infrastructure;
+namespace Herald.Tests.Harness;
 
 /// <summary>One sample of a scrape: <c>name{label="value",…} value</c>.</summary>
 public sealed record PrometheusSample(string Name, IReadOnlyDictionary<string, string> Labels, double Value)
