@@ -12,7 +12,7 @@ namespace Herald.Fuzzing.Harnesses;
 
 /// <summary>
 /// The create-message body, from request bytes to a validated message: the handler's own parse
-/// (<c>MessageEndpoints.ParseAndCreateAsync</c>: <see cref="Http.JsonBody"/>, the storability check, the field reads)
+/// (<c>MessagesApi.ParseAndCreateAsync</c>: <see cref="Http.JsonBody"/>, the storability check, the field reads)
 /// and <see cref="MessageService.CreateAsync"/>'s validation, up to its first read of the database (the application
 /// lookup, against a database that is never there). A body is refused with a 400 or 413, or accepted; an accepted
 /// one has a valid event type and an object payload that PostgreSQL's json column stores as sent.
@@ -29,9 +29,9 @@ public sealed class CreateMessageHarness : IHarness
 
     // The handler is private to the API; calling it (rather than a copy) keeps the harness on the code that runs. The
     // replay tests fail at once if it is renamed.
-    private static readonly Handler ParseAndCreate = typeof(MessageEndpoints)
+    private static readonly Handler ParseAndCreate = typeof(MessagesApi)
         .GetMethod("ParseAndCreateAsync", BindingFlags.NonPublic | BindingFlags.Static)?.CreateDelegate<Handler>()
-        ?? throw new MissingMethodException(nameof(MessageEndpoints), "ParseAndCreateAsync");
+        ?? throw new MissingMethodException(nameof(MessagesApi), "ParseAndCreateAsync");
 
     private static readonly IOptions<MessageOptions> Options = Microsoft.Extensions.Options.Options.Create(new MessageOptions());
 

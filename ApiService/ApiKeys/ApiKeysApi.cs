@@ -3,7 +3,7 @@ using Herald.ApiService.Http;
 
 namespace Herald.ApiService.ApiKeys;
 
-public static class ApiKeyEndpoints
+public static class ApiKeysApi
 {
     /// <summary>Admin keys at <c>/api-keys</c>; application keys at <c>/apps/{appId}/api-keys</c>.</summary>
     public static RouteGroupBuilder MapApiKeys(this RouteGroupBuilder api)

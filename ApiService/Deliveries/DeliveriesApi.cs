@@ -8,7 +8,7 @@ using Herald.Deliveries;
 
 namespace Herald.ApiService.Deliveries;
 
-public static class DeliveryEndpoints
+public static class DeliveriesApi
 {
     /// <summary>An SSE comment this often while no outcome arrives, so proxies do not close an idle stream.</summary>
     public static readonly TimeSpan KeepAliveInterval = TimeSpan.FromSeconds(15);

@@ -4,7 +4,7 @@ using Herald.ApiService.Http;
 namespace Herald.ApiService.Endpoints;
 
 /// <summary>REST routes for webhook endpoints (the "endpoints" of the domain, not ASP.NET's).</summary>
-public static class EndpointEndpoints
+public static class EndpointsApi
 {
     public static RouteGroupBuilder MapWebhookEndpoints(this RouteGroupBuilder api)
     {

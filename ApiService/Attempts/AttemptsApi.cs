@@ -3,7 +3,7 @@ using Herald.ApiService.Http;
 
 namespace Herald.ApiService.Attempts;
 
-public static class AttemptEndpoints
+public static class AttemptsApi
 {
     public static RouteGroupBuilder MapAttempts(this RouteGroupBuilder api)
     {

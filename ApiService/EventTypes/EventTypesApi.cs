@@ -3,7 +3,7 @@ using Herald.ApiService.Http;
 
 namespace Herald.ApiService.EventTypes;
 
-public static class EventTypeEndpoints
+public static class EventTypesApi
 {
     public static RouteGroupBuilder MapEventTypes(this RouteGroupBuilder api)
     {

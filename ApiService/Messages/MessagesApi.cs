@@ -8,7 +8,7 @@ using Microsoft.Extensions.Options;
 
 namespace Herald.ApiService.Messages;
 
-public static class MessageEndpoints
+public static class MessagesApi
 {
     public static RouteGroupBuilder MapMessages(this RouteGroupBuilder api)
     {

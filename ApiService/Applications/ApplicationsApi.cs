@@ -3,7 +3,7 @@ using Herald.ApiService.Http;
 
 namespace Herald.ApiService.Applications;
 
-public static class ApplicationEndpoints
+public static class ApplicationsApi
 {
     public static RouteGroupBuilder MapApplications(this RouteGroupBuilder api)
     {
