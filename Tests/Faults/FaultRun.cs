@@ -10,9 +10,15 @@ using Xunit.Abstractions;
 namespace Herald.Tests.Faults;
 
 /// <summary>One create-message request of a fault run, as the client saw it.</summary>
-public sealed record SentMessage(string EventId, TimeSpan SentAt, int? Status, TimeSpan Latency, string? MessageId, string? RetryAfter, string? ContentType)
+/// <param name="Stalled">How much of <see cref="Latency"/> this test process itself could not run (see
+/// <see cref="FaultRun"/>): time the client lost, not the service.</param>
+public sealed record SentMessage(string EventId, TimeSpan SentAt, int? Status, TimeSpan Latency, string? MessageId, string? RetryAfter, string? ContentType,
+    TimeSpan Stalled = default)
 {
     public bool Accepted => Status == 202;
+
+    /// <summary>The request's latency less the time this test process was stalled meanwhile.</summary>
+    public TimeSpan ServiceLatency => Latency - Stalled;
 }
 
 /// <summary>
@@ -26,6 +32,7 @@ public sealed class FaultRun
     private readonly ConcurrentQueue<SentMessage> _sent = new();
     private readonly ConcurrentQueue<(TimeSpan At, HttpStatusCode? Status, string? Report, TimeSpan Latency)> _readiness = new();
     private readonly ConcurrentQueue<(TimeSpan At, TimeSpan Took)> _connects = new();
+    private readonly ConcurrentQueue<(TimeSpan From, TimeSpan To)> _stalls = new();
     private readonly List<Uri> _endpoints = [];
     private readonly Stopwatch _clock = new();
     private readonly HeraldAppFixture _herald;
@@ -109,6 +116,8 @@ public sealed class FaultRun
     {
         using var stop = new CancellationTokenSource();
         _clock.Start();
+        var watcher = new Thread(() => WatchForStalls(stop.Token)) { IsBackground = true, Name = "fault-run stall watcher" };
+        watcher.Start();
         var readiness = PollReadinessAsync(stop.Token);
         var stream = SendAsync(rate, stop.Token);
         await Task.Delay(before);
@@ -118,6 +127,42 @@ public sealed class FaultRun
         await Task.Delay(after);
         await stop.CancelAsync();
         await Task.WhenAll(stream, readiness);
+        watcher.Join();
+        var sent = _sent.Select(s => s with { Stalled = StalledDuring(s.SentAt, s.SentAt + s.Latency) }).ToList();
+        _sent.Clear();
+        foreach (var s in sent) _sent.Enqueue(s);
+    }
+
+    // This process hosts the AppHost, the Kafka mock, the receiver and this load generator, on the same 2 cores as
+    // everything else: a GC pause, a starved thread pool or a busy machine can hold its requests' completions back. A
+    // dedicated thread hands the thread pool a work item every 10 ms; the time one waits to run is time this process
+    // could not have observed a response either, and is kept apart from the service's latency.
+    private void WatchForStalls(CancellationToken stop)
+    {
+        using var ran = new ManualResetEventSlim();
+        while (!stop.IsCancellationRequested)
+        {
+            ran.Reset();
+            var queued = _clock.Elapsed;
+            var started = TimeSpan.Zero;
+            ThreadPool.UnsafeQueueUserWorkItem(_ => { started = _clock.Elapsed; ran.Set(); }, null);
+            ran.Wait(CancellationToken.None);
+            if (started - queued > StallThreshold) _stalls.Enqueue((queued, started));
+            Thread.Sleep(10);
+        }
+    }
+
+    private static readonly TimeSpan StallThreshold = TimeSpan.FromMilliseconds(50);
+
+    private TimeSpan StalledDuring(TimeSpan from, TimeSpan to)
+    {
+        var stalled = TimeSpan.Zero;
+        foreach (var (stallFrom, stallTo) in _stalls)
+        {
+            var overlap = (stallTo < to ? stallTo : to) - (stallFrom > from ? stallFrom : from);
+            if (overlap > TimeSpan.Zero) stalled += overlap;
+        }
+        return stalled;
     }
 
     // Open loop: one request every 1/rate s, whether or not earlier ones have answered, so a hang shows as latency.
@@ -241,6 +286,7 @@ public sealed class FaultRun
         return $"sent {_sent.Count}, 202 {Accepted.Count}, refused [{refused}], lost {Lost}, duplicated {Duplicated}, late {Late}; " +
                $"latency p50 {Percentile(latencies, 0.5):0} ms, p99 {Percentile(latencies, 0.99):0} ms, max {(latencies.Count > 0 ? latencies[^1] : 0):0} ms; " +
                $"readiness [{readiness}], slowest {(_readiness.Count > 0 ? _readiness.Max(r => r.Latency.TotalMilliseconds) : 0):0} ms; " +
+               $"test process stalled {_stalls.Count} times for {_stalls.Aggregate(TimeSpan.Zero, (t, s) => t + (s.To - s.From)).TotalMilliseconds:0} ms in all; " +
                $"connections opened while streaming {_connects.Count(c => c.At > TimeSpan.Zero)}" +
                string.Concat(_connects.Where(c => c.Took > TimeSpan.FromMilliseconds(100)).Select(c => $", at {c.At.TotalSeconds:0.0} s took {c.Took.TotalMilliseconds:0} ms"));
     }

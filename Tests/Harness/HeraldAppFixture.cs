@@ -55,6 +55,11 @@ public sealed class HeraldAppFixture : IAsyncLifetime
 
     public async Task InitializeAsync()
     {
+        // This process runs the AppHost (its health checks and log streams), the Kafka mock, the receiver and the tests'
+        // load: a library blocking a pool thread on a hung dependency (a health check's Redis client during a freeze)
+        // must not starve the rest. The same floor the services set (ServiceDefaults).
+        ThreadPool.GetMinThreads(out var workers, out var completionPorts);
+        ThreadPool.SetMinThreads(Math.Max(workers, Microsoft.Extensions.Hosting.ServiceDefaultsExtensions.MinThreads), completionPorts);
         await Receiver.StartAsync();
         var builder = await DistributedApplicationTestingBuilder.CreateAsync<Projects.AppHost>(
         [
