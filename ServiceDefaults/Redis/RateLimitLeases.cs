@@ -50,6 +50,20 @@ public sealed class RateLimitLeases(IConnectionMultiplexer redis, Dependencies d
     /// <summary>Lease calls made to Redis so far (one per block, not per request).</summary>
     public long RoundTrips => Interlocked.Read(ref _roundTrips);
 
+    /// <summary>How long until the key's next window when one was already refused in this one; null otherwise. Takes
+    /// nothing from the window.</summary>
+    public TimeSpan? RefusedFor(string keyId, int limit)
+    {
+        if (!_budgets.TryGetValue(keyId, out var budget)) return null;
+        lock (budget)
+        {
+            var now = time.GetUtcNow();
+            budget.MoveTo(now.ToUnixTimeSeconds());
+            // Spent: Redis had nothing left to lease; counted locally, one past the limit was refused.
+            return budget.Spent || budget.CountedLocally > limit ? DateTimeOffset.FromUnixTimeSeconds(budget.Window + 1) - now : null;
+        }
+    }
+
     /// <summary>Null when the request is admitted; otherwise how long until the key's next window.</summary>
     public async ValueTask<TimeSpan?> AcquireAsync(string keyId, int limit)
     {
