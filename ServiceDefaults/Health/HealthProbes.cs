@@ -26,18 +26,19 @@ public static class HealthProbes
             .AddCheck<DrainHealthCheck>("draining");
     }
 
-    /// <summary>Answers the probes that <paramref name="accepts"/> (see <see cref="ManagementPort"/>).</summary>
-    internal static void UseHealthProbes(this WebApplication app, Func<HttpContext, bool> accepts)
+    /// <summary>Answers <see cref="LivenessPath"/> and <see cref="ReadinessPath"/> (on the management port's branch,
+    /// see <see cref="ManagementPort"/>).</summary>
+    internal static void UseHealthProbes(this IApplicationBuilder app)
     {
-        app.UseWhen(context => accepts(context) && context.Request.Path == LivenessPath, branch => branch.UseHealthChecks(LivenessPath, new HealthCheckOptions
+        app.UseHealthChecks(LivenessPath, new HealthCheckOptions
         {
             Predicate = registration => registration.Tags.Contains(LiveTag),
             ResponseWriter = WriteReportAsync,
-        }));
-        app.UseWhen(context => accepts(context) && context.Request.Path == ReadinessPath, branch => branch.UseHealthChecks(ReadinessPath, new HealthCheckOptions
+        });
+        app.UseHealthChecks(ReadinessPath, new HealthCheckOptions
         {
             ResponseWriter = WriteReportAsync,
-        }));
+        });
     }
 
     // A short JSON body that says which dependency is failing, without exception detail.

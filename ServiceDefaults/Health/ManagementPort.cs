@@ -37,15 +37,17 @@ public static class ManagementPort
         var port = Of(app.Configuration);
         bool OnManagementPort(HttpContext context) => port is null || context.Connection.LocalPort == port;
 
-        // Probes and scrapes every few seconds would drown the service's own request metrics.
-        app.UseWhen(context => OnManagementPort(context) && IsManagementPath(context.Request.Path),
-            branch => branch.Use((context, next) =>
+        app.UseWhen(context => OnManagementPort(context) && IsManagementPath(context.Request.Path), management =>
+        {
+            // Probes and scrapes every few seconds would drown the service's own request metrics.
+            management.Use((context, next) =>
             {
                 if (context.Features.Get<IHttpMetricsTagsFeature>() is { } metrics) metrics.MetricsDisabled = true;
                 return next(context);
-            }));
-        app.UseHealthProbes(OnManagementPort);
-        app.UseOpenTelemetryPrometheusScrapingEndpoint(context => OnManagementPort(context) && context.Request.Path == TelemetryExtensions.MetricsPath);
+            });
+            management.UseHealthProbes();
+            management.UseOpenTelemetryPrometheusScrapingEndpoint(TelemetryExtensions.MetricsPath);
+        });
         if (port is not null)
         {
             app.MapWhen(context => context.Connection.LocalPort == port, branch => branch.Run(context =>
