@@ -31,7 +31,6 @@ public sealed class FaultRun
 {
     private readonly ConcurrentQueue<SentMessage> _sent = new();
     private readonly ConcurrentQueue<(TimeSpan At, HttpStatusCode? Status, string? Report, TimeSpan Latency)> _readiness = new();
-    private readonly ConcurrentQueue<(TimeSpan At, TimeSpan Took)> _connects = new();
     private readonly ConcurrentQueue<(TimeSpan From, TimeSpan To)> _stalls = new();
     private readonly List<Uri> _endpoints = [];
     private readonly Stopwatch _clock = new();
@@ -82,34 +81,9 @@ public sealed class FaultRun
             await _herald.Admin.CreateEndpointAsync(_application, url);
             _endpoints.Add(url);
         }
-        _api = new HttpClient(new SocketsHttpHandler { ConnectCallback = ConnectAsync, PooledConnectionIdleTimeout = TimeSpan.FromMinutes(5) })
-        {
-            BaseAddress = _herald.App.GetEndpoint("api", "http"),
-            Timeout = TimeSpan.FromSeconds(10),
-        };
+        _api = _herald.App.CreateHttpClient("api");
+        _api.Timeout = TimeSpan.FromSeconds(10);
         _api.DefaultRequestHeaders.Authorization = new("Bearer", key);
-        // Open the connections a burst needs now: a burst of sends (the stream catching up after this process stalled)
-        // would otherwise open them mid-run, and their set-up is not the API's latency.
-        await Task.WhenAll(Enumerable.Range(0, WarmConnections).Select(async _ => (await _api.GetAsync($"/api/v1/apps/{_application}/endpoints")).Dispose()));
-    }
-
-    private const int WarmConnections = 16;
-
-    private async ValueTask<Stream> ConnectAsync(SocketsHttpConnectionContext context, CancellationToken cancellationToken)
-    {
-        var started = _clock.Elapsed;
-        var socket = new System.Net.Sockets.Socket(System.Net.Sockets.SocketType.Stream, System.Net.Sockets.ProtocolType.Tcp) { NoDelay = true };
-        try
-        {
-            await socket.ConnectAsync(context.DnsEndPoint, cancellationToken);
-        }
-        catch
-        {
-            socket.Dispose();
-            throw;
-        }
-        _connects.Enqueue((started, _clock.Elapsed - started));
-        return new System.Net.Sockets.NetworkStream(socket, ownsSocket: true);
     }
 
     private async Task StreamAsync(Func<Task> fault, int rate, TimeSpan before, TimeSpan after)
@@ -286,9 +260,7 @@ public sealed class FaultRun
         return $"sent {_sent.Count}, 202 {Accepted.Count}, refused [{refused}], lost {Lost}, duplicated {Duplicated}, late {Late}; " +
                $"latency p50 {Percentile(latencies, 0.5):0} ms, p99 {Percentile(latencies, 0.99):0} ms, max {(latencies.Count > 0 ? latencies[^1] : 0):0} ms; " +
                $"readiness [{readiness}], slowest {(_readiness.Count > 0 ? _readiness.Max(r => r.Latency.TotalMilliseconds) : 0):0} ms; " +
-               $"test process stalled {_stalls.Count} times for {_stalls.Aggregate(TimeSpan.Zero, (t, s) => t + (s.To - s.From)).TotalMilliseconds:0} ms in all; " +
-               $"connections opened while streaming {_connects.Count(c => c.At > TimeSpan.Zero)}" +
-               string.Concat(_connects.Where(c => c.Took > TimeSpan.FromMilliseconds(100)).Select(c => $", at {c.At.TotalSeconds:0.0} s took {c.Took.TotalMilliseconds:0} ms"));
+               $"test process stalled {_stalls.Count} times for {_stalls.Aggregate(TimeSpan.Zero, (t, s) => t + (s.To - s.From)).TotalMilliseconds:0} ms in all";
     }
 
     public static double Percentile(IReadOnlyList<double> sorted, double q) => sorted.Count == 0 ? 0 : sorted[(int)Math.Min(sorted.Count - 1, Math.Floor(q * sorted.Count))];
