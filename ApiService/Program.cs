@@ -10,6 +10,7 @@ using Herald.ApiService.Grpc;
 using Herald.ApiService.Http;
 using Herald.ApiService.Idempotency;
 using Herald.ApiService.Messages;
+using Herald.ApiService.Portal;
 using Herald.ApiService.Problems;
 using Herald.ApiService.RateLimiting;
 using Herald.Database;
@@ -39,6 +40,7 @@ builder.Services.AddSingleton(SealingKeys.FromSetting(builder.Configuration[Seal
 builder.AddApiKeyAuthentication();
 builder.AddHeraldApi();
 builder.AddHeraldGrpc();
+builder.AddHeraldPortal();
 
 var app = builder.Build();
 
@@ -51,6 +53,7 @@ app.UseMiddleware<DatabaseGate>();
 app.UseAuthentication();
 app.UseMiddleware<ApiKeyRateLimiter>();
 app.UseAuthorization();
+app.UseAntiforgery();
 app.UseMiddleware<StorableGrpcRequests>();
 
 if (app.Environment.IsDevelopment())
@@ -70,7 +73,9 @@ api.MapWebhookEndpoints();
 api.MapMessages();
 api.MapAttempts();
 api.MapDeliveries();
+api.MapPortalAccess();
 app.MapHeraldGrpc();
+app.MapHeraldPortal();
 
 await app.Services.MigrateDatabaseAsync();
 app.Run();

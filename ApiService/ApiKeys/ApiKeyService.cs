@@ -75,7 +75,7 @@ public sealed class ApiKeyService(NpgsqlDataSource dataSource, ApiKeyDirectory d
     private static void Authorize(Caller caller, string? applicationId, string adminAction)
     {
         if (applicationId is null) caller.RequireAdmin(adminAction);
-        else caller.RequireAccessTo(applicationId);
+        else caller.RequireChangeTo(applicationId);
     }
 
     private static string Base64Url(byte[] bytes) => Convert.ToBase64String(bytes).TrimEnd('=').Replace('+', '-').Replace('/', '_');

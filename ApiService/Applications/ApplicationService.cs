@@ -44,7 +44,7 @@ public sealed class ApplicationService(NpgsqlDataSource dataSource, TimeProvider
 
     public async Task<ApplicationResponse> UpdateAsync(Caller caller, string applicationId, ApplicationInput input, CancellationToken cancellationToken)
     {
-        caller.RequireAccessTo(applicationId);
+        caller.RequireChangeTo(applicationId);
         var (name, rateLimit, requireTypes) = Validate(input);
         // The application's rate limit bounds what its keys may do: only an operator moves it.
         if (!caller.IsAdmin && (await FindAsync(applicationId, cancellationToken) ?? throw ApiError.NotFound("application")).RateLimit != rateLimit)
@@ -64,7 +64,7 @@ public sealed class ApplicationService(NpgsqlDataSource dataSource, TimeProvider
 
     public async Task DeleteAsync(Caller caller, string applicationId, CancellationToken cancellationToken)
     {
-        caller.RequireAccessTo(applicationId);
+        caller.RequireChangeTo(applicationId);
         caller.RequireAdmin("delete applications");
         await using var delete = dataSource.CreateCommand("DELETE FROM applications WHERE id = $1");
         delete.Parameters.Add(new() { Value = applicationId });

@@ -3,13 +3,18 @@ using Herald.ApiService.Problems;
 
 namespace Herald.ApiService.Auth;
 
-/// <summary>Who is calling: an application's API key, or an admin key (<see cref="ApplicationId"/> null).</summary>
-public sealed record Caller(string KeyId, string? ApplicationId)
+/// <summary>Who is calling: an application's API key, an admin key (<see cref="ApplicationId"/> null), or a portal
+/// session (<see cref="KeyId"/> the portal access that started it), which may be read-only.</summary>
+public sealed record Caller(string KeyId, string? ApplicationId, bool ReadOnly = false)
 {
     public const string KeyIdClaim = "herald:key";
     public const string ApplicationClaim = "herald:application";
+    public const string ReadOnlyClaim = "herald:read-only";
 
     public bool IsAdmin => ApplicationId is null;
+
+    /// <summary>A customer's portal session rather than one of the tenant's keys.</summary>
+    public bool IsPortalSession => KeyId.StartsWith(Portal.PortalAccessService.IdPrefix + "_", StringComparison.Ordinal);
 
     /// <summary>The namespace for this caller's idempotency keys and rate limits.</summary>
     public string Scope => ApplicationId ?? "admin";
@@ -22,6 +27,14 @@ public sealed record Caller(string KeyId, string? ApplicationId)
             throw ApiError.NotFound("application");
     }
 
+    /// <summary>Access to change the application's resources (or to read a secret): a read-only caller sees but may
+    /// not act.</summary>
+    public void RequireChangeTo(string applicationId)
+    {
+        RequireAccessTo(applicationId);
+        if (ReadOnly) throw new ApiError(ApiErrorKind.Forbidden, "This access is read-only.");
+    }
+
     public void RequireAdmin(string action)
     {
         if (!IsAdmin) throw new ApiError(ApiErrorKind.Forbidden, $"Only an admin API key can {action}.");
@@ -31,11 +44,13 @@ public sealed record Caller(string KeyId, string? ApplicationId)
     {
         var claims = new List<Claim> { new(KeyIdClaim, KeyId) };
         if (ApplicationId is not null) claims.Add(new Claim(ApplicationClaim, ApplicationId));
+        if (ReadOnly) claims.Add(new Claim(ReadOnlyClaim, "true"));
         return new ClaimsPrincipal(new ClaimsIdentity(claims, scheme));
     }
 
     public static Caller? From(ClaimsPrincipal principal) =>
-        principal.FindFirst(KeyIdClaim)?.Value is { } keyId ? new Caller(keyId, principal.FindFirst(ApplicationClaim)?.Value) : null;
+        principal.FindFirst(KeyIdClaim)?.Value is { } keyId ? new Caller(keyId, principal.FindFirst(ApplicationClaim)?.Value, principal.HasClaim(ReadOnlyClaim, "true"))
+            : null;
 }
 
 public static class CallerExtensions

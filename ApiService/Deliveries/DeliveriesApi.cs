@@ -40,16 +40,22 @@ public static class DeliveriesApi
             .WithTags("Deliveries").WithName("ListDeliveries");
 
         api.MapGet("/apps/{appId}/deliveries/stream",
-            async (string appId, string? endpointId, HttpContext context, DeliveryService service, CancellationToken ct) =>
-            {
-                // Subscribed before the response starts: a 404 is still a ProblemDetails, and no outcome published
-                // after the client sees the headers is missed.
-                var subscription = await service.WatchAsync(context.Caller(), appId, string.IsNullOrEmpty(endpointId) ? null : endpointId, ct);
-                context.Response.RegisterForDispose(subscription);
-                return TypedResults.ServerSentEvents(StreamAsync(context, subscription));
-            }).WithTags("Deliveries").WithName("StreamDeliveries");
+            (string appId, string? endpointId, HttpContext context, DeliveryService service, CancellationToken ct) =>
+                StreamAsync(context, context.Caller(), appId, endpointId, service, ct))
+            .WithTags("Deliveries").WithName("StreamDeliveries");
 
         return api;
+    }
+
+    /// <summary>The live outcomes of the application's deliveries (of one endpoint's, when given), as server-sent events.</summary>
+    public static async Task<IResult> StreamAsync(HttpContext context, Caller caller, string appId, string? endpointId, DeliveryService service,
+        CancellationToken cancellationToken)
+    {
+        // Subscribed before the response starts: a 404 is still a ProblemDetails, and no outcome published after the
+        // client sees the headers is missed.
+        var subscription = await service.WatchAsync(caller, appId, string.IsNullOrEmpty(endpointId) ? null : endpointId, cancellationToken);
+        context.Response.RegisterForDispose(subscription);
+        return TypedResults.ServerSentEvents(StreamAsync(context, subscription));
     }
 
     private static async IAsyncEnumerable<SseItem<DeliveryOutcome>> StreamAsync(

@@ -14,3 +14,9 @@ public sealed record DeliveryResponse(
 public sealed record RecoverInput(string? Since);
 
 public sealed record RecoverResponse(int Recovered);
+
+/// <param name="EventType">The test event's type; default <c>herald.test</c>.</param>
+public sealed record TestEventInput(string? EventType)
+{
+    public const string DefaultEventType = "herald.test";
+}

@@ -4,7 +4,14 @@ using Herald.ApiService.Http;
 using Herald.ApiService.Problems;
 using Herald.Database;
 using Herald.Deliveries;
+using System.Diagnostics;
+using System.Text.Json;
+using Herald.ApiService.EventTypes;
+using Herald.ApiService.Messages;
+using Herald.Messages;
+using Herald.ServiceDefaults.Telemetry;
 using Npgsql;
+using NpgsqlTypes;
 
 namespace Herald.ApiService.Deliveries;
 
@@ -24,7 +31,7 @@ public sealed class DeliveryService(
     /// the engine's schedule decides how often a failure is retried).</summary>
     public async Task<DeliveryResponse> ResendAsync(Caller caller, string applicationId, string messageId, string endpointId, CancellationToken cancellationToken)
     {
-        caller.RequireAccessTo(applicationId);
+        caller.RequireChangeTo(applicationId);
         var now = DatabaseTime.Now(time);
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
         await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
@@ -68,11 +75,61 @@ public sealed class DeliveryService(
         return delivery;
     }
 
+    /// <summary>Sends a test event to one endpoint, whatever event types it subscribes to: a message created with its
+    /// one delivery, due now, and never fanned out to other endpoints (it goes when the endpoint does).</summary>
+    public async Task<MessageResponse> SendTestEventAsync(Caller caller, string applicationId, string endpointId, TestEventInput input,
+        CancellationToken cancellationToken)
+    {
+        caller.RequireChangeTo(applicationId);
+        var eventType = input.EventType ?? TestEventInput.DefaultEventType;
+        if (!EventTypeName.IsValid(eventType)) throw ApiError.Invalid("eventType", EventTypeName.Rule);
+        var now = DatabaseTime.Now(time);
+        var id = SortableId.New("msg", now);
+        var payload = JsonSerializer.Serialize(new TestEventPayload(eventType, endpointId, now), TestEventJson);
+
+        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+        await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
+        await using (var check = new NpgsqlCommand(
+            "SELECT disabled FROM endpoints WHERE application_id = $1 AND id = $2 FOR SHARE", connection, transaction))
+        {
+            check.Parameters.Add(new() { Value = applicationId });
+            check.Parameters.Add(new() { Value = endpointId });
+            var disabled = await check.ExecuteScalarAsync(cancellationToken) as bool? ?? throw ApiError.NotFound("endpoint");
+            if (disabled) throw new ApiError(ApiErrorKind.WrongState, "The endpoint is disabled; enable it to send it a test event.");
+        }
+        await using (var insert = new NpgsqlCommand($"""
+            WITH message AS (
+                INSERT INTO messages (id, application_id, event_type, payload, created_at, trace_parent, endpoint_id)
+                VALUES ($1, $2, $3, $4::json, $5, $6, $7))
+            INSERT INTO deliveries (message_id, endpoint_id, application_id, status, attempts, next_attempt_at, created_at, updated_at)
+            VALUES ($1, $7, $2, '{DeliveryStatus.Pending}', 0, $5, $5, $5)
+            """, connection, transaction))
+        {
+            insert.Parameters.Add(new() { Value = id });
+            insert.Parameters.Add(new() { Value = applicationId });
+            insert.Parameters.Add(new() { Value = eventType });
+            insert.Parameters.Add(new() { Value = payload });
+            insert.Parameters.Add(new() { Value = now });
+            insert.Parameters.Add(new() { Value = (object?)TracePropagation.Format(Activity.Current?.Context ?? default) ?? DBNull.Value, NpgsqlDbType = NpgsqlDbType.Text });
+            insert.Parameters.Add(new() { Value = endpointId });
+            await insert.ExecuteNonQueryAsync(cancellationToken);
+        }
+        await transaction.CommitAsync(cancellationToken);
+        return new MessageResponse(id, eventType, null, RawJson.From(payload), now);
+    }
+
+    private static readonly JsonSerializerOptions TestEventJson = new(JsonSerializerDefaults.Web);
+
+    private sealed record TestEventPayload(string Type, string EndpointId, DateTimeOffset SentAt)
+    {
+        public string Note => "A test event sent from the Herald portal or API; it went to this endpoint only.";
+    }
+
     /// <summary>Makes every failed (dead-lettered) delivery of the endpoint updated at or after <paramref name="since"/>
     /// due now. Deliveries whose payload is past retention cannot be sent and stay failed.</summary>
     public async Task<RecoverResponse> RecoverAsync(Caller caller, string applicationId, string endpointId, DateTimeOffset? since, CancellationToken cancellationToken)
     {
-        caller.RequireAccessTo(applicationId);
+        caller.RequireChangeTo(applicationId);
         var now = DatabaseTime.Now(time);
         if (since is null) throw ApiError.Invalid("since", $"Required. {Rfc3339.Rule}");
         if (since > now) throw ApiError.Invalid("since", "Must not be in the future.");

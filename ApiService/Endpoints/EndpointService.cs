@@ -23,6 +23,7 @@ public sealed class EndpointService(
     EventTypeService eventTypes,
     IOptions<EndpointOptions> options,
     RedisNotices notices,
+    EndpointBreakers breakers,
     SecretSealer sealer,
     TimeProvider time)
 {
@@ -30,7 +31,7 @@ public sealed class EndpointService(
 
     public async Task<EndpointResponse> CreateAsync(Caller caller, string applicationId, EndpointInput input, CancellationToken cancellationToken)
     {
-        caller.RequireAccessTo(applicationId);
+        caller.RequireChangeTo(applicationId);
         var application = await applications.FindAsync(applicationId, cancellationToken) ?? throw ApiError.NotFound("application");
         await ValidateAsync(input, application, cancellationToken);
 
@@ -82,7 +83,7 @@ public sealed class EndpointService(
     /// disabled, whether the API or the delivery engine disabled it, and resumes its paused deliveries.</summary>
     public async Task<EndpointResponse> UpdateAsync(Caller caller, string applicationId, string endpointId, EndpointInput input, CancellationToken cancellationToken)
     {
-        caller.RequireAccessTo(applicationId);
+        caller.RequireChangeTo(applicationId);
         var application = await applications.FindAsync(applicationId, cancellationToken) ?? throw ApiError.NotFound("application");
         if (input.Secret is not null) throw ApiError.Invalid("secret", "Rotate the secret with POST …/secret/rotate.");
         await ValidateAsync(input, application, cancellationToken);
@@ -138,7 +139,7 @@ public sealed class EndpointService(
 
     public async Task DeleteAsync(Caller caller, string applicationId, string endpointId, CancellationToken cancellationToken)
     {
-        caller.RequireAccessTo(applicationId);
+        caller.RequireChangeTo(applicationId);
         await using var delete = dataSource.CreateCommand("DELETE FROM endpoints WHERE application_id = $1 AND id = $2");
         delete.Parameters.Add(new() { Value = applicationId });
         delete.Parameters.Add(new() { Value = endpointId });
@@ -146,9 +147,20 @@ public sealed class EndpointService(
         await notices.PublishAsync(EndpointChanges.Channel, endpointId);
     }
 
-    public async Task<EndpointSecretResponse> GetSecretAsync(Caller caller, string applicationId, string endpointId, CancellationToken cancellationToken)
+    /// <summary>Which of the application's endpoints are failing so often that their circuit breaker holds attempts
+    /// back, and until when (none known while Redis is unavailable).</summary>
+    /// <param name="endpoints">Endpoints this service returned for the application.</param>
+    public async Task<IReadOnlyDictionary<string, DateTimeOffset>> OpenBreakersAsync(Caller caller, string applicationId,
+        IReadOnlyList<EndpointResponse> endpoints, CancellationToken cancellationToken)
     {
         caller.RequireAccessTo(applicationId);
+        cancellationToken.ThrowIfCancellationRequested();
+        return await breakers.OpenAsync(endpoints.Select(e => e.Id).ToList());
+    }
+
+    public async Task<EndpointSecretResponse> GetSecretAsync(Caller caller, string applicationId, string endpointId, CancellationToken cancellationToken)
+    {
+        caller.RequireChangeTo(applicationId);
         await using var query = dataSource.CreateCommand("""
             SELECT s.secret FROM endpoint_secrets s JOIN endpoints e ON e.id = s.endpoint_id
             WHERE e.application_id = $1 AND e.id = $2 AND s.expires_at IS NULL
@@ -164,7 +176,7 @@ public sealed class EndpointService(
     /// (every webhook then carries one signature per active secret); only the newest few rotated secrets are kept.</summary>
     public async Task RotateSecretAsync(Caller caller, string applicationId, string endpointId, RotateSecretInput input, CancellationToken cancellationToken)
     {
-        caller.RequireAccessTo(applicationId);
+        caller.RequireChangeTo(applicationId);
         if (input.Key is not null && !EndpointRules.IsValidSecret(input.Key))
             throw ApiError.Invalid("key", $"'{EndpointRules.SecretPrefix}' followed by the base64 of 24 to 64 random bytes; omit it to have one generated.");
 

@@ -1,4 +1,5 @@
 using Herald.ApiService.Auth;
+using Herald.ApiService.Deliveries;
 using Herald.ApiService.Http;
 
 namespace Herald.ApiService.Endpoints;
@@ -40,10 +41,17 @@ public static class EndpointsApi
 
         endpoints.MapPost("/{endpointId}/secret/rotate", async (string appId, string endpointId, HttpContext context, EndpointService service, CancellationToken ct) =>
         {
-            var input = context.Request.ContentLength is null or 0 ? new RotateSecretInput(null) : await context.Request.ReadJsonAsync<RotateSecretInput>(ct);
+            var input = await context.Request.ReadOptionalJsonAsync(new RotateSecretInput(null), ct);
             await service.RotateSecretAsync(context.Caller(), appId, endpointId, input, ct);
             return TypedResults.NoContent();
         }).Accepts<RotateSecretInput>("application/json").WithName("RotateEndpointSecret");
+
+        endpoints.MapPost("/{endpointId}/test-event", async (string appId, string endpointId, HttpContext context, DeliveryService service, CancellationToken ct) =>
+        {
+            var input = await context.Request.ReadOptionalJsonAsync(new TestEventInput(null), ct);
+            var message = await service.SendTestEventAsync(context.Caller(), appId, endpointId, input, ct);
+            return TypedResults.Accepted($"/api/v1/apps/{appId}/messages/{message.Id}", message);
+        }).Accepts<TestEventInput>("application/json").WithName("SendTestEvent");
 
         return api;
     }

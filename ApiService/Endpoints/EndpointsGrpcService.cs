@@ -7,7 +7,7 @@ using Endpoint = Herald.Grpc.V1.Endpoint;
 
 namespace Herald.ApiService.Endpoints;
 
-internal sealed class EndpointsGrpcService(EndpointService endpoints) : Herald.Grpc.V1.Endpoints.EndpointsBase
+internal sealed class EndpointsGrpcService(EndpointService endpoints, Deliveries.DeliveryService deliveries) : Herald.Grpc.V1.Endpoints.EndpointsBase
 {
     public override async Task<Endpoint> Create(CreateEndpointRequest request, ServerCallContext context) =>
         ToProto(await endpoints.CreateAsync(context.Caller(), request.AppId, ToInput(request.Endpoint, withSecret: true), context.CancellationToken));
@@ -38,6 +38,10 @@ internal sealed class EndpointsGrpcService(EndpointService endpoints) : Herald.G
         await endpoints.RotateSecretAsync(context.Caller(), request.AppId, request.EndpointId, new RotateSecretInput(request.Key.OrNull()), context.CancellationToken);
         return new Empty();
     }
+
+    public override async Task<Message> SendTestEvent(SendTestEventRequest request, ServerCallContext context) =>
+        Messages.MessagesGrpcService.ToProto(await deliveries.SendTestEventAsync(context.Caller(), request.AppId, request.EndpointId,
+            new Deliveries.TestEventInput(request.EventType.OrNull()), context.CancellationToken));
 
     private static EndpointInput ToInput(Herald.Grpc.V1.EndpointInput? input, bool withSecret) => input is null
         ? new EndpointInput(null, null, null, null, null, null, null)

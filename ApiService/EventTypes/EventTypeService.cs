@@ -15,7 +15,7 @@ public sealed class EventTypeService(NpgsqlDataSource dataSource, ApplicationQuo
 
     public async Task<EventTypeResponse> CreateAsync(Caller caller, string applicationId, EventTypeInput input, CancellationToken cancellationToken)
     {
-        caller.RequireAccessTo(applicationId);
+        caller.RequireChangeTo(applicationId);
         var validation = new Validation();
         if (!EventTypeName.IsValid(input.Name)) validation.Add("name", EventTypeName.Rule);
         ValidateDescription(input.Description, validation);
@@ -65,7 +65,7 @@ public sealed class EventTypeService(NpgsqlDataSource dataSource, ApplicationQuo
 
     public async Task<EventTypeResponse> UpdateAsync(Caller caller, string applicationId, string name, EventTypeInput input, CancellationToken cancellationToken)
     {
-        caller.RequireAccessTo(applicationId);
+        caller.RequireChangeTo(applicationId);
         var validation = new Validation();
         ValidateDescription(input.Description, validation);
         if (input.Name is not null && input.Name != name) validation.Add("name", "An event type cannot be renamed; create a new one.");
@@ -76,7 +76,7 @@ public sealed class EventTypeService(NpgsqlDataSource dataSource, ApplicationQuo
     /// <summary>Deleting archives: messages and endpoint filters may still name the type.</summary>
     public async Task ArchiveAsync(Caller caller, string applicationId, string name, CancellationToken cancellationToken)
     {
-        caller.RequireAccessTo(applicationId);
+        caller.RequireChangeTo(applicationId);
         await SetAsync(applicationId, name, description: null, archived: true, cancellationToken);
     }
 

@@ -52,6 +52,7 @@ public static class GrpcHosting
         app.MapGrpcService<EndpointsGrpcService>().RequireAuthorization();
         app.MapGrpcService<MessagesGrpcService>().RequireAuthorization();
         app.MapGrpcService<DeliveriesGrpcService>().RequireAuthorization();
+        app.MapGrpcService<Portal.PortalAccessGrpcService>().RequireAuthorization();
         app.MapGrpcReflectionService();
         app.MapGrpcHealthChecksService();
     }

@@ -34,6 +34,14 @@ public static class JsonBody
         return document;
     }
 
+    /// <summary>Reads an optional body: <paramref name="absent"/> when the request has none. A body without a
+    /// Content-Length (chunked, or an HTTP/2 stream) is a body too.</summary>
+    public static Task<T> ReadOptionalJsonAsync<T>(this HttpRequest request, T absent, CancellationToken cancellationToken) where T : class =>
+        request.HttpContext.Features.Get<Microsoft.AspNetCore.Http.Features.IHttpRequestBodyDetectionFeature>()?.CanHaveBody == false
+        || request.ContentLength == 0
+            ? Task.FromResult(absent)
+            : request.ReadJsonAsync<T>(cancellationToken);
+
     /// <summary>Reads the request body as <typeparamref name="T"/>, turning every way it can be wrong into a 400
     /// that says what is wrong (rather than the framework's empty 400 or a 500).</summary>
     public static async Task<T> ReadJsonAsync<T>(this HttpRequest request, CancellationToken cancellationToken) where T : class

@@ -10,18 +10,26 @@ using Herald.ApiService.Telemetry;
 using Herald.Database;
 using Herald.Messages;
 using Microsoft.Extensions.Options;
+using Herald.Deliveries;
 using Npgsql;
 using NpgsqlTypes;
 
 namespace Herald.ApiService.Messages;
 
-public sealed record MessageFilter(string[]? EventTypes, DateTimeOffset? Before, DateTimeOffset? After)
+/// <param name="Status">Only messages with a delivery in this state (a <see cref="DeliveryStatus"/>).</param>
+public sealed record MessageFilter(string[]? EventTypes, DateTimeOffset? Before, DateTimeOffset? After, string? Status = null)
 {
     public static MessageFilter From(HttpRequest request)
     {
         var types = request.Query["eventType"].Where(t => !string.IsNullOrEmpty(t)).Select(t => t!).ToArray();
-        return new MessageFilter(types.Length == 0 ? null : types, Time(request, "before"), Time(request, "after"));
+        return new MessageFilter(types.Length == 0 ? null : types, Time(request, "before"), Time(request, "after"),
+            ValidStatus(request.Query["status"].ToString()));
     }
+
+    public static string? ValidStatus(string? status) =>
+        string.IsNullOrEmpty(status) ? null
+        : DeliveryStatus.All.Contains(status) ? status
+        : throw ApiError.Invalid("status", $"One of {string.Join(", ", DeliveryStatus.All)}.");
 
     private static DateTimeOffset? Time(HttpRequest request, string name) =>
         request.Query[name].ToString() is { Length: > 0 } text
@@ -48,7 +56,7 @@ public sealed class MessageService(
     public async Task<(MessageResponse Message, bool Existing)> CreateAsync(Caller caller, string applicationId, CreateMessageInput input,
         string? idempotencyKey, CancellationToken cancellationToken)
     {
-        caller.RequireAccessTo(applicationId);
+        caller.RequireChangeTo(applicationId);
         var validation = new Validation();
         if (!EventTypeName.IsValid(input.EventType)) validation.Add("eventType", EventTypeName.Rule);
         if (input.EventId is not null && (input.EventId.Length is 0 or > MaxEventIdLength || input.EventId.Any(char.IsControl) || !StorableText.IsStorable(input.EventId)))
@@ -96,13 +104,15 @@ public sealed class MessageService(
               AND ($2::text[] IS NULL OR event_type = ANY($2))
               AND ($3::timestamptz IS NULL OR created_at < $3)
               AND ($4::timestamptz IS NULL OR created_at > $4)
-              AND ($5::text IS NULL OR id < $5)
-            ORDER BY id DESC LIMIT $6
+              AND ($5::text IS NULL OR EXISTS (SELECT 1 FROM deliveries d WHERE d.message_id = messages.id AND d.status = $5))
+              AND ($6::text IS NULL OR id < $6)
+            ORDER BY id DESC LIMIT $7
             """);
         query.Parameters.Add(new() { Value = applicationId });
         query.Parameters.Add(new() { Value = (object?)filter.EventTypes ?? DBNull.Value, NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Text });
         query.Parameters.Add(new() { Value = (object?)filter.Before ?? DBNull.Value, NpgsqlDbType = NpgsqlDbType.TimestampTz });
         query.Parameters.Add(new() { Value = (object?)filter.After ?? DBNull.Value, NpgsqlDbType = NpgsqlDbType.TimestampTz });
+        query.Parameters.Add(new() { Value = (object?)filter.Status ?? DBNull.Value, NpgsqlDbType = NpgsqlDbType.Text });
         return await page.ReadAsync(query, Read, m => m.Id, cancellationToken);
     }
 

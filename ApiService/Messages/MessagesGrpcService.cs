@@ -52,7 +52,7 @@ internal sealed class MessagesGrpcService(MessageService messages, AttemptServic
     public override async Task<MessagePage> List(ListMessagesRequest request, ServerCallContext context)
     {
         var filter = new MessageFilter(request.EventTypes.Count == 0 ? null : [.. request.EventTypes],
-            request.Before?.ToDateTimeOffset(), request.After?.ToDateTimeOffset());
+            request.Before?.ToDateTimeOffset(), request.After?.ToDateTimeOffset(), MessageFilter.ValidStatus(request.Status));
         var page = await messages.ListAsync(context.Caller(), request.AppId, filter, request.Page.ToPageRequest(), context.CancellationToken);
         return new MessagePage { Data = { page.Data.Select(ToProto) }, Iterator = page.Iterator ?? "", Done = page.Done };
     }
@@ -66,7 +66,7 @@ internal sealed class MessagesGrpcService(MessageService messages, AttemptServic
     public override async Task<AttemptPage> ListEndpointAttempts(EndpointRef request, ServerCallContext context) =>
         ToProto(await attempts.ByEndpointAsync(context.Caller(), request.AppId, request.EndpointId, request.Page.ToPageRequest(), context.CancellationToken));
 
-    private static Message ToProto(MessageResponse message) => new()
+    internal static Message ToProto(MessageResponse message) => new()
     {
         Id = message.Id,
         EventType = message.EventType,

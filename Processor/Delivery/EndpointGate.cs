@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using Herald.ServiceDefaults.Health;
+using Herald.ServiceDefaults.Redis;
 using Microsoft.Extensions.Options;
 using StackExchange.Redis;
 
@@ -167,8 +168,8 @@ public sealed class EndpointGate : IAsyncDisposable
             {
                 var openUntil = (long)await _redis.GetDatabase().ScriptEvaluateAsync(Probe, new
                 {
-                    breaker = BreakerKey(endpoint.Id),
-                    window = WindowKey(endpoint.Id),
+                    breaker = EndpointBreakers.BreakerKey(endpoint.Id),
+                    window = EndpointBreakers.WindowKey(endpoint.Id),
                     now,
                     succeeded = succeeded ? "1" : "0",
                     breakMs = (long)_options.Value.CircuitBreaker.BreakDuration.TotalMilliseconds,
@@ -230,7 +231,7 @@ public sealed class EndpointGate : IAsyncDisposable
         {
             result = (RedisResult[])(await _redis.GetDatabase().ScriptEvaluateAsync(Admit, new
             {
-                breaker = BreakerKey(endpoint.Id),
+                breaker = EndpointBreakers.BreakerKey(endpoint.Id),
                 now,
                 probeTimeout,
             }).WaitAsync(RedisTimeout))!;
@@ -315,8 +316,8 @@ public sealed class EndpointGate : IAsyncDisposable
             if (succeeded + failed == 0) continue;
             counts.Add((state, batch.ScriptEvaluateAsync(Count, new
             {
-                breaker = BreakerKey(state.Id),
-                window = WindowKey(state.Id),
+                breaker = EndpointBreakers.BreakerKey(state.Id),
+                window = EndpointBreakers.WindowKey(state.Id),
                 now,
                 succeeded,
                 failed,
@@ -359,11 +360,6 @@ public sealed class EndpointGate : IAsyncDisposable
         await _flushing;
         _stopping.Dispose();
     }
-
-    // The {id} hash tag keeps one endpoint's keys in one slot, as Redis Cluster requires for a script.
-    private static RedisKey BreakerKey(string endpointId) => $"herald:endpoint:{{{endpointId}}}:breaker";
-
-    private static RedisKey WindowKey(string endpointId) => $"herald:endpoint:{{{endpointId}}}:window";
 
     /// <summary>What this replica knows of one endpoint; guarded by its own lock.</summary>
     private sealed class EndpointState(string id)

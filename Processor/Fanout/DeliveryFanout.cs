@@ -36,7 +36,8 @@ public sealed class DeliveryFanout(
 
     /// <summary>Creates the deliveries of the messages; returns a first-attempt task for each pending row created now,
     /// and for each pending row not yet attempted of a message that had been fanned out before. A disabled endpoint's
-    /// delivery is created paused: re-enabling the endpoint resumes it.</summary>
+    /// delivery is created paused: re-enabling the endpoint resumes it. A message for one endpoint (a test event) is
+    /// created with its delivery and gets no other.</summary>
     private async Task<(int Created, IReadOnlyList<DeliveryTask> Tasks)> InsertDeliveriesAsync(IReadOnlyList<MessagePublished> messages)
     {
         if (messages.Count == 0) return (0, []);
@@ -52,7 +53,7 @@ public sealed class DeliveryFanout(
                    CASE WHEN e.disabled THEN '{DeliveryStatus.Paused}' ELSE '{DeliveryStatus.Pending}' END, 0,
                    CASE WHEN e.disabled THEN NULL ELSE $4::timestamptz END, $5, $5
             FROM unnest($1::text[], $2::text[], $3::text[]) AS m(id, application_id, event_type)
-            JOIN messages stored ON stored.id = m.id
+            JOIN messages stored ON stored.id = m.id AND stored.endpoint_id IS NULL
             JOIN endpoints e ON e.application_id = m.application_id
                 AND (e.event_types IS NULL OR m.event_type = ANY (e.event_types))
             ON CONFLICT DO NOTHING

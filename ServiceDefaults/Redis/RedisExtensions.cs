@@ -33,6 +33,7 @@ public static class RedisExtensions
                 options.SyncTimeout = (int)CommandTimeout.TotalMilliseconds;
             });
         builder.Services.AddSingleton<RedisNotices>();
+        builder.Services.AddSingleton<EndpointBreakers>();
         builder.AddDependency(Dependencies.Redis, DependencyRole.Optional,
             async (services, _) => await services.GetRequiredService<IConnectionMultiplexer>().GetDatabase().PingAsync());
     }

@@ -1,0 +1,39 @@
+// Live attempts: the portal's delivery stream (server-sent events) adds each new attempt to the table on the page,
+// newest first. Without script the page still works; it just needs a reload.
+(function () {
+  var table = document.querySelector("[data-live-attempts]");
+  if (!table || !window.EventSource) return;
+  var body = table.querySelector("tbody");
+  var region = document.getElementById("live-region");
+  var endpoint = table.getAttribute("data-endpoint") || "";
+  var source = new EventSource("/portal/live" + (endpoint ? "?endpointId=" + encodeURIComponent(endpoint) : ""));
+  function cell(row, text, className) {
+    var td = document.createElement("td");
+    td.textContent = text;
+    if (className) td.className = className;
+    row.appendChild(td);
+    return td;
+  }
+  source.addEventListener("delivery", function (event) {
+    var o = JSON.parse(event.data);
+    var row = document.createElement("tr");
+    row.setAttribute("data-attempt", o.attemptId);
+    var when = cell(row, new Date(o.attemptedAt).toLocaleString());
+    var link = document.createElement("a");
+    link.href = "/portal/messages/" + encodeURIComponent(o.messageId);
+    link.textContent = o.messageId;
+    var m = cell(row, "", "wrap");
+    m.appendChild(link);
+    var s = cell(row, "");
+    var badge = document.createElement("span");
+    badge.className = "status " + (o.status === "succeeded" ? "ok" : "bad");
+    badge.textContent = o.status;
+    s.appendChild(badge);
+    cell(row, o.httpStatus == null ? (o.error || "") : String(o.httpStatus));
+    cell(row, o.latencyMs + " ms", "optional");
+    body.insertBefore(row, body.firstChild);
+    var empty = table.querySelector("[data-empty]");
+    if (empty) empty.remove();
+    if (region) region.textContent = "New attempt: " + o.eventType + " " + o.status;
+  });
+})();
