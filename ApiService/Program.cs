@@ -10,6 +10,7 @@ using Herald.ApiService.Grpc;
 using Herald.ApiService.Http;
 using Herald.ApiService.Idempotency;
 using Herald.ApiService.Messages;
+using Herald.ApiService.Operations;
 using Herald.ApiService.Problems;
 using Herald.ApiService.RateLimiting;
 using Herald.Database;
@@ -70,6 +71,7 @@ api.MapWebhookEndpoints();
 api.MapMessages();
 api.MapAttempts();
 api.MapDeliveries();
+api.MapOperationalWebhooks();
 app.MapHeraldGrpc();
 
 await app.Services.MigrateDatabaseAsync();

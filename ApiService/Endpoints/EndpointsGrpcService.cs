@@ -39,7 +39,7 @@ internal sealed class EndpointsGrpcService(EndpointService endpoints) : Herald.G
         return new Empty();
     }
 
-    private static EndpointInput ToInput(Herald.Grpc.V1.EndpointInput? input, bool withSecret) => input is null
+    internal static EndpointInput ToInput(Herald.Grpc.V1.EndpointInput? input, bool withSecret) => input is null
         ? new EndpointInput(null, null, null, null, null, null, null)
         : new EndpointInput(
             input.Url.OrNull(),
@@ -50,7 +50,7 @@ internal sealed class EndpointsGrpcService(EndpointService endpoints) : Herald.G
             input.Headers.ToDictionary(),
             withSecret ? input.Secret.OrNull() : null);
 
-    private static Endpoint ToProto(EndpointResponse endpoint)
+    internal static Endpoint ToProto(EndpointResponse endpoint)
     {
         var proto = new Endpoint
         {

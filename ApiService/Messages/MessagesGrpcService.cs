@@ -66,7 +66,7 @@ internal sealed class MessagesGrpcService(MessageService messages, AttemptServic
     public override async Task<AttemptPage> ListEndpointAttempts(EndpointRef request, ServerCallContext context) =>
         ToProto(await attempts.ByEndpointAsync(context.Caller(), request.AppId, request.EndpointId, request.Page.ToPageRequest(), context.CancellationToken));
 
-    private static Message ToProto(MessageResponse message) => new()
+    internal static Message ToProto(MessageResponse message) => new()
     {
         Id = message.Id,
         EventType = message.EventType,
@@ -75,7 +75,7 @@ internal sealed class MessagesGrpcService(MessageService messages, AttemptServic
         CreatedAt = message.CreatedAt.ToTimestamp(),
     };
 
-    private static AttemptPage ToProto(Page<AttemptResponse> page)
+    internal static AttemptPage ToProto(Page<AttemptResponse> page)
     {
         var proto = new AttemptPage { Iterator = page.Iterator ?? "", Done = page.Done };
         foreach (var attempt in page.Data)
