@@ -6,6 +6,7 @@ using Herald.ApiService.Endpoints;
 using Herald.ApiService.EventTypes;
 using Herald.ApiService.Idempotency;
 using Herald.ApiService.Messages;
+using Herald.ApiService.Operations;
 using Herald.ApiService.Problems;
 using Herald.ApiService.RateLimiting;
 using Herald.ApiService.Retention;
@@ -42,6 +43,7 @@ public static class HeraldApi
         builder.Services.AddSingleton<AttemptService>();
         builder.Services.AddSingleton<DeliveryService>();
         builder.Services.AddSingleton<DeliveryFeed>();
+        builder.Services.AddSingleton<OperationalWebhookService>();
         builder.Services.AddSingleton<IdempotencyStore>();
         builder.Services.AddSingleton<RateLimitLeases>();
         builder.Services.AddSingleton<ApiMetrics>();

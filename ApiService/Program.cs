@@ -10,6 +10,7 @@ using Herald.ApiService.Grpc;
 using Herald.ApiService.Http;
 using Herald.ApiService.Idempotency;
 using Herald.ApiService.Messages;
+using Herald.ApiService.Operations;
 using Herald.ApiService.Portal;
 using Herald.ApiService.Problems;
 using Herald.ApiService.RateLimiting;
@@ -74,6 +75,7 @@ api.MapMessages();
 api.MapAttempts();
 api.MapDeliveries();
 api.MapPortalAccess();
+api.MapOperationalWebhooks();
 app.MapHeraldGrpc();
 app.MapHeraldPortal();
 

@@ -3,6 +3,7 @@ using Herald.ApiService.Http;
 using Herald.ApiService.Problems;
 using Herald.Database;
 using Herald.Messages;
+using Herald.Operations;
 using Npgsql;
 
 namespace Herald.ApiService.Applications;
@@ -32,7 +33,7 @@ public sealed class ApplicationService(NpgsqlDataSource dataSource, TimeProvider
     {
         caller.RequireAdmin("list applications");
         await using var query = dataSource.CreateCommand(
-            $"SELECT {Columns} FROM applications WHERE ($1::text IS NULL OR id > $1) ORDER BY id LIMIT $2");
+            $"SELECT {Columns} FROM applications WHERE ($1::text IS NULL OR id > $1) AND id <> '{OperationalEvents.ApplicationId}' ORDER BY id LIMIT $2");
         return await page.ReadAsync(query, Read, a => a.Id, cancellationToken);
     }
 

@@ -1,5 +1,6 @@
 using System.Security.Claims;
 using Herald.ApiService.Problems;
+using Herald.Operations;
 
 namespace Herald.ApiService.Auth;
 
@@ -19,10 +20,17 @@ public sealed record Caller(string KeyId, string? ApplicationId, bool ReadOnly =
     /// <summary>The namespace for this caller's idempotency keys and rate limits.</summary>
     public string Scope => ApplicationId ?? "admin";
 
+    /// <summary>Set only by <see cref="ForOperationalWebhooks"/>: the caller reaches the reserved operations application.</summary>
+    public bool ReachesOperations { get; private init; }
+
     /// <summary>An application key sees only its own application: anything else is "not found", never "forbidden",
-    /// so one tenant cannot learn whether another tenant's resources exist.</summary>
+    /// so one tenant cannot learn whether another tenant's resources exist. The operations application is not found
+    /// through the applications API either, even by an admin key: its only door is the operational webhooks API, so no
+    /// one can post forged operational events or point its endpoints anywhere past that API's rules.</summary>
     public void RequireAccessTo(string applicationId)
     {
+        if (string.Equals(applicationId, OperationalEvents.ApplicationId, StringComparison.Ordinal) && !ReachesOperations)
+            throw ApiError.NotFound("application");
         if (!IsAdmin && !string.Equals(ApplicationId, applicationId, StringComparison.Ordinal))
             throw ApiError.NotFound("application");
     }
@@ -33,6 +41,13 @@ public sealed record Caller(string KeyId, string? ApplicationId, bool ReadOnly =
     {
         RequireAccessTo(applicationId);
         if (ReadOnly) throw new ApiError(ApiErrorKind.Forbidden, "This access is read-only.");
+    }
+
+    /// <summary>The same admin caller, let through to the operations application; 403 for an application key.</summary>
+    public Caller ForOperationalWebhooks()
+    {
+        RequireAdmin("manage operational webhooks");
+        return this with { ReachesOperations = true };
     }
 
     public void RequireAdmin(string action)

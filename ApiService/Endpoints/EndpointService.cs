@@ -3,10 +3,12 @@ using Herald.ApiService.Applications;
 using Herald.ApiService.Auth;
 using Herald.ApiService.EventTypes;
 using Herald.ApiService.Http;
+using Herald.ApiService.Messages;
 using Herald.ApiService.Problems;
 using Herald.Database;
 using Herald.Deliveries;
 using Herald.Messages;
+using Herald.Operations;
 using Herald.Secrets;
 using Herald.ServiceDefaults.Redis;
 using Microsoft.Extensions.Options;
@@ -25,6 +27,7 @@ public sealed class EndpointService(
     RedisNotices notices,
     EndpointBreakers breakers,
     SecretSealer sealer,
+    MessagePublisher publisher,
     TimeProvider time)
 {
     private const string Columns = "id, url, description, event_types, disabled, disabled_reason, rate_limit, headers::text, created_at, updated_at";
@@ -55,7 +58,10 @@ public sealed class EndpointService(
             await insert.ExecuteNonQueryAsync(cancellationToken);
         }
         await InsertSecretAsync(connection, transaction, endpoint.Id, input.Secret ?? EndpointRules.NewSecret(), now, cancellationToken);
+        var events = await EmitAsync(connection, transaction, applicationId, cancellationToken,
+            OperationalEvent.EndpointCreated(applicationId, endpoint.Id, now));
         await transaction.CommitAsync(cancellationToken);
+        Publish(events);
         return endpoint;
     }
 
@@ -132,7 +138,14 @@ public sealed class EndpointService(
             resume.Parameters.Add(new() { Value = now });
             await resume.ExecuteNonQueryAsync(cancellationToken);
         }
+        var changes = new List<OperationalEvent> { OperationalEvent.EndpointUpdated(applicationId, endpointId, now) };
+        if (!wasDisabled && updated.Disabled)
+            changes.Add(OperationalEvent.EndpointDisabled(applicationId, endpointId, updated.DisabledReason ?? DisabledByApi, DisableTrigger.Manual, now));
+        else if (wasDisabled && !updated.Disabled)
+            changes.Add(OperationalEvent.EndpointEnabled(applicationId, endpointId, now));
+        var events = await EmitAsync(connection, transaction, applicationId, cancellationToken, [.. changes]);
         await transaction.CommitAsync(cancellationToken);
+        Publish(events);
         await notices.PublishAsync(EndpointChanges.Channel, endpointId);
         return updated;
     }
@@ -140,10 +153,18 @@ public sealed class EndpointService(
     public async Task DeleteAsync(Caller caller, string applicationId, string endpointId, CancellationToken cancellationToken)
     {
         caller.RequireChangeTo(applicationId);
-        await using var delete = dataSource.CreateCommand("DELETE FROM endpoints WHERE application_id = $1 AND id = $2");
-        delete.Parameters.Add(new() { Value = applicationId });
-        delete.Parameters.Add(new() { Value = endpointId });
-        if (await delete.ExecuteNonQueryAsync(cancellationToken) == 0) throw ApiError.NotFound("endpoint");
+        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+        await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
+        await using (var delete = new NpgsqlCommand("DELETE FROM endpoints WHERE application_id = $1 AND id = $2", connection, transaction))
+        {
+            delete.Parameters.Add(new() { Value = applicationId });
+            delete.Parameters.Add(new() { Value = endpointId });
+            if (await delete.ExecuteNonQueryAsync(cancellationToken) == 0) throw ApiError.NotFound("endpoint");
+        }
+        var events = await EmitAsync(connection, transaction, applicationId, cancellationToken,
+            OperationalEvent.EndpointDeleted(applicationId, endpointId, DatabaseTime.Now(time)));
+        await transaction.CommitAsync(cancellationToken);
+        Publish(events);
         await notices.PublishAsync(EndpointChanges.Channel, endpointId);
     }
 
@@ -212,6 +233,21 @@ public sealed class EndpointService(
     }
 
     private const string DisabledByApi = "Disabled through the API.";
+
+    /// <summary>Stores the operators' events about a change in its transaction (none about the operations application's
+    /// own endpoints); see <see cref="OperationalEvents"/>.</summary>
+    private static async Task<IReadOnlyList<OperationalEvent>> EmitAsync(NpgsqlConnection connection, NpgsqlTransaction transaction,
+        string applicationId, CancellationToken cancellationToken, params OperationalEvent[] events) =>
+        OperationalEvents.AreEmittedFor(applicationId)
+            ? await OperationalEvents.WriteAsync(connection, transaction, events, cancellationToken)
+            : [];
+
+    /// <summary>Once committed, to Kafka at once as create-message does; the outbox relay covers a failed publication.</summary>
+    private void Publish(IReadOnlyList<OperationalEvent> events)
+    {
+        foreach (var e in events)
+            publisher.Publish(new NewMessage(e.MessageId, OperationalEvents.ApplicationId, e.Type, e.EventId, e.Payload, e.Timestamp));
+    }
 
     private async Task ValidateAsync(EndpointInput input, ApplicationResponse application, CancellationToken cancellationToken)
     {

@@ -43,7 +43,7 @@ internal sealed class EndpointsGrpcService(EndpointService endpoints, Deliveries
         Messages.MessagesGrpcService.ToProto(await deliveries.SendTestEventAsync(context.Caller(), request.AppId, request.EndpointId,
             new Deliveries.TestEventInput(request.EventType.OrNull()), context.CancellationToken));
 
-    private static EndpointInput ToInput(Herald.Grpc.V1.EndpointInput? input, bool withSecret) => input is null
+    internal static EndpointInput ToInput(Herald.Grpc.V1.EndpointInput? input, bool withSecret) => input is null
         ? new EndpointInput(null, null, null, null, null, null, null)
         : new EndpointInput(
             input.Url.OrNull(),
@@ -54,7 +54,7 @@ internal sealed class EndpointsGrpcService(EndpointService endpoints, Deliveries
             input.Headers.ToDictionary(),
             withSecret ? input.Secret.OrNull() : null);
 
-    private static Endpoint ToProto(EndpointResponse endpoint)
+    internal static Endpoint ToProto(EndpointResponse endpoint)
     {
         var proto = new Endpoint
         {

@@ -5,6 +5,7 @@ using Herald.ApiService.Endpoints;
 using Herald.ApiService.EventTypes;
 using Herald.ApiService.Idempotency;
 using Herald.ApiService.Messages;
+using Herald.ApiService.Operations;
 using Herald.ServiceDefaults.Hosting;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 
@@ -53,6 +54,7 @@ public static class GrpcHosting
         app.MapGrpcService<MessagesGrpcService>().RequireAuthorization();
         app.MapGrpcService<DeliveriesGrpcService>().RequireAuthorization();
         app.MapGrpcService<Portal.PortalAccessGrpcService>().RequireAuthorization();
+        app.MapGrpcService<OperationalWebhooksGrpcService>().RequireAuthorization();
         app.MapGrpcReflectionService();
         app.MapGrpcHealthChecksService();
     }

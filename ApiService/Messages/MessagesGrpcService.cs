@@ -75,7 +75,7 @@ internal sealed class MessagesGrpcService(MessageService messages, AttemptServic
         CreatedAt = message.CreatedAt.ToTimestamp(),
     };
 
-    private static AttemptPage ToProto(Page<AttemptResponse> page)
+    internal static AttemptPage ToProto(Page<AttemptResponse> page)
     {
         var proto = new AttemptPage { Iterator = page.Iterator ?? "", Done = page.Done };
         foreach (var attempt in page.Data)

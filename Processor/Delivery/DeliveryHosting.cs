@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using Herald.Processor.Delivery.Ssrf;
+using Herald.Processor.Operations;
 using Herald.ServiceDefaults.Redis;
 using Microsoft.Extensions.Options;
 
@@ -25,6 +26,8 @@ public static class DeliveryHosting
         builder.Services.AddSingleton<DeliveryClaims>();
         builder.Services.AddSingleton<DeliveryLedger>();
         builder.Services.AddSingleton<DeliveryWorker>();
+        builder.Services.Configure<OperationalWebhookOptions>(builder.Configuration.GetSection(OperationalWebhookOptions.Section));
+        builder.Services.AddSingleton<FailingEndpoints>();
         builder.Services.AddSingleton<DeliveryTaskPublisher>();
         builder.Services.AddDestinationGuard();
         // Not a client from IHttpClientFactory: the service defaults add service discovery (which would resolve a

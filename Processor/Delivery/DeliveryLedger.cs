@@ -1,5 +1,6 @@
 using Herald.Database;
 using Herald.Deliveries;
+using Herald.Operations;
 using Npgsql;
 using NpgsqlTypes;
 
@@ -67,12 +68,19 @@ public sealed class DeliveryLedger : IAsyncDisposable
         var at = new DateTimeOffset[count];
         var claimed = new bool[count];
         var recorded = batch.Where(e => e.Attempt is not null).ToList();
+        List<OperationalEvent>? exhausted = null;
         for (var i = 0; i < count; i++)
         {
             var entry = batch[i];
             (messageIds[i], endpointIds[i], statuses[i], attempts[i], next[i], errors[i], attempted[i], at[i], claimed[i]) =
                 (entry.Task.MessageId, entry.Task.EndpointId, entry.Status, entry.Attempts, entry.NextAttemptAt,
                  ErrorOf(entry.Attempt), entry.Attempt is not null, entry.At, entry.HeldClaim || entry.Attempt is not null);
+            // Only a dead letter adds work (its operators' event); every other entry, the hot path, costs this test.
+            if (entry is { Status: DeliveryStatus.Failed, Attempt: { } last } && OperationalEvents.AreEmittedFor(entry.Task.ApplicationId))
+            {
+                (exhausted ??= []).Add(OperationalEvent.AttemptExhausted(entry.Task.ApplicationId, entry.Task.MessageId, entry.Task.EventType,
+                    entry.Task.EndpointId, new AttemptSummary(entry.AttemptId!, entry.At, last.HttpStatus, ErrorOf(last))));
+            }
         }
 
         await using var connection = await _dataSource.OpenConnectionAsync();
@@ -130,11 +138,15 @@ public sealed class DeliveryLedger : IAsyncDisposable
         update.Parameters.Add(new() { Value = claimed });
         update.Parameters.Add(new() { Value = DatabaseTime.Now(_time) - _claims.Timeout });
         commands.BatchCommands.Add(update);
+        // message.attempt.exhausted commits with the dead letter it reports; its id is the last attempt's, so a batch
+        // retried after a lost acknowledgement stores nothing twice. The relay publishes it.
+        if (exhausted is not null) commands.BatchCommands.Add(OperationalEvents.InsertCommand(exhausted));
         await commands.ExecuteNonQueryAsync();
         return [.. batch.Select(_ => true)];
     }
 
-    private static string? ErrorOf(Attempt? attempt) => attempt switch
+    /// <summary>What the attempt's row and its delivery's last_error say went wrong (null: it succeeded).</summary>
+    internal static string? ErrorOf(Attempt? attempt) => attempt switch
     {
         null or { Succeeded: true } => null,
         { Error: { } error } => error,

@@ -3,6 +3,7 @@ using System.Diagnostics;
 using Herald.Database;
 using Herald.Deliveries;
 using Herald.Messages;
+using Herald.Processor.Operations;
 using Herald.Processor.Telemetry;
 using Herald.ServiceDefaults.Redis;
 using Microsoft.Extensions.Options;
@@ -34,6 +35,7 @@ public sealed class DeliveryWorker(
     RetrySchedule schedule,
     DeliveryClaims claims,
     DeliveryLedger ledger,
+    FailingEndpoints failing,
     NpgsqlDataSource dataSource,
     RedisNotices notices,
     IOptions<DeliveryOptions> options,
@@ -227,7 +229,13 @@ public sealed class DeliveryWorker(
             task.Attempt, task.MessageId, endpoint.Id, AttemptStatus.Of(attempt.Succeeded), attempt.HttpStatus,
             (int)attempt.Latency.TotalMilliseconds, decision.Status);
         Announce(entry);
-        if (!attempt.Succeeded) await DisableIfFailingTooLongAsync(endpoint.Id);
+        if (attempt.Succeeded)
+        {
+            failing.Succeeded(endpoint.Id);
+            return;
+        }
+        await failing.FailedAsync(task, entry.AttemptId!, attempt, DeliveryLedger.ErrorOf(attempt), now);
+        await DisableIfFailingTooLongAsync(endpoint.Id);
     }
 
     private void Announce(LedgerEntry entry)

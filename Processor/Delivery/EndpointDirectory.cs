@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using System.Text.Json;
 using Herald.Database;
 using Herald.Deliveries;
+using Herald.Operations;
 using Herald.Processor.Telemetry;
 using Herald.Secrets;
 using Npgsql;
@@ -102,15 +103,32 @@ public sealed class EndpointDirectory
         return await FindAsync(endpointId, cancellationToken);
     }
 
-    /// <summary>Disables the endpoint with a reason the user sees, and tells every Processor and API.</summary>
+    /// <summary>Disables the endpoint with a reason the user sees, and tells every Processor and API. The operators'
+    /// <c>endpoint.disabled</c> event commits with the change (see <see cref="OperationalEvents"/>).</summary>
     public async Task DisableAsync(string endpointId, string reason, CancellationToken cancellationToken)
     {
-        await using var update = _dataSource.CreateCommand(
-            "UPDATE endpoints SET disabled = true, disabled_reason = $2, updated_at = $3 WHERE id = $1 AND NOT disabled");
-        update.Parameters.Add(new() { Value = endpointId });
-        update.Parameters.Add(new() { Value = reason });
-        update.Parameters.Add(new() { Value = DatabaseTime.Now(_time) });
-        if (await update.ExecuteNonQueryAsync(cancellationToken) == 0) return;
+        var now = DatabaseTime.Now(_time);
+        await using (var connection = await _dataSource.OpenConnectionAsync(cancellationToken))
+        await using (var transaction = await connection.BeginTransactionAsync(cancellationToken))
+        {
+            string applicationId;
+            await using (var update = new NpgsqlCommand(
+                "UPDATE endpoints SET disabled = true, disabled_reason = $2, updated_at = $3 WHERE id = $1 AND NOT disabled RETURNING application_id",
+                connection, transaction))
+            {
+                update.Parameters.Add(new() { Value = endpointId });
+                update.Parameters.Add(new() { Value = reason });
+                update.Parameters.Add(new() { Value = now });
+                if (await update.ExecuteScalarAsync(cancellationToken) is not string disabledIn) return;
+                applicationId = disabledIn;
+            }
+            if (OperationalEvents.AreEmittedFor(applicationId))
+            {
+                await OperationalEvents.WriteAsync(connection, transaction,
+                    [OperationalEvent.EndpointDisabled(applicationId, endpointId, reason, DisableTrigger.Automatic, now)], cancellationToken);
+            }
+            await transaction.CommitAsync(cancellationToken);
+        }
         _telemetry.AutoDisabled();
         _logger.LogWarning("Disabled endpoint {EndpointId}: {Reason}", endpointId, reason);
         _cache.TryRemove(endpointId, out _);
