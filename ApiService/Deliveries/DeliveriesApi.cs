@@ -5,6 +5,7 @@ using Herald.ApiService.Auth;
 using Herald.ApiService.Http;
 using Herald.ApiService.Problems;
 using Herald.Deliveries;
+using Microsoft.AspNetCore.Http.HttpResults;
 
 namespace Herald.ApiService.Deliveries;
 
@@ -48,7 +49,7 @@ public static class DeliveriesApi
     }
 
     /// <summary>The live outcomes of the application's deliveries (of one endpoint's, when given), as server-sent events.</summary>
-    public static async Task<IResult> StreamAsync(HttpContext context, Caller caller, string appId, string? endpointId, DeliveryService service,
+    public static async Task<ServerSentEventsResult<DeliveryOutcome>> StreamAsync(HttpContext context, Caller caller, string appId, string? endpointId, DeliveryService service,
         CancellationToken cancellationToken)
     {
         // Subscribed before the response starts: a 404 is still a ProblemDetails, and no outcome published after the

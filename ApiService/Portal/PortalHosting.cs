@@ -31,7 +31,7 @@ public static partial class PortalHosting
         app.MapPortalSessions();
         app.MapPortalAsset("portal.css", "text/css; charset=utf-8");
         app.MapPortalAsset("live.js", "text/javascript; charset=utf-8");
-        app.MapGet("/portal", () => Results.Redirect("/portal/endpoints"));
+        app.MapGet("/portal", () => Results.Redirect("/portal/endpoints")).ExcludeFromDescription();
         app.MapRazorComponents<PortalApp>();
     }
 
@@ -47,7 +47,7 @@ public static partial class PortalHosting
         {
             context.Response.Headers.CacheControl = "public, max-age=3600";
             return Results.Text(content, contentType);
-        });
+        }).ExcludeFromDescription();
     }
 
     [GeneratedRegex("^#([0-9a-fA-F]{3}|[0-9a-fA-F]{6})\\z")]

@@ -76,18 +76,18 @@ public static class PortalSessions
             var principal = new ClaimsPrincipal(new ClaimsIdentity(grant.Caller.ToPrincipal(Scheme).Claims, Scheme));
             await context.SignInAsync(Scheme, principal, new AuthenticationProperties { IsPersistent = false });
             return Results.Redirect("/portal/endpoints");
-        }).DisableAntiforgery();
+        }).DisableAntiforgery().ExcludeFromDescription();
 
         app.MapPost("/portal/sign-out", async (HttpContext context) =>
         {
             await context.SignOutAsync(Scheme);
             return Results.Redirect($"{SignedOutPath}?reason=signed-out");
-        }).RequireAuthorization(Policy);
+        }).RequireAuthorization(Policy).ExcludeFromDescription();
 
         app.MapGet("/portal/live", (string? endpointId, HttpContext context, DeliveryService deliveries, CancellationToken ct) =>
         {
             var caller = Caller.From(context.User)!;
             return DeliveriesApi.StreamAsync(context, caller, caller.ApplicationId!, endpointId, deliveries, ct);
-        }).RequireAuthorization(Policy);
+        }).RequireAuthorization(Policy).ExcludeFromDescription();
     }
 }

@@ -21,6 +21,10 @@ public sealed class OpenApiTests(HeraldAppFixture herald)
         Assert.Contains("/api/v1/apps/{appId}/messages/{messageId}/endpoints/{endpointId}/resend", paths);
         Assert.Contains("/api/v1/apps/{appId}/endpoints/{endpointId}/recover", paths);
         Assert.Contains("/api/v1/apps/{appId}/messages/{messageId}/deliveries", paths);
+        Assert.Contains("/api/v1/apps/{appId}/portal-access", paths);
+        Assert.Contains("/api/v1/apps/{appId}/endpoints/{endpointId}/test-event", paths);
+        // The portal's own routes are pages and a session, not the API.
+        Assert.DoesNotContain(paths, p => p.StartsWith("/portal", StringComparison.Ordinal));
         var stream = document.GetProperty("paths").GetProperty("/api/v1/apps/{appId}/deliveries/stream").GetProperty("get");
         Assert.True(stream.GetProperty("responses").GetProperty("200").GetProperty("content").TryGetProperty("text/event-stream", out _), stream.ToString());
 
