@@ -10,8 +10,8 @@ using Microsoft.Extensions.Logging;
 
 namespace Herald.Tests.Harness;
 
-/// <summary>How the receiver answers at one path: a status, after a delay, with an optional Retry-After.</summary>
-public sealed record Reply(int Status, TimeSpan Delay = default, string? RetryAfter = null)
+/// <summary>How the receiver answers at one path: a status, after a delay, with an optional Retry-After and JSON body.</summary>
+public sealed record Reply(int Status, TimeSpan Delay = default, string? RetryAfter = null, string? Body = null)
 {
     public static readonly Reply Ok = new(204);
 }
@@ -54,7 +54,7 @@ public sealed class WebhookReceiver : IAsyncDisposable
             _received.Enqueue(webhook with { Status = reply.Status });
             if (reply.Delay > TimeSpan.Zero) await Task.Delay(reply.Delay, context.RequestAborted);
             if (reply.RetryAfter is not null) context.Response.Headers.RetryAfter = reply.RetryAfter;
-            return Results.StatusCode(reply.Status);
+            return reply.Body is null ? Results.StatusCode(reply.Status) : Results.Content(reply.Body, "application/json", statusCode: reply.Status);
         });
     }
 

@@ -87,7 +87,7 @@ public sealed partial class PortalBrowserTests(HeraldAppFixture herald, PortalBr
     {
         var app = await herald.Admin.CreateApplicationAsync("Acme");
         var url = herald.Receiver.UrlFor("portal-failing-" + Guid.NewGuid().ToString("N"));
-        herald.Receiver.ReplyAt(url, new Reply(503));
+        herald.Receiver.ReplyAt(url, new Reply(503, Body: """{"error":"warehouse system offline"}"""));
         var (endpointId, _) = await herald.Admin.CreateEndpointAsync(app, url);
         var messageId = await herald.Admin.SendMessageAsync(app, "order.shipped", new { order = "ord_42", carrier = "DHL" });
         Assert.True(await Eventually.HoldsAsync(async () =>
@@ -108,6 +108,7 @@ public sealed partial class PortalBrowserTests(HeraldAppFixture herald, PortalBr
         var attempts = page.Locator("details[data-attempt]");
         Assert.Equal(4, await attempts.CountAsync()); // the fixture's schedule: 0s 1s 2s 4s
         await Expect(attempts.First).ToContainTextAsync("HTTP 503");
+        await Expect(attempts.First.Locator("[data-response]")).ToContainTextAsync("warehouse system offline");
         await PortalBrowser.ScreenshotAsync(page, "attempt");
 
         herald.Receiver.ReplyAt(url, Reply.Ok);
