@@ -1,11 +1,12 @@
 using System.Text.Json;
+using System.Xml.Linq;
 using Herald.Secrets;
 using Npgsql;
 
 namespace Herald.ApiService.Endpoints;
 
 /// <summary>
-/// Brings every signing secret and header value under the active sealing key, once per start-up: rows stored before
+/// Brings every signing secret, header value and portal key-ring entry under the active sealing key, once per start-up: rows stored before
 /// sealing existed, and rows sealed under a key that has since been rotated out of first place. Its log line is the
 /// signal, in the key rotation procedure, that the old key can go. Several API replicas may run it at once: a row is
 /// only replaced if it still holds what was read.
@@ -25,8 +26,9 @@ public sealed class SecretResealer(NpgsqlDataSource dataSource, SecretSealer sea
                 if (result.Unreadable > 0)
                     logger.LogError("Sealing: {Unreadable} sealed values cannot be unsealed with the configured keys; they stay as they are, and " +
                         "their endpoints cannot be delivered to until the key that sealed them is configured again", result.Unreadable);
-                logger.LogInformation("Sealing: resealed {Secrets} signing secrets and the header values of {Endpoints} endpoints; " +
-                    "every other one was already sealed under key {KeyId}", result.Secrets, result.Endpoints, sealer.ActiveKeyId);
+                logger.LogInformation("Sealing: resealed {Secrets} signing secrets, the header values of {Endpoints} endpoints and {Keys} " +
+                    "portal key-ring entries; every other one was already sealed under key {KeyId}", result.Secrets, result.Endpoints,
+                    result.KeyRing, sealer.ActiveKeyId);
                 return;
             }
             catch (Exception exception) when (exception is NpgsqlException or TimeoutException && !stoppingToken.IsCancellationRequested)
@@ -44,13 +46,49 @@ public sealed class SecretResealer(NpgsqlDataSource dataSource, SecretSealer sea
         }
     }
 
-    public sealed record Result(int Secrets, int Endpoints, int Unreadable);
+    public sealed record Result(int Secrets, int Endpoints, int KeyRing, int Unreadable);
 
     public async Task<Result> ResealAsync(CancellationToken cancellationToken)
     {
         var (secrets, unreadableSecrets) = await ResealSecretsAsync(cancellationToken);
         var (endpoints, unreadableHeaders) = await ResealHeadersAsync(cancellationToken);
-        return new Result(secrets, endpoints, unreadableSecrets + unreadableHeaders);
+        var (keyRing, unreadableKeys) = await ResealKeyRingAsync(cancellationToken);
+        return new Result(secrets, endpoints, keyRing, unreadableSecrets + unreadableHeaders + unreadableKeys);
+    }
+
+    /// <summary>The portal's Data Protection keys (<see cref="Portal.DataProtectionKeys"/>): a handful of rows, each an
+    /// XML document with its secret part sealed in one element.</summary>
+    private async Task<(int Resealed, int Unreadable)> ResealKeyRingAsync(CancellationToken cancellationToken)
+    {
+        var rows = new List<(string Name, string Xml)>();
+        await using (var select = dataSource.CreateCommand("SELECT name, xml FROM data_protection_keys WHERE xml NOT LIKE '%' || $1 || '%'"))
+        {
+            select.Parameters.Add(new() { Value = sealer.ActivePrefix });
+            await using var reader = await select.ExecuteReaderAsync(cancellationToken);
+            while (await reader.ReadAsync(cancellationToken)) rows.Add((reader.GetString(0), reader.GetString(1)));
+        }
+        var (resealed, unreadable) = (0, 0);
+        foreach (var (name, stored) in rows)
+        {
+            var document = XElement.Parse(stored);
+            var readable = true;
+            foreach (var part in document.Descendants(Portal.SealingXmlEncryptor.ElementName))
+            {
+                if (Reseal(part.Value, Portal.DataProtectionKeys.Field(Portal.SealingXmlEncryptor.ElementName)) is { } value) part.Value = value;
+                else readable = false;
+            }
+            if (!readable)
+            {
+                unreadable++;
+                continue;
+            }
+            await using var update = dataSource.CreateCommand("UPDATE data_protection_keys SET xml = $3 WHERE name = $1 AND xml = $2");
+            update.Parameters.Add(new() { Value = name });
+            update.Parameters.Add(new() { Value = stored });
+            update.Parameters.Add(new() { Value = document.ToString(SaveOptions.DisableFormatting) });
+            resealed += await update.ExecuteNonQueryAsync(cancellationToken);
+        }
+        return (resealed, unreadable);
     }
 
     private async Task<(int Resealed, int Unreadable)> ResealSecretsAsync(CancellationToken cancellationToken)

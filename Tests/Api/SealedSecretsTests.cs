@@ -68,6 +68,18 @@ public sealed class SealedSecretsTests(HeraldAppFixture herald)
                 $$"""{"X-Token": "{{previous.Seal("rotated-token", SealedField.Header(rotated, "X-Token"))}}"}""");
         }
 
+        // And a key-ring entry of the portal sealed under the previous key. Its root is no element Data Protection knows,
+        // so the running API ignores it if it reads the ring meanwhile.
+        var keyRingEntry = "herald-test-" + Guid.NewGuid().ToString("N");
+        var keyRingField = new SealedField("data protection key", "sealed");
+        await using (var connection = await herald.OpenDatabaseAsync())
+        await using (var insert = new NpgsqlCommand("INSERT INTO data_protection_keys (name, xml) VALUES ($1, $2)", connection))
+        {
+            insert.Parameters.Add(new() { Value = keyRingEntry });
+            insert.Parameters.Add(new() { Value = $"<herald-test><sealed>{previous.Seal("<secret>ring</secret>", keyRingField)}</sealed></herald-test>" });
+            await insert.ExecuteNonQueryAsync();
+        }
+
         // What the API does on start-up once the sealing-keys parameter is "<new key> <previous key>".
         await using var dataSource = NpgsqlDataSource.Create(await herald.App.GetConnectionStringAsync("herald") ?? "");
         var sealer = new SecretSealer([herald.SealingKey, previousKey]);
@@ -75,6 +87,15 @@ public sealed class SealedSecretsTests(HeraldAppFixture herald)
 
         Assert.True(result.Secrets >= 2, $"{result}");
         Assert.True(result.Endpoints >= 2, $"{result}");
+        Assert.True(result.KeyRing >= 1, $"{result}");
+        await using (var connection = await herald.OpenDatabaseAsync())
+        await using (var entry = new NpgsqlCommand("DELETE FROM data_protection_keys WHERE name = $1 RETURNING xml", connection))
+        {
+            entry.Parameters.Add(new() { Value = keyRingEntry });
+            var sealedPart = System.Xml.Linq.XElement.Parse((string)(await entry.ExecuteScalarAsync())!).Element("sealed")!.Value;
+            Assert.StartsWith(sealer.ActivePrefix, sealedPart, StringComparison.Ordinal);
+            Assert.Equal("<secret>ring</secret>", new SecretSealer([herald.SealingKey]).Unseal(sealedPart, keyRingField));
+        }
         await using (var connection = await herald.OpenDatabaseAsync())
         {
             foreach (var id in (string[])[legacy, rotated])
