@@ -32,7 +32,7 @@ public static class HeraldApi
         builder.Services.AddSingleton(TimeProvider.System);
 
         builder.Services.AddSingleton<ApplicationService>();
-        builder.Services.AddSingleton<ApplicationSettings>();
+        builder.Services.AddSingleton<ApplicationCache>();
         builder.Services.AddSingleton<ApplicationQuotas>();
         builder.Services.AddSingleton<ApiKeyService>();
         builder.Services.AddSingleton<EventTypeService>();

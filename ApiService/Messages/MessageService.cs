@@ -42,7 +42,7 @@ public sealed record MessageFilter(string[]? EventTypes, DateTimeOffset? Before,
 /// <summary>Messages: accepted once committed (group commit), published to Kafka, kept queryable.</summary>
 public sealed class MessageService(
     MessageIngest ingest,
-    ApplicationSettings applications,
+    ApplicationCache applications,
     EventTypeService eventTypes,
     NpgsqlDataSource dataSource,
     IOptions<MessageOptions> options,

@@ -25,6 +25,9 @@ public static class DeliveryHosting
         builder.Services.AddSingleton<DeliveryLanes>();
         builder.Services.AddSingleton<DeliveryClaims>();
         builder.Services.AddSingleton<DeliveryLedger>();
+        builder.Services.AddSingleton<DeliveryAdmission>();
+        builder.Services.AddSingleton<OutcomePublisher>();
+        builder.Services.AddSingleton<EndpointHealth>();
         builder.Services.AddSingleton<DeliveryWorker>();
         builder.Services.Configure<OperationalWebhookOptions>(builder.Configuration.GetSection(OperationalWebhookOptions.Section));
         builder.Services.AddSingleton<FailingEndpoints>();

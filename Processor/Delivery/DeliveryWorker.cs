@@ -1,13 +1,9 @@
-using System.Collections.Concurrent;
 using System.Diagnostics;
 using Herald.Database;
 using Herald.Deliveries;
 using Herald.Messages;
-using Herald.Processor.Operations;
 using Herald.Processor.Telemetry;
-using Herald.ServiceDefaults.Redis;
 using Microsoft.Extensions.Options;
-using Npgsql;
 
 namespace Herald.Processor.Delivery;
 
@@ -29,22 +25,18 @@ public interface ITaskOwnership
 public sealed class DeliveryWorker(
     DeliveryLanes lanes,
     EndpointDirectory endpoints,
-    EndpointGate gate,
-    RateLimitLeases rates,
+    DeliveryAdmission admission,
+    DeliveryClaims claims,
     WebhookSender sender,
     RetrySchedule schedule,
-    DeliveryClaims claims,
     DeliveryLedger ledger,
-    FailingEndpoints failing,
-    NpgsqlDataSource dataSource,
-    RedisNotices notices,
+    OutcomePublisher outcomes,
+    EndpointHealth health,
     IOptions<DeliveryOptions> options,
     DeliveryTelemetry telemetry,
     TimeProvider time,
     ILogger<DeliveryWorker> logger)
 {
-    private readonly ConcurrentDictionary<string, long> _disableChecks = new(StringComparer.Ordinal);
-
     /// <summary>A delivery handed back after an unforeseen failure is due again after this long.</summary>
     public static readonly TimeSpan HandBackDelay = TimeSpan.FromSeconds(5);
 
@@ -109,12 +101,12 @@ public sealed class DeliveryWorker(
                 return default;
             }
 
-            var admission = await AdmitAsync(endpoint);
-            if (!admission.Allowed)
+            var admitted = await admission.AdmitAsync(endpoint);
+            if (!admitted.Allowed)
             {
                 // The breaker is open: defer, never drop, and let every other endpoint carry on.
                 telemetry.Deferred(DeliveryTelemetry.DeferralReasons.BreakerOpen);
-                await RecordAsync(progress, new LedgerEntry(task, DeliveryStatus.Pending, Jittered(time.GetUtcNow() + admission.Wait), Now()));
+                await RecordAsync(progress, new LedgerEntry(task, DeliveryStatus.Pending, Jittered(time.GetUtcNow() + admitted.Wait), Now()));
                 return default;
             }
 
@@ -156,7 +148,7 @@ public sealed class DeliveryWorker(
                     ReleaseSlots();
                 }
                 endpointLane.Observe(attempt.Latency);
-                await RecordAsync(task, endpoint, attempt, probe: admission.Kind == AdmissionKind.Probe, consumed, progress);
+                await RecordAsync(task, endpoint, attempt, probe: admitted.Kind == AdmissionKind.Probe, consumed, progress);
                 return default;
             }
             finally
@@ -185,31 +177,7 @@ public sealed class DeliveryWorker(
         progress.Recorded = true;
     }
 
-    private async Task<Admission> AdmitAsync(EndpointTarget endpoint)
-    {
-        // The application's deliveries per second, across all its endpoints and every replica, come first.
-        await WithinRateAsync(ApplicationRateKey(endpoint.ApplicationId), endpoint.ApplicationRateLimit, DeliveryTelemetry.DeferralReasons.ApplicationRateLimit);
-        var admission = await gate.AdmitAsync(endpoint);
-        // Over the endpoint's rate: wait in its own lane for the next second; no other endpoint notices.
-        if (admission.Allowed) await WithinRateAsync(EndpointRateKey(endpoint.Id), endpoint.RateLimit, reason: null);
-        return admission;
-    }
-
-    /// <summary>Waits until the key's per-second count (shared by every replica through Redis) admits one more.</summary>
-    private async Task WithinRateAsync(string key, int? limit, string? reason)
-    {
-        while (limit is > 0 && await rates.AcquireAsync(key, limit.Value) is { } wait)
-        {
-            if (reason is not null) telemetry.Deferred(reason);
-            await Task.Delay(wait, time);
-        }
-    }
-
-    private static string EndpointRateKey(string endpointId) => "endpoint-deliveries:" + endpointId;
-
-    private static string ApplicationRateKey(string applicationId) => "application-deliveries:" + applicationId;
-
-    /// <summary>Reports the attempt to the breaker, decides what comes next, records both, and announces them.</summary>
+    /// <summary>Decides what comes next, records it with the attempt, announces it, and tells the endpoint's health.</summary>
     private async Task RecordAsync(DeliveryTask task, EndpointTarget endpoint, Attempt attempt, bool probe, long consumed, Progress progress)
     {
         var now = Now();
@@ -217,10 +185,6 @@ public sealed class DeliveryWorker(
         var entry = new LedgerEntry(task, decision.Status, decision.NextAttemptAt, now, attempt, SortableId.New("atmpt", now));
         // The attempt is recorded first: nothing after it may turn a sent webhook into a handed-back (resent) one.
         await RecordAsync(progress, entry);
-        if (probe) await gate.ReportProbeAsync(endpoint, attempt.Succeeded);
-        else gate.Report(endpoint, attempt.Succeeded);
-        if (decision.Status == DeliveryStatus.Paused)
-            await endpoints.DisableAsync(endpoint.Id, "The endpoint answered 410 Gone.", CancellationToken.None);
 
         telemetry.Attempted(task, attempt, decision, Stopwatch.GetElapsedTime(consumed), time.GetUtcNow());
         // Every attempt is in the ledger, the metrics and the live stream; the log keeps failures at Information.
@@ -228,49 +192,8 @@ public sealed class DeliveryWorker(
             "Attempt {Attempt} of {MessageId} to {EndpointId}: {Outcome} {HttpStatus} in {LatencyMs} ms; delivery {DeliveryStatus}",
             task.Attempt, task.MessageId, endpoint.Id, AttemptStatus.Of(attempt.Succeeded), attempt.HttpStatus,
             (int)attempt.Latency.TotalMilliseconds, decision.Status);
-        Announce(entry);
-        if (attempt.Succeeded)
-        {
-            failing.Succeeded(endpoint.Id);
-            return;
-        }
-        await failing.FailedAsync(task, entry.AttemptId!, attempt, DeliveryLedger.ErrorOf(attempt), now);
-        await DisableIfFailingTooLongAsync(endpoint.Id);
-    }
-
-    private void Announce(LedgerEntry entry)
-    {
-        var attempt = entry.Attempt!;
-        var outcome = new DeliveryOutcome(entry.AttemptId!, entry.Task.MessageId, entry.Task.EndpointId, entry.Task.ApplicationId,
-            entry.Task.EventType, entry.Task.Attempt, AttemptStatus.Of(attempt.Succeeded), entry.Status, attempt.HttpStatus,
-            (int)attempt.Latency.TotalMilliseconds, attempt.Error, entry.At, entry.NextAttemptAt);
-        // Fire and forget: live outcomes are a view; the ledger is the record.
-        notices.Publish(DeliveryOutcome.Channel, outcome.ToUtf8Bytes());
-    }
-
-    /// <summary>Disables an endpoint that has failed without one success for <see cref="DeliveryOptions.DisableAfter"/>.
-    /// Checked at most a few times per period per endpoint, from the attempts in PostgreSQL.</summary>
-    private async Task DisableIfFailingTooLongAsync(string endpointId)
-    {
-        var disableAfter = options.Value.DisableAfter;
-        var every = TimeSpan.FromTicks(Math.Min(disableAfter.Ticks / 4, TimeSpan.FromMinutes(1).Ticks));
-        var now = time.GetTimestamp();
-        var last = _disableChecks.GetOrAdd(endpointId, 0);
-        if (last != 0 && time.GetElapsedTime(last, now) < every) return;
-        if (!_disableChecks.TryUpdate(endpointId, now, last)) return;
-
-        await using var query = dataSource.CreateCommand($"""
-            SELECT attempted_at FROM delivery_attempts
-            WHERE endpoint_id = $1 AND id > COALESCE(
-                (SELECT id FROM delivery_attempts WHERE endpoint_id = $1 AND status = '{AttemptStatus.Succeeded}' ORDER BY attempted_at DESC LIMIT 1), '')
-            ORDER BY id LIMIT 1
-            """);
-        query.Parameters.Add(new() { Value = endpointId });
-        if (await query.ExecuteScalarAsync() is not DateTime failingSince) return;
-        var since = new DateTimeOffset(failingSince, TimeSpan.Zero);
-        if (time.GetUtcNow() - since < disableAfter) return;
-        await endpoints.DisableAsync(endpointId,
-            $"Every delivery has failed since {since:u}: no success for {disableAfter}.", CancellationToken.None);
+        outcomes.Announce(entry);
+        await health.AfterAttemptAsync(entry, endpoint, probe);
     }
 
     private DateTimeOffset Now() => DatabaseTime.Now(time);

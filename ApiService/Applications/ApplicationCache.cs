@@ -4,7 +4,7 @@ namespace Herald.ApiService.Applications;
 
 /// <summary>What create-message needs to know about an application, remembered so the ingest hot path does not read the
 /// application row per request (see <see cref="RefreshingCache"/>). A deleted application is caught at commit (foreign key).</summary>
-public sealed class ApplicationSettings(ApplicationService applications, RefreshingCache cache)
+public sealed class ApplicationCache(ApplicationService applications, RefreshingCache cache)
 {
     private static readonly TimeSpan Fresh = TimeSpan.FromSeconds(5);
     private static readonly TimeSpan Stale = TimeSpan.FromMinutes(5);
