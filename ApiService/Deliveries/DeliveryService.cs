@@ -89,14 +89,7 @@ public sealed class DeliveryService(
 
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
         await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
-        await using (var check = new NpgsqlCommand(
-            "SELECT disabled FROM endpoints WHERE application_id = $1 AND id = $2 FOR SHARE", connection, transaction))
-        {
-            check.Parameters.Add(new() { Value = applicationId });
-            check.Parameters.Add(new() { Value = endpointId });
-            var disabled = await check.ExecuteScalarAsync(cancellationToken) as bool? ?? throw ApiError.NotFound("endpoint");
-            if (disabled) throw new ApiError(ApiErrorKind.WrongState, "The endpoint is disabled; enable it to send it a test event.");
-        }
+        await RequireEnabledEndpointAsync(connection, transaction, applicationId, endpointId, "to send it a test event", cancellationToken);
         await using (var insert = new NpgsqlCommand($"""
             WITH message AS (
                 INSERT INTO messages (id, application_id, event_type, payload, created_at, trace_parent, endpoint_id)
@@ -118,6 +111,22 @@ public sealed class DeliveryService(
         return new MessageResponse(id, eventType, null, RawJson.From(payload), now);
     }
 
+    /// <summary>The application's endpoint, enabled, and kept so (a shared lock) until the transaction ends: an update
+    /// cannot disable it, nor a delete remove it, in between.</summary>
+    private static async Task RequireEnabledEndpointAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, string applicationId,
+        string endpointId, string toDo, CancellationToken cancellationToken)
+    {
+        await using var check = new NpgsqlCommand(
+            "SELECT disabled FROM endpoints WHERE application_id = $1 AND id = $2 FOR SHARE", connection, transaction);
+        check.Parameters.Add(new() { Value = applicationId });
+        check.Parameters.Add(new() { Value = endpointId });
+        switch (await check.ExecuteScalarAsync(cancellationToken))
+        {
+            case not bool: throw ApiError.NotFound("endpoint");
+            case true: throw new ApiError(ApiErrorKind.WrongState, $"The endpoint is disabled; enable it {toDo}.");
+        }
+    }
+
     private static readonly JsonSerializerOptions TestEventJson = new(JsonSerializerDefaults.Web);
 
     private sealed record TestEventPayload(string Type, string EndpointId, DateTimeOffset SentAt)
@@ -136,17 +145,7 @@ public sealed class DeliveryService(
 
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
         await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
-        await using (var check = new NpgsqlCommand(
-            "SELECT disabled FROM endpoints WHERE application_id = $1 AND id = $2 FOR SHARE", connection, transaction))
-        {
-            check.Parameters.Add(new() { Value = applicationId });
-            check.Parameters.Add(new() { Value = endpointId });
-            switch (await check.ExecuteScalarAsync(cancellationToken))
-            {
-                case not bool: throw ApiError.NotFound("endpoint");
-                case true: throw new ApiError(ApiErrorKind.WrongState, "The endpoint is disabled; enable it before recovering its deliveries.");
-            }
-        }
+        await RequireEnabledEndpointAsync(connection, transaction, applicationId, endpointId, "before recovering its deliveries", cancellationToken);
 
         int recovered;
         await using (var recover = new NpgsqlCommand($"""

@@ -37,7 +37,7 @@ public sealed class CreateMessageHarness : IHarness
 
     private static readonly MessageService Service = new(
         ingest: null!, // never reached: the application lookup comes first, and the database is not there
-        new ApplicationSettings(new ApplicationService(Unreachable.Database, TimeProvider.System),
+        new ApplicationCache(new ApplicationService(Unreachable.Database, TimeProvider.System),
             new RefreshingCache(new MemoryCache(new MemoryCacheOptions()), TimeProvider.System, NullLogger<RefreshingCache>.Instance)),
         eventTypes: null!, // only asked for an application that requires registered types, after the lookup
         Unreachable.Database,
