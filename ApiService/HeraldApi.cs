@@ -4,6 +4,7 @@ using Herald.ApiService.Attempts;
 using Herald.ApiService.Deliveries;
 using Herald.ApiService.Endpoints;
 using Herald.ApiService.EventTypes;
+using Herald.ApiService.Http;
 using Herald.ApiService.Idempotency;
 using Herald.ApiService.Messages;
 using Herald.ApiService.Operations;
@@ -28,7 +29,8 @@ public static class HeraldApi
 
         builder.Services.AddProblemDetails();
         builder.Services.AddExceptionHandler<ApiErrorHandler>();
-        builder.Services.AddOpenApi();
+        // Served in every environment and committed as clients/herald-api.v1.json (a test keeps the two equal).
+        builder.Services.AddOpenApi(options => options.AddHeraldDocument());
         builder.Services.AddSingleton(TimeProvider.System);
 
         builder.Services.AddSingleton<ApplicationService>();

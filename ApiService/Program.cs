@@ -57,11 +57,9 @@ app.UseAuthorization();
 app.UseAntiforgery();
 app.UseMiddleware<StorableGrpcRequests>();
 
-if (app.Environment.IsDevelopment())
-{
-    app.MapOpenApi();
-    app.MapScalarApiReference();
-}
+// The contract is public (no key needed to read it); the interactive reference is for development.
+app.MapOpenApi();
+if (app.Environment.IsDevelopment()) app.MapScalarApiReference();
 
 var api = app.MapGroup("/api/v1")
     .RequireAuthorization()

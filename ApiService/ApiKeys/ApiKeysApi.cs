@@ -23,7 +23,7 @@ public static class ApiKeysApi
 
         keys.MapGet("/", async (HttpContext context, ApiKeyService service, CancellationToken ct) =>
             TypedResults.Ok(await service.ListAsync(context.Caller(), applicationId(context), PageRequest.From(context.Request), ct)))
-            .WithName($"List{name}s");
+            .WithPaging().WithName($"List{name}s");
 
         keys.MapDelete("/{keyId}", async (string keyId, HttpContext context, ApiKeyService service, CancellationToken ct) =>
         {

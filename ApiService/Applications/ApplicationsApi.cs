@@ -17,7 +17,7 @@ public static class ApplicationsApi
 
         apps.MapGet("/", async (HttpContext context, ApplicationService applications, CancellationToken ct) =>
             TypedResults.Ok(await applications.ListAsync(context.Caller(), PageRequest.From(context.Request), ct)))
-            .WithName("ListApplications");
+            .WithPaging().WithName("ListApplications");
 
         apps.MapGet("/{appId}", async (string appId, HttpContext context, ApplicationService applications, CancellationToken ct) =>
             TypedResults.Ok(await applications.GetAsync(context.Caller(), appId, ct)))

@@ -38,7 +38,7 @@ public static class DeliveriesApi
         api.MapGet("/apps/{appId}/messages/{messageId}/deliveries",
             async (string appId, string messageId, HttpContext context, DeliveryService service, CancellationToken ct) =>
                 TypedResults.Ok(await service.ListAsync(context.Caller(), appId, messageId, PageRequest.From(context.Request), ct)))
-            .WithTags("Deliveries").WithName("ListDeliveries");
+            .WithTags("Deliveries").WithPaging().WithName("ListDeliveries");
 
         api.MapGet("/apps/{appId}/deliveries/stream",
             (string appId, string? endpointId, HttpContext context, DeliveryService service, CancellationToken ct) =>

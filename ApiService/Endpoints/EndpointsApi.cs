@@ -19,7 +19,7 @@ public static class EndpointsApi
 
         endpoints.MapGet("/", async (string appId, HttpContext context, EndpointService service, CancellationToken ct) =>
             TypedResults.Ok(await service.ListAsync(context.Caller(), appId, PageRequest.From(context.Request), ct)))
-            .WithName("ListEndpoints");
+            .WithPaging().WithName("ListEndpoints");
 
         endpoints.MapGet("/{endpointId}", async (string appId, string endpointId, HttpContext context, EndpointService service, CancellationToken ct) =>
             TypedResults.Ok(await service.GetAsync(context.Caller(), appId, endpointId, ct)))

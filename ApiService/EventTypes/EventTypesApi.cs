@@ -17,7 +17,7 @@ public static class EventTypesApi
 
         types.MapGet("/", async (string appId, bool? includeArchived, HttpContext context, EventTypeService service, CancellationToken ct) =>
             TypedResults.Ok(await service.ListAsync(context.Caller(), appId, includeArchived ?? false, PageRequest.From(context.Request), ct)))
-            .WithName("ListEventTypes");
+            .WithPaging().WithName("ListEventTypes");
 
         types.MapGet("/{name}", async (string appId, string name, HttpContext context, EventTypeService service, CancellationToken ct) =>
             TypedResults.Ok(await service.GetAsync(context.Caller(), appId, name, ct)))

@@ -14,11 +14,12 @@ public static class MessagesApi
     {
         var messages = api.MapGroup("/apps/{appId}/messages").WithTags("Messages");
 
-        messages.MapPost("/", CreateAsync).Accepts<CreateMessageInput>("application/json").WithName("CreateMessage");
+        messages.MapPost("/", CreateAsync).Accepts<CreateMessageInput>("application/json")
+            .Produces<MessageResponse>(StatusCodes.Status202Accepted).WithName("CreateMessage");
 
         messages.MapGet("/", async (string appId, HttpContext context, MessageService service, CancellationToken ct) =>
             TypedResults.Ok(await service.ListAsync(context.Caller(), appId, MessageFilter.From(context.Request), PageRequest.From(context.Request), ct)))
-            .WithName("ListMessages");
+            .WithPaging().WithMessageFilter().WithName("ListMessages");
 
         messages.MapGet("/{messageId}", async (string appId, string messageId, HttpContext context, MessageService service, CancellationToken ct) =>
             TypedResults.Ok(await service.GetAsync(context.Caller(), appId, messageId, ct)))

@@ -21,7 +21,7 @@ public static class OperationalWebhooksApi
 
         endpoints.MapGet("/", async (HttpContext context, OperationalWebhookService service, CancellationToken ct) =>
             TypedResults.Ok(await service.ListEndpointsAsync(context.Caller(), PageRequest.From(context.Request), ct)))
-            .WithName("ListOperationalEndpoints");
+            .WithPaging().WithName("ListOperationalEndpoints");
 
         endpoints.MapGet("/{endpointId}", async (string endpointId, HttpContext context, OperationalWebhookService service, CancellationToken ct) =>
             TypedResults.Ok(await service.GetEndpointAsync(context.Caller(), endpointId, ct)))
@@ -50,13 +50,13 @@ public static class OperationalWebhooksApi
 
         endpoints.MapGet("/{endpointId}/attempts", async (string endpointId, HttpContext context, OperationalWebhookService service, CancellationToken ct) =>
             TypedResults.Ok(await service.ListEndpointAttemptsAsync(context.Caller(), endpointId, PageRequest.From(context.Request), ct)))
-            .WithName("ListOperationalEndpointAttempts");
+            .WithPaging().WithName("ListOperationalEndpointAttempts");
 
         var messages = operations.MapGroup("/messages");
 
         messages.MapGet("/", async (HttpContext context, OperationalWebhookService service, CancellationToken ct) =>
             TypedResults.Ok(await service.ListMessagesAsync(context.Caller(), MessageFilter.From(context.Request), PageRequest.From(context.Request), ct)))
-            .WithName("ListOperationalMessages");
+            .WithPaging().WithMessageFilter().WithName("ListOperationalMessages");
 
         messages.MapGet("/{messageId}", async (string messageId, HttpContext context, OperationalWebhookService service, CancellationToken ct) =>
             TypedResults.Ok(await service.GetMessageAsync(context.Caller(), messageId, ct)))
@@ -64,7 +64,7 @@ public static class OperationalWebhooksApi
 
         messages.MapGet("/{messageId}/attempts", async (string messageId, HttpContext context, OperationalWebhookService service, CancellationToken ct) =>
             TypedResults.Ok(await service.ListAttemptsAsync(context.Caller(), messageId, PageRequest.From(context.Request), ct)))
-            .WithName("ListOperationalMessageAttempts");
+            .WithPaging().WithName("ListOperationalMessageAttempts");
 
         return api;
     }

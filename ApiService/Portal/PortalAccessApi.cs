@@ -20,7 +20,7 @@ public static class PortalAccessApi
 
         access.MapGet("/", async (string appId, HttpContext context, PortalAccessService service, CancellationToken ct) =>
             TypedResults.Ok(await service.ListAsync(context.Caller(), appId, PageRequest.From(context.Request), ct)))
-            .WithName("ListPortalAccess");
+            .WithPaging().WithName("ListPortalAccess");
 
         access.MapDelete("/{accessId}", async (string appId, string accessId, HttpContext context, PortalAccessService service, CancellationToken ct) =>
         {
