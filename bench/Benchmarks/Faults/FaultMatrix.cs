@@ -1,7 +1,6 @@
 using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json;
-using Herald.AppHost.Infrastructure.Kafka;
 using Herald.Bench.Delivery;
 using Herald.Bench.Faults.Injectors;
 using Microsoft.Extensions.DependencyInjection;
