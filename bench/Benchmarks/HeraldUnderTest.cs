@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Globalization;
 using System.Net.Http.Json;
 using System.Security.Cryptography;
 using System.Text.Json;
@@ -36,12 +37,13 @@ public sealed class HeraldUnderTest : IAsyncDisposable
     private readonly DistributedApplication _app;
     private readonly string _adminKey;
     private readonly string _run;
+    private readonly AppHostLog _log;
     private readonly Lock _apiGate = new();
     private (int Pid, Uri Url, long CheckedAt) _api;
 
-    private HeraldUnderTest(DistributedApplication app, string adminKey, string run, string apiInstance, (int Pid, Uri Url) api, BenchApplication application)
+    private HeraldUnderTest(DistributedApplication app, AppHostLog log, string adminKey, string run, string apiInstance, (int Pid, Uri Url) api, BenchApplication application)
     {
-        (_app, _adminKey, _run, ApiInstance, Api, ApplicationId, ApiKey) = (app, adminKey, run, apiInstance, api.Url, application.Id, application.ApiKey);
+        (_app, _log, _adminKey, _run, ApiInstance, Api, ApplicationId, ApiKey) = (app, log, adminKey, run, apiInstance, api.Url, application.Id, application.ApiKey);
         _api = (api.Pid, api.Url, 0);
     }
 
@@ -80,10 +82,10 @@ public sealed class HeraldUnderTest : IAsyncDisposable
             $"--Herald:BenchRun={run}",
             .. settings,
         ], (options, _) => options.DisableDashboard = true);
-        // The table is the output; the orchestrator's own logging (health probes failing during start-up and teardown,
-        // the resources' console output) is noise here. Cleared rather than filtered: the Logging:LogLevel settings
-        // above would override a minimum level.
-        builder.Services.AddLogging(logging => logging.ClearProviders());
+        // The table is the output: the AppHost's log goes to a file, errors that matter to the console in a line each.
+        var log = new AppHostLog(Path.Combine(Path.GetTempPath(), "herald-bench",
+            $"{DateTime.Now.ToString("yyyyMMdd-HHmmss", CultureInfo.InvariantCulture)}-{run[..8]}-apphost.log"));
+        builder.Services.AddLogging(logging => logging.ClearProviders().AddProvider(log));
         // No collector listens in a benchmark: pushing telemetry at nothing (and retrying) is not Herald's cost to
         // measure. Spans, metrics and logs are still produced; /metrics still serves.
         foreach (var project in builder.Resources.OfType<ProjectResource>())
@@ -99,7 +101,7 @@ public sealed class HeraldUnderTest : IAsyncDisposable
         var apiInstance = (await ResourceRestarts.InstancesAsync(app, "api", 1, timeout.Token))[0];
         var api = DirectAddress(apiInstance) ?? (0, app.GetEndpoint("api", "http"));
         var application = await CreateApplicationAsync(api.Url, adminKey, "bench");
-        return new HeraldUnderTest(app, adminKey, run, apiInstance, api, application);
+        return new HeraldUnderTest(app, log, adminKey, run, apiInstance, api, application);
     }
 
     /// <summary>Another application, with a key of its own.</summary>
@@ -163,6 +165,7 @@ public sealed class HeraldUnderTest : IAsyncDisposable
         var redis = model.Resources.OfType<LocalRedisResource>().Select(r => r.WorkingDirectory).ToList();
         await _app.StopAsync();
         await _app.DisposeAsync();
+        _log.Dispose();
         // An instance restarted through a resource command can escape the orchestrator's stop; a benchmark that starts
         // Herald again and again must not leave such processes behind.
         Signals.Send(ProcessTree.All().Where(pid => ProcessTree.Environment(pid).GetValueOrDefault("Herald__BenchRun") == _run), Signal.Kill);
