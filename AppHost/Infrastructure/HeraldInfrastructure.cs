@@ -1,8 +1,8 @@
-using Herald.AppHost.Infrastructure.Kafka;
+using System.Diagnostics;
+using Herald.AppHost.Infrastructure.Containers;
+using Herald.AppHost.Infrastructure.External;
 using Herald.AppHost.Infrastructure.Local;
-using Herald.AppHost.Infrastructure.Publishing;
 using Herald.Kafka;
-using Microsoft.Extensions.Configuration;
 
 namespace Herald.AppHost.Infrastructure;
 
@@ -11,7 +11,6 @@ namespace Herald.AppHost.Infrastructure;
 /// (<c>ConnectionStrings__herald</c>, <c>__redis</c>, <c>__kafka</c>) and are the same in every mode.
 /// </summary>
 public sealed record HeraldInfrastructure(
-    InfrastructureMode Mode,
     IResourceBuilder<IResourceWithConnectionString> Database,
     IResourceBuilder<IResourceWithConnectionString> Redis,
     IResourceBuilder<IResourceWithConnectionString> Kafka);
@@ -22,20 +21,31 @@ public static class HeraldInfrastructureExtensions
     public const string RedisName = "redis";
     public const string KafkaName = "kafka";
 
-    /// <summary>fetch.wait.max.ms against the embedded brokers, which answer an empty fetch only when it expires (a real
-    /// broker answers as soon as data arrives).</summary>
-    public const int EmbeddedFetchWaitMs = 5;
+    private const string PostgresName = "postgres";
 
     public static HeraldInfrastructure AddHeraldInfrastructure(this IDistributedApplicationBuilder builder)
     {
         var mode = InfrastructureModes.Detect(builder);
         Console.WriteLine($"Herald infrastructure: {mode.Mode} ({mode.Reason})");
 
+        // Factories, so that a resource an external server replaces is never added (nor its password parameter).
+        var provided = mode.Mode switch
+        {
+            InfrastructureMode.Containers => new ModeResources(
+                () => builder.AddContainerPostgres(PostgresName, DatabaseName, Password(builder, "postgres-password")),
+                () => builder.AddContainerRedis(RedisName, Password(builder, "redis-password")),
+                () => builder.AddKafkaContainer(KafkaName)),
+            InfrastructureMode.Local => new ModeResources(
+                () => builder.AddLocalPostgres(PostgresName, Password(builder, "postgres-password")).AddDatabase(DatabaseName),
+                () => builder.AddLocalRedis(RedisName, Password(builder, "redis-password")),
+                () => builder.AddEmbeddedKafka(KafkaName, brokers: 3, Topics.All)),
+            _ => throw new UnreachableException($"No resources for infrastructure mode {mode.Mode}."),
+        };
+
         return new HeraldInfrastructure(
-            mode.Mode,
-            External(builder, DatabaseName) ?? Database(builder, mode.Mode),
-            External(builder, RedisName) ?? Redis(builder, mode.Mode),
-            External(builder, KafkaName) ?? Kafka(builder, mode.Mode));
+            builder.AddExternalServer(DatabaseName) ?? provided.Database(),
+            builder.AddExternalServer(RedisName) ?? provided.Redis(),
+            builder.AddExternalServer(KafkaName) ?? provided.Kafka());
     }
 
     public static IResourceBuilder<ProjectResource> WithHeraldInfrastructure(this IResourceBuilder<ProjectResource> project, HeraldInfrastructure infrastructure)
@@ -48,44 +58,16 @@ public static class HeraldInfrastructureExtensions
         {
             project.WithReference(resource).WaitFor(resource);
         }
-        // Against librdkafka's mock brokers the default fetch.wait.max.ms (500) put hundreds of milliseconds on each
-        // Kafka hop (measured: webhook p50 664 ms at 100 msg/s, 41 ms with 10, 31 ms with 5; 2 polls more for no gain).
-        // Local mode only; a user's Kafka:Consumer:fetch.wait.max.ms is forwarded after this and wins.
-        if (infrastructure.Kafka.Resource is EmbeddedKafkaResource)
-        {
-            project.WithEnvironment("Kafka__Consumer__fetch.wait.max.ms", EmbeddedFetchWaitMs.ToString(System.Globalization.CultureInfo.InvariantCulture));
-            // The embedded broker's group coordinator waits session.timeout.ms − 1 s for members to rejoin on every
-            // rebalance, even once all have (a real broker moves on as soon as they do), and a cooperative rebalance
-            // takes two rounds, during which the partitions that move have no owner: with the 45 s default a replica
-            // joining or dying stalled half the partitions for ~90 s. 3 s makes a round 2 s.
-            project.WithEnvironment("Kafka__Consumer__session.timeout.ms", "3000");
-            project.WithEnvironment("Kafka__Consumer__heartbeat.interval.ms", "500");
-        }
-        return project;
+        return project.WithEmbeddedKafkaConsumerSettings(infrastructure.Kafka);
     }
 
-    // An existing server given as ConnectionStrings:<name> overrides whatever the mode would start.
-    private static IResourceBuilder<IResourceWithConnectionString>? External(IDistributedApplicationBuilder builder, string name) =>
-        string.IsNullOrWhiteSpace(builder.Configuration.GetConnectionString(name)) ? null : builder.AddConnectionString(name);
+    // A secret generated once and kept in the AppHost's user secrets, in every mode that runs the server.
+    private static IResourceBuilder<ParameterResource> Password(IDistributedApplicationBuilder builder, string name) =>
+        builder.AddParameter(name, new GenerateParameterDefault { MinLength = 22, Special = false }, secret: true, persist: true);
 
-    private static IResourceBuilder<IResourceWithConnectionString> Database(IDistributedApplicationBuilder builder, InfrastructureMode mode)
-    {
-        var password = builder.AddParameter("postgres-password", new GenerateParameterDefault { MinLength = 22, Special = false }, secret: true, persist: true);
-        return mode == InfrastructureMode.Containers
-            ? builder.AddPostgres("postgres", password: password).WithDataVolume().AddDatabase(DatabaseName)
-            : builder.AddLocalPostgres("postgres", password).AddDatabase(DatabaseName);
-    }
-
-    private static IResourceBuilder<IResourceWithConnectionString> Redis(IDistributedApplicationBuilder builder, InfrastructureMode mode)
-    {
-        var password = builder.AddParameter("redis-password", new GenerateParameterDefault { MinLength = 22, Special = false }, secret: true, persist: true);
-        return mode == InfrastructureMode.Containers
-            ? builder.AddRedis(RedisName, password: password).WithDataVolume().WithPlainConnectionStringWhenPublishing()
-            : builder.AddLocalRedis(RedisName, password);
-    }
-
-    private static IResourceBuilder<IResourceWithConnectionString> Kafka(IDistributedApplicationBuilder builder, InfrastructureMode mode) =>
-        mode == InfrastructureMode.Containers
-            ? builder.AddKafkaContainer(KafkaName)
-            : builder.AddEmbeddedKafka(KafkaName, brokers: 3, Topics.All);
+    /// <summary>What a mode runs for each resource.</summary>
+    private sealed record ModeResources(
+        Func<IResourceBuilder<IResourceWithConnectionString>> Database,
+        Func<IResourceBuilder<IResourceWithConnectionString>> Redis,
+        Func<IResourceBuilder<IResourceWithConnectionString>> Kafka);
 }

@@ -33,9 +33,8 @@ public static class KafkaExtensions
             .SetLogHandler(LogTo(sp.GetRequiredService<ILoggerFactory>()))
             .Build());
         // A broker answering a metadata request for Herald's topics: one of three brokers down still serves.
-        builder.AddDependency(Dependencies.Kafka, role, (services, cancellationToken) => Task.Factory.StartNew(
-            () => services.GetRequiredService<IAdminClient>().GetMetadata(topics.Count > 0 ? topics[0].Name : "__consumer_offsets", DependencyExtensions.ProbeTimeout),
-            cancellationToken, TaskCreationOptions.LongRunning, TaskScheduler.Default));
+        builder.AddDependency(Dependencies.Kafka, role, (services, cancellationToken) => KafkaProbe.MetadataAsync(
+            services.GetRequiredService<IAdminClient>(), topics.Count > 0 ? topics[0].Name : "__consumer_offsets", DependencyExtensions.ProbeTimeout, cancellationToken));
         builder.Services.AddSingleton(new KafkaTopicSet(topics));
         builder.Services.AddSingleton<ConsumerLag>();
         builder.Services.AddHostedService<KafkaTopicInitializer>();

@@ -1,6 +1,6 @@
 using System.Net;
 using Confluent.Kafka;
-using Herald.AppHost.Infrastructure.Kafka;
+using Herald.AppHost.Infrastructure.Local;
 using Herald.Messages;
 using Herald.Tests.Harness;
 using Microsoft.Extensions.DependencyInjection;

@@ -1,5 +1,4 @@
 using Aspire.Hosting.ApplicationModel;
-using Herald.AppHost.Infrastructure.Kafka;
 using Herald.AppHost.Infrastructure.Local;
 using Herald.Bench.Faults.Injectors;
 using Microsoft.Extensions.DependencyInjection;

@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using System.Security.Cryptography;
 using Aspire.Hosting;
+using Herald.Bench;
 using Herald.Bench.Faults.Injectors;
 using Aspire.Hosting.ApplicationModel;
 using Aspire.Hosting.Testing;
@@ -47,7 +48,7 @@ public sealed class HeraldAppFixture : IAsyncLifetime
     public const int HostConcurrency = 12;
 
     /// <summary>Processor replicas the AppHost runs.</summary>
-    public const int ProcessorReplicas = 2;
+    public const int ProcessorReplicas = HeraldReadiness.ProcessorReplicas;
 
     public DistributedApplication App { get; private set; } = null!;
 
@@ -116,49 +117,13 @@ public sealed class HeraldAppFixture : IAsyncLifetime
         return new HeraldClient(http);
     }
 
-    public async Task WaitUntilHealthyAsync(CancellationToken cancellationToken)
-    {
-        // A wait by name on the replicated processor can settle on a stopped replica's last snapshot and report it
-        // "failed to start"; each replica's own readiness is checked below instead.
-        foreach (var resource in Resources.Where(r => r != "processor"))
-        {
-            try
-            {
-                await App.ResourceNotifications.WaitForResourceHealthyAsync(resource, cancellationToken);
-            }
-            catch (DistributedApplicationException exception)
-            {
-                // The resource's own last words, so a failed start in CI says why.
-                throw new DistributedApplicationException($"{exception.Message} Its last log lines:\n{await LastLogLinesAsync(resource)}", exception);
-            }
-        }
-        await ProcessorInstancesAsync(cancellationToken);
-    }
-
-    private async Task<string> LastLogLinesAsync(string resource, int count = 60)
-    {
-        // The log of a stopped resource stays open: what arrives within a few seconds is what there is.
-        var lines = new ConcurrentQueue<string>();
-        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(3));
-        await WatchLogsAsync(resource, lines, timeout.Token);
-        return string.Join('\n', lines.TakeLast(count));
-    }
+    /// <summary>Every resource healthy and every Processor replica ready (<see cref="HeraldReadiness"/>).</summary>
+    public Task WaitUntilHealthyAsync(CancellationToken cancellationToken) =>
+        HeraldReadiness.WaitUntilReadyAsync(App, Resources.Where(r => r != "processor"), StartTimeout, cancellationToken);
 
     /// <summary>Collects a resource's console output (what it has logged so far, then what follows) until cancelled.</summary>
-    public async Task WatchLogsAsync(string resourceId, ConcurrentQueue<string> logs, CancellationToken cancellationToken)
-    {
-        var logger = App.Services.GetRequiredService<ResourceLoggerService>();
-        try
-        {
-            await foreach (var batch in logger.WatchAsync(resourceId).WithCancellation(cancellationToken))
-            {
-                foreach (var line in batch) logs.Enqueue(line.Content);
-            }
-        }
-        catch (OperationCanceledException)
-        {
-        }
-    }
+    public Task WatchLogsAsync(string resourceId, ConcurrentQueue<string> logs, CancellationToken cancellationToken) =>
+        HeraldReadiness.WatchLogsAsync(App, resourceId, logs, cancellationToken);
 
     /// <summary>The live service process of one resource instance ("processor-abcd1234"), not its `dotnet run` parent.</summary>
     public static int? ProcessOf(string resourceId) => HeraldProcesses.Service(resourceId);
@@ -167,56 +132,10 @@ public sealed class HeraldAppFixture : IAsyncLifetime
     public static Uri ManagementUrl(int pid) =>
         HeraldProcesses.ManagementAddress(pid) ?? throw new InvalidOperationException($"Process {pid} has no ASPNETCORE_URLS.");
 
-    /// <summary>The Processor's replicas once every one answers ready on its own port: instance id → process id.
-    /// (Asked directly: right after a restart the orchestrator's snapshot can still show the old health.)</summary>
-    public async Task<IReadOnlyDictionary<string, int>> ProcessorInstancesAsync(CancellationToken cancellationToken = default)
-    {
-        // Bounded even when the caller gives no token: a replica that died (say, of a crash) fails the test that
-        // needed it, naming its state, rather than hanging the run.
-        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        timeout.CancelAfter(StartTimeout);
-        var instances = new HashSet<string>();
-        try
-        {
-            await foreach (var update in App.ResourceNotifications.WatchAsync(timeout.Token))
-            {
-                if (update.Resource.Name == "processor") instances.Add(update.ResourceId);
-                if (instances.Count == ProcessorReplicas) break;
-            }
-            using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(2) };
-            while (true)
-            {
-                var ready = new Dictionary<string, int>();
-                foreach (var instance in instances)
-                {
-                    if (ProcessOf(instance) is { } pid && await IsReadyAsync(http, pid, timeout.Token)) ready[instance] = pid;
-                }
-                if (ready.Count == instances.Count) return ready;
-                await Task.Delay(250, timeout.Token);
-            }
-        }
-        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
-        {
-            var states = instances.Select(instance => App.ResourceNotifications.TryGetCurrentState(instance, out var state)
-                ? $"{instance}: {state.Snapshot.State?.Text} (exit code {state.Snapshot.ExitCode?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "none"})"
-                : $"{instance}: no state");
-            throw new TimeoutException($"Processor replicas not all ready within {StartTimeout.TotalMinutes} min: {string.Join("; ", states)}.");
-        }
-    }
-
-    private static async Task<bool> IsReadyAsync(HttpClient http, int pid, CancellationToken cancellationToken)
-    {
-        try
-        {
-            using var response = await http.GetAsync(new Uri(ManagementUrl(pid), "/readyz"), cancellationToken);
-            return response.IsSuccessStatusCode;
-        }
-        catch (Exception exception) when (exception is HttpRequestException or IOException or InvalidOperationException
-                                          || (exception is TaskCanceledException && !cancellationToken.IsCancellationRequested))
-        {
-            return false;
-        }
-    }
+    /// <summary>The Processor's replicas once every one answers ready on its own port: instance id → process id
+    /// (<see cref="HeraldReadiness.ProcessorsReadyAsync"/>, within the start-up timeout).</summary>
+    public Task<IReadOnlyDictionary<string, int>> ProcessorInstancesAsync(CancellationToken cancellationToken = default) =>
+        HeraldReadiness.ProcessorsReadyAsync(App, StartTimeout, cancellationToken);
 
     /// <summary>Each Processor replica's /metrics, read from the process itself.</summary>
     public async Task<IReadOnlyList<PrometheusText>> ScrapeProcessorsAsync()

@@ -1,5 +1,5 @@
 using Confluent.Kafka;
-using Herald.AppHost.Infrastructure.Kafka;
+using Herald.AppHost.Infrastructure.Local;
 
 namespace Herald.Tests.Unit;
 

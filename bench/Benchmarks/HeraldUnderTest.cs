@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Globalization;
 using System.Net.Http.Json;
 using System.Security.Cryptography;
 using System.Text.Json;
@@ -22,7 +23,9 @@ public sealed record BenchApplication(string Id, string ApiKey);
 public sealed class HeraldUnderTest : IAsyncDisposable
 {
     /// <summary>Processor replicas the AppHost runs.</summary>
-    public const int ProcessorReplicas = 2;
+    public const int ProcessorReplicas = HeraldReadiness.ProcessorReplicas;
+
+    private static readonly TimeSpan StartTimeout = TimeSpan.FromMinutes(3);
 
     /// <summary>The AppHost arguments every benchmark passes (besides its own), for printing under a table.</summary>
     public static readonly IReadOnlyList<string> Settings =
@@ -36,12 +39,13 @@ public sealed class HeraldUnderTest : IAsyncDisposable
     private readonly DistributedApplication _app;
     private readonly string _adminKey;
     private readonly string _run;
+    private readonly AppHostLog _log;
     private readonly Lock _apiGate = new();
     private (int Pid, Uri Url, long CheckedAt) _api;
 
-    private HeraldUnderTest(DistributedApplication app, string adminKey, string run, string apiInstance, (int Pid, Uri Url) api, BenchApplication application)
+    private HeraldUnderTest(DistributedApplication app, AppHostLog log, string adminKey, string run, string apiInstance, (int Pid, Uri Url) api, BenchApplication application)
     {
-        (_app, _adminKey, _run, ApiInstance, Api, ApplicationId, ApiKey) = (app, adminKey, run, apiInstance, api.Url, application.Id, application.ApiKey);
+        (_app, _log, _adminKey, _run, ApiInstance, Api, ApplicationId, ApiKey) = (app, log, adminKey, run, apiInstance, api.Url, application.Id, application.ApiKey);
         _api = (api.Pid, api.Url, 0);
     }
 
@@ -80,26 +84,24 @@ public sealed class HeraldUnderTest : IAsyncDisposable
             $"--Herald:BenchRun={run}",
             .. settings,
         ], (options, _) => options.DisableDashboard = true);
-        // The table is the output; the orchestrator's own logging (health probes failing during start-up and teardown,
-        // the resources' console output) is noise here. Cleared rather than filtered: the Logging:LogLevel settings
-        // above would override a minimum level.
-        builder.Services.AddLogging(logging => logging.ClearProviders());
+        // The table is the output: the AppHost's log goes to a file, errors that matter to the console in a line each.
+        var log = new AppHostLog(Path.Combine(Path.GetTempPath(), "herald-bench",
+            $"{DateTime.Now.ToString("yyyyMMdd-HHmmss", CultureInfo.InvariantCulture)}-{run[..8]}-apphost.log"));
+        builder.Services.AddLogging(logging => logging.ClearProviders().AddProvider(log));
         // No collector listens in a benchmark: pushing telemetry at nothing (and retrying) is not Herald's cost to
         // measure. Spans, metrics and logs are still produced; /metrics still serves.
         foreach (var project in builder.Resources.OfType<ProjectResource>())
             builder.CreateResourceBuilder(project).WithEnvironment(context => context.EnvironmentVariables.Remove("OTEL_EXPORTER_OTLP_ENDPOINT"));
         var app = await builder.BuildAsync();
         beforeStart?.Invoke(app);
-        using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(3));
+        using var timeout = new CancellationTokenSource(StartTimeout);
         await app.StartAsync(timeout.Token);
-        foreach (var resource in new[] { "herald", "redis", "kafka", "api" })
-            await app.ResourceNotifications.WaitForResourceHealthyAsync(resource, timeout.Token);
-        await ProcessorsAsync(app, healthy: true, timeout.Token);
+        await HeraldReadiness.WaitUntilReadyAsync(app, ["herald", "redis", "kafka", "api"], StartTimeout, timeout.Token);
 
         var apiInstance = (await ResourceRestarts.InstancesAsync(app, "api", 1, timeout.Token))[0];
         var api = DirectAddress(apiInstance) ?? (0, app.GetEndpoint("api", "http"));
         var application = await CreateApplicationAsync(api.Url, adminKey, "bench");
-        return new HeraldUnderTest(app, adminKey, run, apiInstance, api, application);
+        return new HeraldUnderTest(app, log, adminKey, run, apiInstance, api, application);
     }
 
     /// <summary>Another application, with a key of its own.</summary>
@@ -144,9 +146,21 @@ public sealed class HeraldUnderTest : IAsyncDisposable
             eventTypes.Length > 0 ? new { url, eventTypes } : (object)new { url }));
     }
 
-    public Task StopProcessorsAsync() => CommandProcessorsAsync(KnownResourceCommands.StopCommand, healthy: false);
+    public async Task StopProcessorsAsync()
+    {
+        using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(2));
+        var instances = await HeraldReadiness.ProcessorsReadyAsync(_app, TimeSpan.FromMinutes(2), timeout.Token);
+        foreach (var instance in instances.Keys) await _app.ResourceCommands.ExecuteCommandAsync(instance, KnownResourceCommands.StopCommand, timeout.Token);
+        await ProcessorsStoppedAsync(timeout.Token);
+    }
 
-    public Task StartProcessorsAsync() => CommandProcessorsAsync(KnownResourceCommands.StartCommand, healthy: true);
+    public async Task StartProcessorsAsync()
+    {
+        using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(2));
+        foreach (var instance in await ProcessorsStoppedAsync(timeout.Token))
+            await _app.ResourceCommands.ExecuteCommandAsync(instance, KnownResourceCommands.StartCommand, timeout.Token);
+        await HeraldReadiness.ProcessorsReadyAsync(_app, TimeSpan.FromMinutes(2), timeout.Token);
+    }
 
     public async Task<long> CountMessagesAsync()
     {
@@ -163,6 +177,7 @@ public sealed class HeraldUnderTest : IAsyncDisposable
         var redis = model.Resources.OfType<LocalRedisResource>().Select(r => r.WorkingDirectory).ToList();
         await _app.StopAsync();
         await _app.DisposeAsync();
+        _log.Dispose();
         // An instance restarted through a resource command can escape the orchestrator's stop; a benchmark that starts
         // Herald again and again must not leave such processes behind.
         Signals.Send(ProcessTree.All().Where(pid => ProcessTree.Environment(pid).GetValueOrDefault("Herald__BenchRun") == _run), Signal.Kill);
@@ -170,23 +185,16 @@ public sealed class HeraldUnderTest : IAsyncDisposable
         Signals.Send(redis.Select(HeraldProcesses.Redis).OfType<int>(), Signal.Kill);
     }
 
-    private async Task CommandProcessorsAsync(string command, bool healthy)
+    // The Processor's replica instance ids once the orchestrator shows none of them running healthy (stopped, or on
+    // its way down: a stopped replica has no process to ask, so its snapshot is what there is).
+    private async Task<IReadOnlyCollection<string>> ProcessorsStoppedAsync(CancellationToken cancellationToken)
     {
-        using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(2));
-        var instances = await ProcessorsAsync(_app, healthy: !healthy, timeout.Token);
-        foreach (var instance in instances) await _app.ResourceCommands.ExecuteCommandAsync(instance, command, timeout.Token);
-        await ProcessorsAsync(_app, healthy, timeout.Token);
-    }
-
-    // The Processor's replica instance ids, once all are healthy (or all have stopped).
-    private static async Task<IReadOnlyCollection<string>> ProcessorsAsync(DistributedApplication app, bool healthy, CancellationToken cancellationToken)
-    {
-        var states = new Dictionary<string, bool>();
-        await foreach (var update in app.ResourceNotifications.WatchAsync(cancellationToken))
+        var running = new Dictionary<string, bool>();
+        await foreach (var update in _app.ResourceNotifications.WatchAsync(cancellationToken))
         {
             if (update.Resource.Name != "processor") continue;
-            states[update.ResourceId] = update.Snapshot.State?.Text == KnownResourceStates.Running && update.Snapshot.HealthStatus == HealthStatus.Healthy;
-            if (states.Count == ProcessorReplicas && states.Values.All(s => s == healthy)) return states.Keys;
+            running[update.ResourceId] = update.Snapshot.State?.Text == KnownResourceStates.Running && update.Snapshot.HealthStatus == HealthStatus.Healthy;
+            if (running.Count == ProcessorReplicas && !running.Values.Any(r => r)) return running.Keys;
         }
         throw new OperationCanceledException();
     }

@@ -1,6 +1,6 @@
 using HealthChecks.NpgSql;
+using Herald.AppHost.Infrastructure.Health;
 using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Logging;
 using Npgsql;
 
@@ -53,10 +53,6 @@ public static class LocalPostgresExtensions
             "-c", "max_connections=300");
         var server = new LocalPostgresResource(name, command, dataDirectory, password.Resource);
 
-        string? connectionString = null;
-        builder.Eventing.Subscribe<ConnectionStringAvailableEvent>(server, async (_, ct) =>
-            connectionString = await server.ConnectionStringExpression.GetValueAsync(ct));
-
         // initdb must finish before the server starts; DCP waits for this event's handlers.
         builder.Eventing.Subscribe<BeforeResourceStartedEvent>(server, async (@event, ct) =>
         {
@@ -67,6 +63,7 @@ public static class LocalPostgresExtensions
         builder.Eventing.Subscribe<ResourceReadyEvent>(server, async (@event, ct) =>
         {
             var notifications = @event.Services.GetRequiredService<ResourceNotificationService>();
+            var connectionString = await server.ConnectionStringExpression.GetValueAsync(ct);
             await using var connection = new NpgsqlConnection(connectionString + ";Database=postgres");
             await connection.OpenAsync(ct);
             foreach (var database in server.Databases)
@@ -90,16 +87,11 @@ public static class LocalPostgresExtensions
             }
         });
 
-        var healthCheck = $"{name}_check";
-        builder.Services.AddHealthChecks().Add(new HealthCheckRegistration(healthCheck,
-            _ => new NpgSqlHealthCheck(new NpgSqlHealthCheckOptions(
-                (connectionString ?? throw new InvalidOperationException("The connection string is not available yet.")) + ";Database=postgres")),
-            failureStatus: null, tags: null));
-
         return builder.AddResource(server)
             .WithArgs(arguments)
             .WithEndpoint(name: "tcp", scheme: "tcp", port: port, targetPort: port, isProxied: false)
-            .WithHealthCheck(healthCheck)
+            // The server's own connection string names no database; the check connects to the one initdb creates.
+            .WithConnectionStringHealthCheck(connectionString => new NpgSqlHealthCheck(new NpgSqlHealthCheckOptions(connectionString + ";Database=postgres")))
             .ExcludeFromManifest();
     }
 
@@ -108,16 +100,6 @@ public static class LocalPostgresExtensions
         var database = new LocalPostgresDatabaseResource(name, databaseName ?? name, server.Resource);
         server.Resource.Databases.Add(database);
 
-        string? connectionString = null;
-        server.ApplicationBuilder.Eventing.Subscribe<ConnectionStringAvailableEvent>(database, async (_, ct) =>
-            connectionString = await database.ConnectionStringExpression.GetValueAsync(ct));
-
-        var healthCheck = $"{name}_check";
-        server.ApplicationBuilder.Services.AddHealthChecks().Add(new HealthCheckRegistration(healthCheck,
-            _ => new NpgSqlHealthCheck(new NpgSqlHealthCheckOptions(
-                connectionString ?? throw new InvalidOperationException("The connection string is not available yet."))),
-            failureStatus: null, tags: null));
-
         return server.ApplicationBuilder.AddResource(database)
             .WithInitialState(new CustomResourceSnapshot
             {
@@ -125,7 +107,7 @@ public static class LocalPostgresExtensions
                 State = KnownResourceStates.Waiting,
                 Properties = [new("database", databaseName ?? name)],
             })
-            .WithHealthCheck(healthCheck)
+            .WithConnectionStringHealthCheck(connectionString => new NpgSqlHealthCheck(new NpgSqlHealthCheckOptions(connectionString)))
             .ExcludeFromManifest();
     }
 

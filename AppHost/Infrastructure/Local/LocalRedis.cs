@@ -1,6 +1,5 @@
 using HealthChecks.Redis;
-using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Diagnostics.HealthChecks;
+using Herald.AppHost.Infrastructure.Health;
 
 namespace Herald.AppHost.Infrastructure.Local;
 
@@ -42,19 +41,10 @@ public static class LocalRedisExtensions
             if (!OperatingSystem.IsWindows()) File.SetUnixFileMode(configFile, UnixFileMode.UserRead | UnixFileMode.UserWrite);
         });
 
-        string? connectionString = null;
-        builder.Eventing.Subscribe<ConnectionStringAvailableEvent>(redis, async (_, ct) =>
-            connectionString = await redis.ConnectionStringExpression.GetValueAsync(ct));
-
-        var healthCheck = $"{name}_check";
-        builder.Services.AddHealthChecks().Add(new HealthCheckRegistration(healthCheck,
-            _ => new RedisHealthCheck(connectionString ?? throw new InvalidOperationException("The connection string is not available yet.")),
-            failureStatus: null, tags: null));
-
         return builder.AddResource(redis)
             .WithArgs(configFile)
             .WithEndpoint(name: "tcp", scheme: "tcp", port: port, targetPort: port, isProxied: false)
-            .WithHealthCheck(healthCheck)
+            .WithConnectionStringHealthCheck(connectionString => new RedisHealthCheck(connectionString))
             .ExcludeFromManifest();
     }
 }

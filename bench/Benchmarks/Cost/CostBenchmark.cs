@@ -1,3 +1,4 @@
+using System.CommandLine;
 using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json;
@@ -21,25 +22,42 @@ public sealed record CostRow(string Measurement, double Floor, double Herald, st
 /// </summary>
 public static class CostBenchmark
 {
-    public static async Task<int> RunAsync(string[] args, bool floorOnly = false)
+    /// <param name="floorOnly">The floor alone (the <c>floor</c> command), without Herald.</param>
+    public static Command CreateCommand(string name, bool floorOnly)
     {
-        var messages = Options.Get(args, "--messages", 20_000);
-        var duration = TimeSpan.FromSeconds(Options.Get(args, "--duration", 10));
-        var concurrency = Options.Get(args, "--concurrency", 64);
-        var endpoints = Options.Get(args, "--endpoints", 8);
+        var messages = Cli.Number("--messages", 20_000, "messages in the saturation measurement");
+        var duration = Cli.Seconds("--duration", 10, "seconds of each latency and ingest measurement");
+        var concurrency = Cli.Number("--concurrency", 64, "concurrent senders at saturation and in ingest");
+        var endpoints = Cli.Number("--endpoints", 8, "endpoints on the loopback receiver");
         // Only the latency rows: a quick check of a change to the path from 202 to arrival.
-        var latencyOnly = Options.Text(args, "--only") switch
+        var only = Cli.Text("--only", "latency", "only the latency rows (and where the time goes)");
+        only.AcceptOnlyFromAmong("latency");
+        var json = Cli.Text("--json", "FILE", "also write the rows as JSON");
+        var command = new Command(name, (floorOnly
+            ? "The floor alone: the same durable work per message as Herald with the least code."
+            : "Herald against the floor, the same durable work per message with the least code, side by side in one run.")
+            + " AppHost settings may follow the options (--Kafka:Producer:linger.ms=5, --Herald:…=…).")
         {
-            null => false,
-            "latency" => true,
-            var other => throw new ArgumentException($"--only {other}: the one subset is 'latency'"),
+            messages, duration, concurrency, endpoints, only, json,
         };
+        command.WithHeraldSettings();
+        command.SetAction(result => result.TryGetHeraldSettings(out var settings)
+            ? RunAsync(result.GetValue(messages), result.GetSeconds(duration), result.GetValue(concurrency), result.GetValue(endpoints),
+                latencyOnly: result.GetValue(only) is not null, result.GetValue(json), settings, floorOnly)
+            : Task.FromResult(2));
+        return command;
+    }
+
+    /// <param name="settings">AppHost settings (<c>--Kafka:…=…</c>, <c>--Herald:…=…</c>).</param>
+    public static async Task<int> RunAsync(int messages, TimeSpan duration, int concurrency, int endpoints, bool latencyOnly,
+        string? json, IReadOnlyList<string> settings, bool floorOnly)
+    {
         var clock = Stopwatch.StartNew();
 
         Console.WriteLine("Starting the receiver, the Herald AppHost (local mode) and the floor on its PostgreSQL and Kafka...");
         await using var receiver = await Receiver.StartAsync();
         await using var herald = await HeraldUnderTest.StartAsync(
-            ["--Herald:Delivery:AllowedNetworks:0=127.0.0.0/8", "--Logging:LogLevel:Herald=Warning", .. Options.HeraldSettings(args)]);
+            ["--Herald:Delivery:AllowedNetworks:0=127.0.0.0/8", "--Logging:LogLevel:Herald=Warning", .. settings]);
         await using var floor = await FloorTarget.StartAsync(herald, receiver, endpoints);
         Target[] targets = floorOnly ? [floor] : [floor, await HeraldTarget.CreateAsync(herald, receiver, endpoints)];
         var database = (await herald.App.GetConnectionStringAsync("herald"))!;
@@ -113,7 +131,7 @@ public static class CostBenchmark
             if (latencyOnly) rows.RemoveAll(r => !r.Measurement.Contains("arrival") && !r.Measurement.Contains("arrived"));
             Print(rows, messages, concurrency, endpoints, clock.Elapsed);
         }
-        if (Options.Text(args, "--json") is { } json)
+        if (json is not null)
         {
             var objects = rows.Select(r => new { measurement = r.Measurement, unit = r.Unit, floor = Round(r.Floor), herald = Round(r.Herald), ratio = Round(r.Ratio) });
             await File.WriteAllTextAsync(json, JsonSerializer.Serialize(objects, new JsonSerializerOptions { WriteIndented = true }));

@@ -1,3 +1,4 @@
+using System.CommandLine;
 using System.Diagnostics;
 using System.Net;
 using System.Net.Http.Json;
@@ -16,13 +17,25 @@ public static class DeliveryBenchmark
 {
     private const string Payload = """{"order":1234,"customer":"c_42","total":99.5,"currency":"EUR"}""";
 
-    public static async Task RunAsync(string[] args)
+    public static Command CreateCommand()
     {
-        var deliveries = Options.Get(args, "--deliveries", 20_000);
-        var endpointCount = Options.Get(args, "--endpoints", 8);
-        var rate = Options.Get(args, "--rate", 1000);
-        var duration = TimeSpan.FromSeconds(Options.Get(args, "--duration", 10));
-        var concurrency = Options.Get(args, "--concurrency", 64);
+        var deliveries = Cli.Number("--deliveries", 20_000, "deliveries in the backlog the Processors drain");
+        var endpoints = Cli.Number("--endpoints", 8, "endpoints on the loopback receiver");
+        var rate = Cli.Number("--rate", 1000, "messages per second in the latency measurement");
+        var duration = Cli.Seconds("--duration", 10, "seconds of the raw loop and of the latency measurement");
+        var concurrency = Cli.Number("--concurrency", 64, "concurrent requests of the raw loop and of publishing");
+        var command = new Command("delivery", "Deliveries drained by both Processor replicas next to a raw HttpClient POST loop, "
+                                              + "and 202 → arrival latency at a fixed rate.")
+        {
+            deliveries, endpoints, rate, duration, concurrency,
+        };
+        command.SetAction(result => RunAsync(result.GetValue(deliveries), result.GetValue(endpoints), result.GetValue(rate),
+            result.GetSeconds(duration), result.GetValue(concurrency)));
+        return command;
+    }
+
+    public static async Task RunAsync(int deliveries, int endpointCount, int rate, TimeSpan duration, int concurrency)
+    {
 
         Console.WriteLine("Starting the loopback receiver and the Herald AppHost (local mode)...");
         await using var receiver = await Receiver.StartAsync();

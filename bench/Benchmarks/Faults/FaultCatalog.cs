@@ -2,7 +2,7 @@ using Aspire.Hosting;
 using Aspire.Hosting.Testing;
 using Herald.Bench.Delivery;
 using Herald.Bench.Faults.Injectors;
-using Herald.AppHost.Infrastructure.Kafka;
+using Herald.AppHost.Infrastructure.Local;
 using Microsoft.Extensions.DependencyInjection;
 using Npgsql;
 

@@ -1,7 +1,7 @@
+using System.CommandLine;
 using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json;
-using Herald.AppHost.Infrastructure.Kafka;
 using Herald.Bench.Delivery;
 using Herald.Bench.Faults.Injectors;
 using Microsoft.Extensions.DependencyInjection;
@@ -14,50 +14,64 @@ namespace Herald.Bench.Faults;
 /// </summary>
 public static class FaultMatrix
 {
-    public const string Help = """
-        usage: dotnet run -c Release --project bench/Benchmarks -- faults [options]
-
-        Starts Herald (local mode, two Processor replicas), streams create-message requests at a fixed rate over several
-        applications and endpoints to a loopback receiver, injects one fault mid-stream, waits for every accepted message
-        to reach every endpoint (or a timeout), and prints one row per fault.
-
-        Each row starts its own Herald (about 30-60 s here) and stops it afterwards: a clean database, broker, consumer
-        group and Redis per row. A shared Herald would carry one row's damage into the next — retries scheduled minutes
-        ahead, a consumer group left with two owners of a partition after an outage, a restarted process the
-        orchestrator no longer tracks — and no row could be read on its own.
-
-          --list                 the faults, with their default durations
-          --only NAME[,NAME]     run these rows only
-          --json FILE            also write the rows as JSON (keys are the column names)
-          --rate N               create-message requests per second (100)
-          --applications N       applications the stream goes round (3)
-          --endpoints N          endpoints per application, each subscribed to everything (2)
-          --before S             seconds of stream before the fault (10)
-          --after S              seconds of stream at least after the fault is healed (20); it goes on until the last
-                                 5 s of messages were delivered in normal time (see recovery), at most --after-max
-          --after-max S          seconds of stream at most after the heal (90)
-          --settle S             seconds after the stream to wait for deliveries (90)
-          --logs DIR             where every resource's console output goes (default: a new folder under $TMPDIR/herald-faults)
-          --<fault> S            how long that fault lasts, for faults that last (e.g. --processor-freeze 60)
-        """;
-
-    public static async Task<int> RunAsync(string[] args)
+    public static Command CreateCommand()
     {
-        if (Options.Flag(args, "--help"))
+        var list = Cli.Flag("--list", "list the faults, with their default durations");
+        var only = Cli.Text("--only", "NAME[,NAME]", "run these rows only");
+        var json = Cli.Text("--json", "FILE", "also write the rows as JSON (keys are the column names)");
+        var rate = Cli.Number("--rate", 100, "create-message requests per second");
+        var applications = Cli.Number("--applications", 3, "applications the stream goes round");
+        var endpoints = Cli.Number("--endpoints", 2, "endpoints per application, each subscribed to everything");
+        var before = Cli.Seconds("--before", 10, "seconds of stream before the fault");
+        var after = Cli.Seconds("--after", 20, "seconds of stream at least after the fault is healed; it goes on until the last "
+                                               + $"{MatrixSettings.NormalSpan.TotalSeconds:0} s of messages were delivered in normal time (see recovery), at most --after-max");
+        var afterMax = Cli.Seconds("--after-max", 90, "seconds of stream at most after the heal");
+        var settle = Cli.Seconds("--settle", 90, "seconds after the stream to wait for deliveries");
+        var logs = Cli.Text("--logs", "DIR", "where every resource's console output goes (default: a new folder under $TMPDIR/herald-faults)");
+        // One option per fault that lasts, named after it: how long it lasts.
+        var durations = FaultCatalog.All
+            .Where(f => f.Duration is not null)
+            .ToDictionary(f => f.Name, f => Cli.Seconds("--" + f.Name, (int)f.Duration!.Value.TotalSeconds, $"how long {f.Name} lasts"));
+
+        // Each row starts its own Herald (about 30-60 s here) and stops it afterwards: a clean database, broker, consumer
+        // group and Redis per row. A shared Herald would carry one row's damage into the next — retries scheduled minutes
+        // ahead, a consumer group left with two owners of a partition after an outage, a restarted process the
+        // orchestrator no longer tracks — and no row could be read on its own.
+        var command = new Command("faults", "The fault matrix: per row a fresh Herald (local mode, two Processor replicas) under a paced "
+                                            + "stream to a loopback receiver, one fault injected mid-stream, then what was lost, duplicated "
+                                            + "or late and how long it took to recover.")
         {
-            Console.WriteLine(Help);
-            return 0;
-        }
-        var faults = FaultCatalog.All
-            .Select(f => f.Duration is null ? f : f with { Duration = TimeSpan.FromSeconds(Options.Get(args, "--" + f.Name, (int)f.Duration.Value.TotalSeconds)) })
-            .ToList();
-        if (Options.Flag(args, "--list"))
+            list, only, json, rate, applications, endpoints, before, after, afterMax, settle, logs,
+        };
+        foreach (var duration in durations.Values) command.Options.Add(duration);
+        command.SetAction(result => RunAsync(
+            [.. FaultCatalog.All.Select(f => durations.TryGetValue(f.Name, out var duration) ? f with { Duration = result.GetSeconds(duration) } : f)],
+            result.GetValue(list),
+            result.GetValue(only),
+            result.GetValue(json),
+            new MatrixSettings(
+                Rate: result.GetValue(rate),
+                Applications: result.GetValue(applications),
+                Endpoints: result.GetValue(endpoints),
+                Before: result.GetSeconds(before),
+                After: result.GetSeconds(after),
+                AfterMax: result.GetSeconds(afterMax),
+                Settle: result.GetSeconds(settle),
+                Logs: result.GetValue(logs) ?? Path.Combine(Path.GetTempPath(), "herald-faults", DateTime.Now.ToString("yyyyMMdd-HHmmss", CultureInfo.InvariantCulture)))));
+        return command;
+    }
+
+    /// <param name="faults">Every fault, with the durations asked for.</param>
+    /// <param name="only">Comma-separated names of the rows to run; null runs every row.</param>
+    public static async Task<int> RunAsync(IReadOnlyList<Fault> faults, bool list, string? only, string? json, MatrixSettings settings)
+    {
+        if (list)
         {
             foreach (var fault in faults)
                 Console.WriteLine($"{fault.Name,-18} {(fault.Duration is { } d ? $"{d.TotalSeconds:0} s" : ""),-5} {fault.Description}");
             return 0;
         }
-        if (Options.Text(args, "--only") is { } only)
+        if (only is not null)
         {
             var names = only.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
             if (names.Except(faults.Select(f => f.Name)).ToList() is [_, ..] unknown)
@@ -67,15 +81,6 @@ public static class FaultMatrix
             }
             faults = [.. faults.Where(f => names.Contains(f.Name))];
         }
-        var settings = new MatrixSettings(
-            Rate: Options.Get(args, "--rate", 100),
-            Applications: Options.Get(args, "--applications", 3),
-            Endpoints: Options.Get(args, "--endpoints", 2),
-            Before: TimeSpan.FromSeconds(Options.Get(args, "--before", 10)),
-            After: TimeSpan.FromSeconds(Options.Get(args, "--after", 20)),
-            AfterMax: TimeSpan.FromSeconds(Options.Get(args, "--after-max", 90)),
-            Settle: TimeSpan.FromSeconds(Options.Get(args, "--settle", 90)),
-            Logs: Options.Text(args, "--logs") ?? Path.Combine(Path.GetTempPath(), "herald-faults", DateTime.Now.ToString("yyyyMMdd-HHmmss", CultureInfo.InvariantCulture)));
 
         var clock = Stopwatch.StartNew();
         Console.WriteLine($"Fault matrix: {faults.Count} rows, {settings.Rate} msg/s over {settings.Applications} applications × {settings.Endpoints} endpoints; logs in {settings.Logs}");
@@ -90,7 +95,7 @@ public static class FaultMatrix
 
         Console.WriteLine();
         FaultTable.Print(rows, faults, settings, clock.Elapsed);
-        if (Options.Text(args, "--json") is { } json)
+        if (json is not null)
         {
             await File.WriteAllTextAsync(json, JsonSerializer.Serialize(rows, new JsonSerializerOptions { WriteIndented = true }));
             Console.WriteLine($"rows written to {json}");

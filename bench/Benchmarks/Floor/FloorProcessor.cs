@@ -4,7 +4,7 @@ using System.Security.Cryptography;
 using System.Text;
 using System.Threading.Channels;
 using Confluent.Kafka;
-using Herald.AppHost.Infrastructure;
+using Herald.AppHost.Infrastructure.Local;
 using Herald.Database;
 using Microsoft.Extensions.Logging.Abstractions;
 using Npgsql;
@@ -36,7 +36,7 @@ public static class FloorProcessor
         await using var attempts = new GroupCommit<Attempt, bool>(batch => RecordAttemptsAsync(database, batch), retry, 4, 256, NullLogger.Instance);
         var config = settings.KafkaClients().ConsumerConfig("floor");
         // What Herald's local mode sets against the embedded mock brokers, which answer a fetch only when it expires.
-        config.FetchWaitMaxMs = HeraldInfrastructureExtensions.EmbeddedFetchWaitMs;
+        config.FetchWaitMaxMs = EmbeddedKafkaExtensions.FetchWaitMs;
         using var consumer = new ConsumerBuilder<byte[], byte[]>(config).Build();
         consumer.Subscribe(settings.Topic);
 

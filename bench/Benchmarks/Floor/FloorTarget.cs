@@ -1,5 +1,5 @@
 using Aspire.Hosting.Testing;
-using Herald.AppHost.Infrastructure.Kafka;
+using Herald.AppHost.Infrastructure.Local;
 using Herald.Bench.Cost;
 using Herald.Bench.Delivery;
 using Microsoft.Extensions.DependencyInjection;

@@ -1,3 +1,5 @@
+using System.CommandLine;
+
 namespace Herald.Bench.Ingest;
 
 /// <summary>
@@ -6,13 +8,23 @@ namespace Herald.Bench.Ingest;
 /// </summary>
 public static class IngestBenchmark
 {
-    public static async Task RunAsync(string[] args)
+    public static Command CreateCommand()
     {
-        var duration = TimeSpan.FromSeconds(Options.Get(args, "--duration", 10));
-        var connections = Options.Get(args, "--connections", 64);
+        var duration = Cli.Seconds("--duration", 10, "seconds per measurement");
+        var connections = Cli.Number("--connections", 64, "wrk's connections");
         // Long enough for tiered compilation to finish in every process: with two cores shared by the API, the Processor,
         // PostgreSQL, Redis and the broker, a short warm-up measures the JIT rather than Herald.
-        var warmup = TimeSpan.FromSeconds(Options.Get(args, "--warmup", 20));
+        var warmup = Cli.Seconds("--warmup", 20, "seconds of warm-up against Herald (a quarter of it against the echo)");
+        var command = new Command("ingest", "Create-message throughput against a bare Kestrel JSON echo, and latency at half that rate (needs wrk).")
+        {
+            duration, connections, warmup,
+        };
+        command.SetAction(result => RunAsync(result.GetSeconds(duration), result.GetValue(connections), result.GetSeconds(warmup)));
+        return command;
+    }
+
+    public static async Task RunAsync(TimeSpan duration, int connections, TimeSpan warmup)
+    {
         Wrk.RequireInstalled();
 
         Console.WriteLine("Starting the echo baseline and the Herald AppHost (local mode)...");

@@ -1,4 +1,4 @@
-using Herald.AppHost.Infrastructure.Kafka;
+using Herald.AppHost.Infrastructure.Local;
 
 namespace Herald.Bench.Faults.Injectors;
 

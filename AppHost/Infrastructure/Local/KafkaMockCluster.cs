@@ -1,6 +1,6 @@
 using System.Runtime.InteropServices;
 
-namespace Herald.AppHost.Infrastructure.Kafka;
+namespace Herald.AppHost.Infrastructure.Local;
 
 /// <summary>
 /// librdkafka's built-in mock cluster: real Kafka-protocol brokers on loopback TCP ports (produce, fetch, consumer

@@ -1,4 +1,6 @@
-namespace Herald.AppHost.Infrastructure.Kafka;
+using Herald.AppHost.Infrastructure.Health;
+
+namespace Herald.AppHost.Infrastructure.Containers;
 
 /// <summary>
 /// A single-node KRaft Kafka broker in the <c>confluentinc/confluent-local</c> image — the broker Aspire.Hosting.Kafka

@@ -1,8 +1,9 @@
+using Herald.AppHost.Infrastructure.Health;
 using Herald.Kafka;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 
-namespace Herald.AppHost.Infrastructure.Kafka;
+namespace Herald.AppHost.Infrastructure.Local;
 
 /// <summary>A Kafka-protocol cluster hosted in the AppHost process (<see cref="KafkaMockCluster"/>).</summary>
 public sealed class EmbeddedKafkaResource(string name, int brokers) : Resource(name), IResourceWithConnectionString
@@ -31,6 +32,10 @@ public sealed class EmbeddedKafkaResource(string name, int brokers) : Resource(n
 
 public static class EmbeddedKafkaExtensions
 {
+    /// <summary>fetch.wait.max.ms against the embedded brokers, which answer an empty fetch only when it expires (a real
+    /// broker answers as soon as data arrives).</summary>
+    public const int FetchWaitMs = 5;
+
     public static IResourceBuilder<EmbeddedKafkaResource> AddEmbeddedKafka(this IDistributedApplicationBuilder builder, string name,
         int brokers, IEnumerable<TopicSpec> topics)
     {
@@ -74,5 +79,22 @@ public static class EmbeddedKafkaExtensions
             })
             .WithKafkaHealthCheck()
             .ExcludeFromManifest();
+    }
+
+    /// <summary>The consumer settings a service needs against the embedded brokers; none against any other Kafka.</summary>
+    public static IResourceBuilder<ProjectResource> WithEmbeddedKafkaConsumerSettings(this IResourceBuilder<ProjectResource> project,
+        IResourceBuilder<IResourceWithConnectionString> kafka)
+    {
+        if (kafka.Resource is not EmbeddedKafkaResource) return project;
+        // Against librdkafka's mock brokers the default fetch.wait.max.ms (500) put hundreds of milliseconds on each
+        // Kafka hop (measured: webhook p50 664 ms at 100 msg/s, 41 ms with 10, 31 ms with 5; 2 polls more for no gain).
+        // A user's Kafka:Consumer:fetch.wait.max.ms is forwarded after this and wins.
+        project.WithEnvironment("Kafka__Consumer__fetch.wait.max.ms", FetchWaitMs.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        // The embedded broker's group coordinator waits session.timeout.ms − 1 s for members to rejoin on every
+        // rebalance, even once all have (a real broker moves on as soon as they do), and a cooperative rebalance
+        // takes two rounds, during which the partitions that move have no owner: with the 45 s default a replica
+        // joining or dying stalled half the partitions for ~90 s. 3 s makes a round 2 s.
+        project.WithEnvironment("Kafka__Consumer__session.timeout.ms", "3000");
+        return project.WithEnvironment("Kafka__Consumer__heartbeat.interval.ms", "500");
     }
 }

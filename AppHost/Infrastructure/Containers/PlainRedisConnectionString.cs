@@ -1,4 +1,4 @@
-namespace Herald.AppHost.Infrastructure.Publishing;
+namespace Herald.AppHost.Infrastructure.Containers;
 
 /// <summary>
 /// Aspire 13.6 ends Redis's connection string with a conditional (<c>,ssl=true</c> only when the endpoint has TLS). The
