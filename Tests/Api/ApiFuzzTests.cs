@@ -35,7 +35,7 @@ public sealed class ApiFuzzTests(HeraldAppFixture herald)
     public Task Reads_with_generated_paths_and_queries_never_fail_the_server() =>
         FuzzAsync(async (client, app) => (await AppRequestsAsync(app)).Reads);
 
-    private async Task FuzzAsync(Func<HeraldClient, string, Task<Gen<FuzzRequest>>> requests)
+    private async Task FuzzAsync(Func<RestClient, string, Task<Gen<FuzzRequest>>> requests)
     {
         var app = await herald.Admin.CreateApplicationAsync("fuzz");
         await herald.Admin.PostOkAsync($"/api/v1/apps/{app}/endpoints", new { url = "https://example.com/fuzz" });

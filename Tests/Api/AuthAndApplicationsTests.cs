@@ -136,7 +136,7 @@ public sealed class AuthAndApplicationsTests(HeraldAppFixture herald)
         Assert.True(problem.GetProperty("errors").TryGetProperty(field, out _), problem.ToString());
     }
 
-    internal static async Task<bool> ListContainsAsync(HeraldClient client, string path, string id)
+    internal static async Task<bool> ListContainsAsync(RestClient client, string path, string id)
     {
         string? iterator = null;
         while (true)

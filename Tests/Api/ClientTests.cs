@@ -14,7 +14,7 @@ public sealed class ClientTests(HeraldAppFixture herald)
 {
     private static readonly TimeSpan DeliveryTimeout = TimeSpan.FromSeconds(30);
 
-    private HeraldApiClient Connect(string apiKey) => Herald.Client.HeraldClient.Create(herald.App.GetEndpoint("api", "http"), apiKey);
+    private HeraldApiClient Connect(string apiKey) => HeraldClient.Create(herald.App.GetEndpoint("api", "http"), apiKey);
 
     [Fact]
     public async Task A_backend_sets_up_an_application_and_sends_a_message_idempotently_and_the_receiver_verifies_it()

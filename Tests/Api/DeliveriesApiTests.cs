@@ -309,7 +309,7 @@ public sealed class DeliveriesApiTests(HeraldAppFixture herald)
         Assert.Equal(0, await CountRowsAsync(b));
     }
 
-    private async Task<(string App, HeraldClient Client)> ApplicationAsync()
+    private async Task<(string App, RestClient Client)> ApplicationAsync()
     {
         var app = await herald.Admin.CreateApplicationAsync("deliveries");
         return (app, herald.Client(await herald.Admin.CreateApplicationKeyAsync(app)));

@@ -96,7 +96,7 @@ public sealed class DeliveryStreamTests(HeraldAppFixture herald)
         using var clientB = herald.Client(keyB);
         using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
 
-        (HeraldClient Client, string Path)[] rest =
+        (RestClient Client, string Path)[] rest =
         [
             (clientB, $"/api/v1/apps/{a}/deliveries/stream"),
             (clientB, $"/api/v1/apps/{a}/deliveries/stream?endpointId={endpointA}"),

@@ -105,7 +105,7 @@ public sealed class QuotaTests(HeraldAppFixture herald)
     }
 
     /// <summary>Creates, waiting out the key's rate limit (sequential calls can outrun 300/s); insists on 201.</summary>
-    private static async Task<System.Text.Json.JsonElement> CreateAsync(HeraldClient client, string path, object body)
+    private static async Task<System.Text.Json.JsonElement> CreateAsync(RestClient client, string path, object body)
     {
         while (true)
         {

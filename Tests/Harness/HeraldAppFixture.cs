@@ -102,7 +102,7 @@ public sealed class HeraldAppFixture : IAsyncLifetime
     }
 
     /// <summary>The API as an admin-key holder sees it.</summary>
-    public HeraldClient Admin { get; private set; } = null!;
+    public RestClient Admin { get; private set; } = null!;
 
     /// <summary>A gRPC channel to the API's HTTP/2 port (authenticate per call with <see cref="Bearer"/>).</summary>
     public global::Grpc.Net.Client.GrpcChannel Grpc { get; private set; } = null!;
@@ -110,11 +110,11 @@ public sealed class HeraldAppFixture : IAsyncLifetime
     public static global::Grpc.Core.Metadata Bearer(string apiKey) => new() { { "authorization", $"Bearer {apiKey}" } };
 
     /// <summary>The API with the given key (or none).</summary>
-    public HeraldClient Client(string? apiKey)
+    public RestClient Client(string? apiKey)
     {
         var http = App.CreateHttpClient("api");
         if (apiKey is not null) http.DefaultRequestHeaders.Authorization = new("Bearer", apiKey);
-        return new HeraldClient(http);
+        return new RestClient(http);
     }
 
     /// <summary>Every resource healthy and every Processor replica ready (<see cref="HeraldReadiness"/>).</summary>

@@ -14,7 +14,7 @@ public sealed class PortalAccessTests(HeraldAppFixture herald)
 {
     private Uri Api => herald.App.GetEndpoint("api", "http");
 
-    private async Task<JsonElement> CreateLinkAsync(HeraldClient client, string app, object? body = null) =>
+    private async Task<JsonElement> CreateLinkAsync(RestClient client, string app, object? body = null) =>
         await client.PostOkAsync($"/api/v1/apps/{app}/portal-access", body ?? new { });
 
     [Fact]

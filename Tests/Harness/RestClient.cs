@@ -5,7 +5,7 @@ using System.Text.Json;
 namespace Herald.Tests.Harness;
 
 /// <summary>Herald's REST API over real HTTP, with the small conveniences tests repeat: JSON in, JSON out, status kept.</summary>
-public sealed class HeraldClient(HttpClient http) : IDisposable
+public sealed class RestClient(HttpClient http) : IDisposable
 {
     public HttpClient Http { get; } = http;
 
