@@ -53,15 +53,16 @@ public sealed class ClientTests(HeraldAppFixture herald)
         var stranger = new WebhookVerifier("whsec_" + Convert.ToBase64String(new byte[32]));
         Assert.Throws<WebhookVerificationException>(() => stranger.Verify(signedTwice.Body, signedTwice.Headers));
 
-        // Lists page and filter with typed parameters.
+        // Lists page and filter with typed parameters (newest first).
         var listed = (await api.Api.V1.Apps[app.Id].Messages.GetAsync(request =>
         {
             request.QueryParameters.EventType = ["invoice.paid"];
-            request.QueryParameters.Status = "succeeded";
             request.QueryParameters.Limit = 1;
         }))!;
-        Assert.Single(listed.Data!);
+        Assert.Equal(next.Id, Assert.Single(listed.Data!).Id);
         Assert.False(listed.Done);
+        var failed = (await api.Api.V1.Apps[app.Id].Messages.GetAsync(request => request.QueryParameters.Status = "failed"))!;
+        Assert.Empty(failed.Data!);
     }
 
     [Fact]
