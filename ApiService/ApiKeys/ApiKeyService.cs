@@ -1,4 +1,3 @@
-using System.Security.Cryptography;
 using Herald.ApiService.Applications;
 using Herald.ApiService.Auth;
 using Herald.ApiService.Http;
@@ -22,8 +21,7 @@ public sealed class ApiKeyService(NpgsqlDataSource dataSource, ApiKeyDirectory d
         if (string.IsNullOrEmpty(name) || name.Length > 256) throw ApiError.Invalid("name", "Required, at most 256 characters.");
         new Validation().RequireStorable("name", name).ThrowIfInvalid();
 
-        // 256 random bits; the prefix says what the key is for when it turns up in a log or a secret scanner.
-        var key = (applicationId is null ? "hk_admin_" : "hk_app_") + Base64Url(RandomNumberGenerator.GetBytes(32));
+        var key = ApiKeyDirectory.NewToken(applicationId is null ? "hk_admin_" : "hk_app_");
         var now = DatabaseTime.Now(time);
         var created = new CreatedApiKeyResponse(SortableId.New("key", now), name, key[..(key.IndexOf('_', 3) + 5)], applicationId, now, key);
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
@@ -77,6 +75,4 @@ public sealed class ApiKeyService(NpgsqlDataSource dataSource, ApiKeyDirectory d
         if (applicationId is null) caller.RequireAdmin(adminAction);
         else caller.RequireChangeTo(applicationId);
     }
-
-    private static string Base64Url(byte[] bytes) => Convert.ToBase64String(bytes).TrimEnd('=').Replace('+', '-').Replace('/', '_');
 }

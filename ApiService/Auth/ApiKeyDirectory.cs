@@ -20,6 +20,14 @@ public sealed partial class ApiKeyDirectory(NpgsqlDataSource dataSource, Refresh
 
     public static byte[] Hash(string key) => SHA256.HashData(Encoding.UTF8.GetBytes(key));
 
+    /// <summary>The length of a token's random part: the base64url of 32 bytes.</summary>
+    public const int TokenRandomLength = 43;
+
+    /// <summary>A new bearer token, API key or portal link: 256 random bits, base64url, after a prefix that says what it
+    /// is for when it turns up in a log or a secret scanner. Only its <see cref="Hash"/> is ever stored.</summary>
+    public static string NewToken(string prefix) =>
+        prefix + Convert.ToBase64String(RandomNumberGenerator.GetBytes(32)).TrimEnd('=').Replace('+', '-').Replace('/', '_');
+
     public async ValueTask<Caller?> FindAsync(string presentedKey, CancellationToken cancellationToken)
     {
         if (Known(presentedKey, out var hash) is { } caller) return caller;

@@ -31,12 +31,14 @@ public sealed record MessageFilter(string[]? EventTypes, DateTimeOffset? Before,
         : DeliveryStatus.All.Contains(status) ? status
         : throw ApiError.Invalid("status", $"One of {string.Join(", ", DeliveryStatus.All)}.");
 
-    private static DateTimeOffset? Time(HttpRequest request, string name) =>
-        request.Query[name].ToString() is { Length: > 0 } text
-            ? DateTimeOffset.TryParse(text, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal, out var value)
-                ? value
-                : throw ApiError.Invalid(name, "An ISO 8601 date and time, e.g. 2026-11-25T12:00:00Z.")
-            : null;
+    private static DateTimeOffset? Time(HttpRequest request, string name) => ParseTime(name, request.Query[name].ToString());
+
+    /// <summary>An ISO 8601 date and time, UTC unless it names an offset (a portal's date-time field names none); null
+    /// when empty; a 400 naming <paramref name="field"/> otherwise.</summary>
+    public static DateTimeOffset? ParseTime(string field, string? text) =>
+        string.IsNullOrEmpty(text) ? null
+        : DateTimeOffset.TryParse(text, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal, out var value) ? value
+        : throw ApiError.Invalid(field, "An ISO 8601 date and time, e.g. 2026-11-25T12:00:00Z.");
 }
 
 /// <summary>Messages: accepted once committed (group commit), published to Kafka, kept queryable.</summary>

@@ -1,4 +1,3 @@
-using System.Security.Cryptography;
 using Herald.ApiService.Applications;
 using Herald.ApiService.Auth;
 using Herald.ApiService.Caching;
@@ -49,7 +48,7 @@ public sealed class PortalAccessService(
         if (expiry is < 60 or > MaxExpirySeconds) throw ApiError.Invalid("expiry", $"Seconds, from 60 to {MaxExpirySeconds} (7 days).");
         _ = await applications.FindAsync(applicationId, cancellationToken) ?? throw ApiError.NotFound("application");
 
-        var token = TokenPrefix + Convert.ToBase64String(RandomNumberGenerator.GetBytes(32)).TrimEnd('=').Replace('+', '-').Replace('/', '_');
+        var token = ApiKeyDirectory.NewToken(TokenPrefix);
         var now = DatabaseTime.Now(time);
         var id = SortableId.New(IdPrefix, now);
         var expiresAt = now.AddSeconds(expiry);
@@ -102,7 +101,7 @@ public sealed class PortalAccessService(
     /// <summary>The grant a link's token carries, if it may still start a session: issued, not revoked, not expired.</summary>
     public async Task<PortalGrant?> RedeemAsync(string token, CancellationToken cancellationToken)
     {
-        if (!token.StartsWith(TokenPrefix, StringComparison.Ordinal) || token.Length != TokenPrefix.Length + 43) return null;
+        if (!token.StartsWith(TokenPrefix, StringComparison.Ordinal) || token.Length != TokenPrefix.Length + ApiKeyDirectory.TokenRandomLength) return null;
         await using var query = dataSource.CreateCommand(
             "SELECT id, application_id, read_only, expires_at FROM portal_access WHERE token_hash = $1 AND revoked_at IS NULL AND expires_at > $2");
         query.Parameters.Add(new() { Value = ApiKeyDirectory.Hash(token) });
