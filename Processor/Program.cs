@@ -3,6 +3,7 @@ using Herald.Kafka;
 using Herald.Secrets;
 using Herald.Processor.Delivery;
 using Herald.Processor.Fanout;
+using Herald.Processor.Fifo;
 using Herald.Processor.Scheduling;
 using Herald.Processor.Telemetry;
 using Herald.ServiceDefaults.Health;
@@ -27,9 +28,11 @@ builder.Services.AddSingleton(SealingKeys.FromSetting(builder.Configuration[Seal
 builder.AddWebhookDelivery();
 builder.Services.AddSingleton<DeliveryTelemetry>();
 builder.Services.AddHostedService<BacklogSampler>();
-// Messages → deliveries (fan-out), due deliveries → tasks (scheduler), tasks → attempts (delivery).
+// Messages → deliveries (fan-out), due deliveries and FIFO lines' next heads → tasks (schedulers), tasks → attempts
+// (delivery).
 builder.AddFanout();
 builder.Services.AddHostedService<DueDeliveries>();
+builder.Services.AddHostedService<FifoHeads>();
 builder.Services.AddHostedService<DeliveryConsumer>();
 
 var app = builder.Build();

@@ -1,6 +1,10 @@
+using Herald.Deliveries;
+
 namespace Herald.ApiService.Applications;
 
-public sealed record ApplicationInput(string? Name, int? RateLimit, bool? RequireRegisteredEventTypes);
+/// <param name="RetryPolicy">How the application's deliveries are retried, over the Processor's configuration; each of
+/// its endpoints may override it. Null: the configuration's.</param>
+public sealed record ApplicationInput(string? Name, int? RateLimit, bool? RequireRegisteredEventTypes, RetryPolicy? RetryPolicy = null);
 
 public sealed record ApplicationResponse(
     string Id,
@@ -8,4 +12,5 @@ public sealed record ApplicationResponse(
     int? RateLimit,
     bool RequireRegisteredEventTypes,
     DateTimeOffset CreatedAt,
-    DateTimeOffset UpdatedAt);
+    DateTimeOffset UpdatedAt,
+    RetryPolicy? RetryPolicy = null);

@@ -2,6 +2,7 @@ using Herald.ApiService.Auth;
 using Herald.ApiService.Http;
 using Herald.ApiService.Problems;
 using Herald.Database;
+using Herald.Deliveries;
 using Herald.Messages;
 using Herald.Operations;
 using Npgsql;
@@ -11,20 +12,21 @@ namespace Herald.ApiService.Applications;
 /// <summary>Applications are Herald's tenants: one per customer or environment of the user's product.</summary>
 public sealed class ApplicationService(NpgsqlDataSource dataSource, TimeProvider time)
 {
-    private const string Columns = "id, name, rate_limit, require_registered_event_types, created_at, updated_at";
+    private const string Columns = "id, name, rate_limit, require_registered_event_types, created_at, updated_at, retry_policy";
 
     public async Task<ApplicationResponse> CreateAsync(Caller caller, ApplicationInput input, CancellationToken cancellationToken)
     {
         caller.RequireAdmin("create applications");
-        var (name, rateLimit, requireTypes) = Validate(input);
+        var (name, rateLimit, requireTypes, retryPolicy) = Validate(input);
         var now = DatabaseTime.Now(time);
-        var application = new ApplicationResponse(SortableId.New("app", now), name, rateLimit, requireTypes, now, now);
-        await using var insert = dataSource.CreateCommand($"INSERT INTO applications ({Columns}) VALUES ($1, $2, $3, $4, $5, $5)");
+        var application = new ApplicationResponse(SortableId.New("app", now), name, rateLimit, requireTypes, now, now, retryPolicy);
+        await using var insert = dataSource.CreateCommand($"INSERT INTO applications ({Columns}) VALUES ($1, $2, $3, $4, $5, $5, $6::jsonb)");
         insert.Parameters.Add(new() { Value = application.Id });
         insert.Parameters.Add(new() { Value = name });
         insert.Parameters.Add(new() { Value = (object?)rateLimit ?? DBNull.Value });
         insert.Parameters.Add(new() { Value = requireTypes });
         insert.Parameters.Add(new() { Value = now });
+        insert.Parameters.Add(PolicyParameter(retryPolicy));
         await insert.ExecuteNonQueryAsync(cancellationToken);
         return application;
     }
@@ -46,12 +48,12 @@ public sealed class ApplicationService(NpgsqlDataSource dataSource, TimeProvider
     public async Task<ApplicationResponse> UpdateAsync(Caller caller, string applicationId, ApplicationInput input, CancellationToken cancellationToken)
     {
         caller.RequireChangeTo(applicationId);
-        var (name, rateLimit, requireTypes) = Validate(input);
+        var (name, rateLimit, requireTypes, retryPolicy) = Validate(input);
         // The application's rate limit bounds what its keys may do: only an operator moves it.
         if (!caller.IsAdmin && (await FindAsync(applicationId, cancellationToken) ?? throw ApiError.NotFound("application")).RateLimit != rateLimit)
             caller.RequireAdmin("change an application's rateLimit");
         await using var update = dataSource.CreateCommand($"""
-            UPDATE applications SET name = $2, rate_limit = $3, require_registered_event_types = $4, updated_at = $5
+            UPDATE applications SET name = $2, rate_limit = $3, require_registered_event_types = $4, updated_at = $5, retry_policy = $6::jsonb
             WHERE id = $1 RETURNING {Columns}
             """);
         update.Parameters.Add(new() { Value = applicationId });
@@ -59,6 +61,7 @@ public sealed class ApplicationService(NpgsqlDataSource dataSource, TimeProvider
         update.Parameters.Add(new() { Value = (object?)rateLimit ?? DBNull.Value, NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.Integer });
         update.Parameters.Add(new() { Value = requireTypes });
         update.Parameters.Add(new() { Value = DatabaseTime.Now(time) });
+        update.Parameters.Add(PolicyParameter(retryPolicy));
         await using var reader = await update.ExecuteReaderAsync(cancellationToken);
         return await reader.ReadAsync(cancellationToken) ? Read(reader) : throw ApiError.NotFound("application");
     }
@@ -81,15 +84,21 @@ public sealed class ApplicationService(NpgsqlDataSource dataSource, TimeProvider
         return await reader.ReadAsync(cancellationToken) ? Read(reader) : null;
     }
 
-    private static (string Name, int? RateLimit, bool RequireTypes) Validate(ApplicationInput input)
+    private static NpgsqlParameter PolicyParameter(RetryPolicy? policy) =>
+        new() { Value = (object?)policy?.ToJson() ?? DBNull.Value, NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.Text };
+
+    private static (string Name, int? RateLimit, bool RequireTypes, RetryPolicy? RetryPolicy) Validate(ApplicationInput input)
     {
         var validation = new Validation();
         var name = input.Name?.Trim();
         if (string.IsNullOrEmpty(name) || name.Length > 256) validation.Add("name", "Required, at most 256 characters.");
         validation.RequireStorable("name", name);
         if (input.RateLimit is < 1 or > 1_000_000) validation.Add("rateLimit", "Deliveries per second, from 1 to 1,000,000, or null for no limit.");
+        if (input.RetryPolicy is { } policy)
+            foreach (var (field, error) in policy.Problems("retryPolicy")) validation.Add(field, error);
         validation.ThrowIfInvalid();
-        return (name!, input.RateLimit, input.RequireRegisteredEventTypes ?? false);
+        return (name!, input.RateLimit, input.RequireRegisteredEventTypes ?? false,
+            input.RetryPolicy is { IsEmpty: false } given ? given.Normalized() : null);
     }
 
     private static ApplicationResponse Read(NpgsqlDataReader reader) => new(
@@ -98,5 +107,6 @@ public sealed class ApplicationService(NpgsqlDataSource dataSource, TimeProvider
         reader.IsDBNull(2) ? null : reader.GetInt32(2),
         reader.GetBoolean(3),
         reader.GetFieldValue<DateTimeOffset>(4),
-        reader.GetFieldValue<DateTimeOffset>(5));
+        reader.GetFieldValue<DateTimeOffset>(5),
+        RetryPolicy.FromJson(reader.IsDBNull(6) ? null : reader.GetString(6)));
 }

@@ -30,7 +30,7 @@ internal sealed class ApplicationsGrpcService(ApplicationService applications) :
     }
 
     private static ApplicationInput ToInput(Herald.Grpc.V1.ApplicationInput? input) =>
-        new(input?.Name, input is { HasRateLimit: true } ? input.RateLimit : null, input?.RequireRegisteredEventTypes);
+        new(input?.Name, input is { HasRateLimit: true } ? input.RateLimit : null, input?.RequireRegisteredEventTypes, input?.RetryPolicy.ToDomain());
 
     private static Application ToProto(ApplicationResponse application)
     {
@@ -41,6 +41,7 @@ internal sealed class ApplicationsGrpcService(ApplicationService applications) :
             RequireRegisteredEventTypes = application.RequireRegisteredEventTypes,
             CreatedAt = application.CreatedAt.ToTimestamp(),
             UpdatedAt = application.UpdatedAt.ToTimestamp(),
+            RetryPolicy = application.RetryPolicy.ToProto(),
         };
         if (application.RateLimit is { } rateLimit) proto.RateLimit = rateLimit;
         return proto;

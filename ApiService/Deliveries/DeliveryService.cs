@@ -17,7 +17,8 @@ namespace Herald.ApiService.Deliveries;
 
 /// <summary>
 /// Replay and observation of deliveries (one row per message × endpoint). Replaying only marks rows pending and due
-/// now: the Processor's scheduler picks every due pending row up from PostgreSQL within about a second.
+/// now: the Processor's scheduler picks every due pending row up from PostgreSQL within about a second. To a FIFO
+/// endpoint, a replay joins the end of its line instead (several in accept order), behind whatever is waiting.
 /// </summary>
 public sealed class DeliveryService(
     NpgsqlDataSource dataSource,
@@ -37,9 +38,11 @@ public sealed class DeliveryService(
         await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
 
         // Shared locks: retention cannot drop the payload, nor an update disable the endpoint, between check and upsert.
+        bool fifo;
         await using (var check = new NpgsqlCommand("""
             SELECT (SELECT payload IS NOT NULL FROM messages WHERE application_id = $1 AND id = $2 FOR SHARE),
-                   (SELECT disabled FROM endpoints WHERE application_id = $1 AND id = $3 FOR SHARE)
+                   (SELECT disabled FROM endpoints WHERE application_id = $1 AND id = $3 FOR SHARE),
+                   (SELECT ordering FROM endpoints WHERE application_id = $1 AND id = $3)
             """, connection, transaction))
         {
             check.Parameters.Add(new() { Value = applicationId });
@@ -53,10 +56,23 @@ public sealed class DeliveryService(
                 throw new ApiError(ApiErrorKind.WrongState, "The message's payload is no longer retained, so it cannot be sent again.");
             if (reader.GetBoolean(1))
                 throw new ApiError(ApiErrorKind.WrongState, "The endpoint is disabled; enable it to resend to it.");
+            fifo = reader.GetString(2) == EndpointOrdering.Fifo;
         }
 
         DeliveryResponse delivery;
-        await using (var upsert = new NpgsqlCommand($"""
+        // To a FIFO endpoint: a finished delivery goes to the end of the line; one in line stays where it is; the head, if
+        // retrying, is due now.
+        var finished = $"deliveries.status IN ('{DeliveryStatus.Succeeded}', '{DeliveryStatus.Failed}')";
+        await using (var upsert = new NpgsqlCommand(fifo ? $"""
+            INSERT INTO deliveries (message_id, endpoint_id, application_id, status, attempts, queue_position, created_at, updated_at)
+            VALUES ($1, $2, $3, '{DeliveryStatus.Queued}', 0, nextval('delivery_queue_positions'), $4, $4)
+            ON CONFLICT (message_id, endpoint_id) DO UPDATE SET
+                status = CASE WHEN {finished} THEN '{DeliveryStatus.Queued}' ELSE deliveries.status END,
+                queue_position = CASE WHEN {finished} THEN nextval('delivery_queue_positions') ELSE deliveries.queue_position END,
+                next_attempt_at = CASE WHEN {finished} THEN NULL WHEN deliveries.status = '{DeliveryStatus.Pending}' THEN $4 ELSE deliveries.next_attempt_at END,
+                updated_at = $4
+            RETURNING {Columns}
+            """ : $"""
             INSERT INTO deliveries (message_id, endpoint_id, application_id, status, attempts, next_attempt_at, created_at, updated_at)
             VALUES ($1, $2, $3, '{DeliveryStatus.Pending}', 0, $4, $4, $4)
             ON CONFLICT (message_id, endpoint_id) DO UPDATE SET status = '{DeliveryStatus.Pending}', next_attempt_at = $4, updated_at = $4
@@ -89,13 +105,14 @@ public sealed class DeliveryService(
 
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
         await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
-        await RequireEnabledEndpointAsync(connection, transaction, applicationId, endpointId, "to send it a test event", cancellationToken);
+        var fifo = await RequireEnabledEndpointAsync(connection, transaction, applicationId, endpointId, "to send it a test event", cancellationToken);
+        // To a FIFO endpoint it waits its turn like any message.
         await using (var insert = new NpgsqlCommand($"""
             WITH message AS (
                 INSERT INTO messages (id, application_id, event_type, payload, created_at, trace_parent, endpoint_id)
                 VALUES ($1, $2, $3, $4::json, $5, $6, $7))
-            INSERT INTO deliveries (message_id, endpoint_id, application_id, status, attempts, next_attempt_at, created_at, updated_at)
-            VALUES ($1, $7, $2, '{DeliveryStatus.Pending}', 0, $5, $5, $5)
+            INSERT INTO deliveries (message_id, endpoint_id, application_id, status, attempts, next_attempt_at, queue_position, created_at, updated_at)
+            VALUES ($1, $7, $2, {(fifo ? $"'{DeliveryStatus.Queued}', 0, NULL, nextval('delivery_queue_positions')" : $"'{DeliveryStatus.Pending}', 0, $5, NULL")}, $5, $5)
             """, connection, transaction))
         {
             insert.Parameters.Add(new() { Value = id });
@@ -112,19 +129,18 @@ public sealed class DeliveryService(
     }
 
     /// <summary>The application's endpoint, enabled, and kept so (a shared lock) until the transaction ends: an update
-    /// cannot disable it, nor a delete remove it, in between.</summary>
-    private static async Task RequireEnabledEndpointAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, string applicationId,
+    /// cannot disable it, make it FIFO or not, nor a delete remove it, in between. Returns whether it is FIFO.</summary>
+    private static async Task<bool> RequireEnabledEndpointAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, string applicationId,
         string endpointId, string toDo, CancellationToken cancellationToken)
     {
         await using var check = new NpgsqlCommand(
-            "SELECT disabled FROM endpoints WHERE application_id = $1 AND id = $2 FOR SHARE", connection, transaction);
+            "SELECT disabled, ordering FROM endpoints WHERE application_id = $1 AND id = $2 FOR SHARE", connection, transaction);
         check.Parameters.Add(new() { Value = applicationId });
         check.Parameters.Add(new() { Value = endpointId });
-        switch (await check.ExecuteScalarAsync(cancellationToken))
-        {
-            case not bool: throw ApiError.NotFound("endpoint");
-            case true: throw new ApiError(ApiErrorKind.WrongState, $"The endpoint is disabled; enable it {toDo}.");
-        }
+        await using var reader = await check.ExecuteReaderAsync(cancellationToken);
+        if (!await reader.ReadAsync(cancellationToken)) throw ApiError.NotFound("endpoint");
+        if (reader.GetBoolean(0)) throw new ApiError(ApiErrorKind.WrongState, $"The endpoint is disabled; enable it {toDo}.");
+        return reader.GetString(1) == EndpointOrdering.Fifo;
     }
 
     private static readonly JsonSerializerOptions TestEventJson = new(JsonSerializerDefaults.Web);
@@ -145,13 +161,22 @@ public sealed class DeliveryService(
 
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
         await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
-        await RequireEnabledEndpointAsync(connection, transaction, applicationId, endpointId, "before recovering its deliveries", cancellationToken);
+        var fifo = await RequireEnabledEndpointAsync(connection, transaction, applicationId, endpointId, "before recovering its deliveries", cancellationToken);
 
         int recovered;
-        await using (var recover = new NpgsqlCommand($"""
-            UPDATE deliveries d SET status = '{DeliveryStatus.Pending}', next_attempt_at = $3, updated_at = $3
-            WHERE d.application_id = $1 AND d.endpoint_id = $2 AND d.status = '{DeliveryStatus.Failed}' AND d.updated_at >= $4
+        const string Recoverable = $"""
+            d.application_id = $1 AND d.endpoint_id = $2 AND d.status = '{DeliveryStatus.Failed}' AND d.updated_at >= $4
               AND EXISTS (SELECT 1 FROM messages m WHERE m.id = d.message_id AND m.payload IS NOT NULL)
+            """;
+        // To a FIFO endpoint they join the end of its line in accept order (positions drawn in message id order).
+        await using (var recover = new NpgsqlCommand(fifo ? $"""
+            UPDATE deliveries SET status = '{DeliveryStatus.Queued}', queue_position = r.position, next_attempt_at = NULL, updated_at = $3
+            FROM (SELECT message_id, nextval('delivery_queue_positions') AS position
+                  FROM (SELECT d.message_id FROM deliveries d WHERE {Recoverable} ORDER BY d.message_id FOR UPDATE) ordered) r
+            WHERE deliveries.endpoint_id = $2 AND deliveries.message_id = r.message_id
+            """ : $"""
+            UPDATE deliveries d SET status = '{DeliveryStatus.Pending}', next_attempt_at = $3, updated_at = $3
+            WHERE {Recoverable}
             """, connection, transaction))
         {
             recover.Parameters.Add(new() { Value = applicationId });

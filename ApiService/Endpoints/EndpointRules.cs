@@ -1,7 +1,10 @@
 using System.Security.Cryptography;
+using System.Text.Json;
 using System.Text.RegularExpressions;
 using Herald.ApiService.EventTypes;
 using Herald.ApiService.Problems;
+using Herald.ApiService.Routing;
+using Herald.Deliveries;
 
 namespace Herald.ApiService.Endpoints;
 
@@ -43,8 +46,29 @@ public static partial class EndpointRules
                                               "only between them (RFC 9110 field-value).");
             }
         }
+        if (input.Ordering is not null && !EndpointOrdering.All.Contains(input.Ordering))
+            validation.Add("ordering", $"One of {string.Join(", ", EndpointOrdering.All)}.");
+        if (input.RetryPolicy is { } policy)
+            foreach (var (field, error) in policy.Problems("retryPolicy")) validation.Add(field, error);
+        RoutingLabels.Validate(input.Channels, "channels", RoutingLabels.MaxChannels, validation);
+        CompileFilter(input, validation);
         if (input.Secret is not null && !IsValidSecret(input.Secret))
             validation.Add("secret", $"'{SecretPrefix}' followed by the base64 of 24 to 64 random bytes; omit it to have one generated.");
+    }
+
+    /// <summary>The endpoint's content filter as the SQL/JSON path fan-out evaluates (null: none).</summary>
+    public static string? CompileFilter(EndpointInput input, Validation validation)
+    {
+        if (input.Filter is not { ValueKind: not JsonValueKind.Null } filter) return null;
+        try
+        {
+            return ContentFilter.Compile(filter);
+        }
+        catch (ContentFilterException exception)
+        {
+            validation.Add("filter", exception.Message);
+            return null;
+        }
     }
 
     public static string NewSecret() => SecretPrefix + Convert.ToBase64String(RandomNumberGenerator.GetBytes(32));

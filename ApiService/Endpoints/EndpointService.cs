@@ -30,7 +30,19 @@ public sealed class EndpointService(
     MessagePublisher publisher,
     TimeProvider time)
 {
-    private const string Columns = "id, url, description, event_types, disabled, disabled_reason, rate_limit, headers::text, created_at, updated_at";
+    private const string Columns = """
+        e.id, e.url, e.description, e.event_types, e.disabled, e.disabled_reason, e.rate_limit, e.headers::text, e.created_at,
+        e.updated_at, e.ordering, e.retry_policy::text, e.channels, e.filter::text,
+        head.message_id, head.status, head.attempts, head.next_attempt_at, head.last_error
+        """;
+
+    // A FIFO endpoint's head of line, when it holds the others back: retrying after a failure, or paused.
+    private const string WithBlockingHead = $"""
+        endpoints e LEFT JOIN LATERAL (
+            SELECT d.message_id, d.status, d.attempts, d.next_attempt_at, d.last_error FROM deliveries d
+            WHERE d.endpoint_id = e.id AND d.queue_position IS NOT NULL
+              AND (d.status = '{DeliveryStatus.Paused}' OR (d.status = '{DeliveryStatus.Pending}' AND d.attempts > 0))) head ON true
+        """;
 
     public async Task<EndpointResponse> CreateAsync(Caller caller, string applicationId, EndpointInput input, CancellationToken cancellationToken)
     {
@@ -39,20 +51,19 @@ public sealed class EndpointService(
         await ValidateAsync(input, application, cancellationToken);
 
         var now = DatabaseTime.Now(time);
-        var endpoint = new EndpointResponse(SortableId.New("ep", now), input.Url!, input.Description ?? "", Distinct(input.EventTypes),
-            input.Disabled ?? false, input.Disabled == true ? DisabledByApi : null, input.RateLimit, input.Headers ?? [], now, now);
+        var endpoint = Define(SortableId.New("ep", now), input, input.Disabled == true ? DisabledByApi : null, now);
 
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
         await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
         await quotas.RequireRoomAsync(connection, transaction, applicationId, Quota.Endpoints, cancellationToken);
         await using (var insert = new NpgsqlCommand("""
             INSERT INTO endpoints (id, url, description, event_types, disabled, disabled_reason, rate_limit, headers,
-                                   created_at, updated_at, application_id)
-            VALUES ($1, $2, $3, $4, $5, $6, $7, $8::jsonb, $9, $9, $10)
+                                   ordering, retry_policy, channels, filter, filter_path, created_at, updated_at, application_id)
+            VALUES ($1, $2, $3, $4, $5, $6, $7, $8::jsonb, $9, $10::jsonb, $11, $12::jsonb, $13::jsonpath, $14, $14, $15)
             """, connection, transaction))
         {
             insert.Parameters.Add(new() { Value = endpoint.Id });
-            AddEndpointParameters(insert, endpoint);
+            AddEndpointParameters(insert, endpoint, input);
             insert.Parameters.Add(new() { Value = now });
             insert.Parameters.Add(new() { Value = applicationId });
             await insert.ExecuteNonQueryAsync(cancellationToken);
@@ -69,7 +80,7 @@ public sealed class EndpointService(
     {
         caller.RequireAccessTo(applicationId);
         await using var query = dataSource.CreateCommand($"""
-            SELECT {Columns} FROM endpoints WHERE application_id = $1 AND ($2::text IS NULL OR id > $2) ORDER BY id LIMIT $3
+            SELECT {Columns} FROM {WithBlockingHead} WHERE e.application_id = $1 AND ($2::text IS NULL OR e.id > $2) ORDER BY e.id LIMIT $3
             """);
         query.Parameters.Add(new() { Value = applicationId });
         return await page.ReadAsync(query, Read, e => e.Id, cancellationToken);
@@ -78,15 +89,24 @@ public sealed class EndpointService(
     public async Task<EndpointResponse> GetAsync(Caller caller, string applicationId, string endpointId, CancellationToken cancellationToken)
     {
         caller.RequireAccessTo(applicationId);
-        await using var query = dataSource.CreateCommand($"SELECT {Columns} FROM endpoints WHERE application_id = $1 AND id = $2");
+        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+        return await FindAsync(connection, null, applicationId, endpointId, cancellationToken) ?? throw ApiError.NotFound("endpoint");
+    }
+
+    private async Task<EndpointResponse?> FindAsync(NpgsqlConnection connection, NpgsqlTransaction? transaction, string applicationId,
+        string endpointId, CancellationToken cancellationToken)
+    {
+        await using var query = new NpgsqlCommand($"SELECT {Columns} FROM {WithBlockingHead} WHERE e.application_id = $1 AND e.id = $2", connection, transaction);
         query.Parameters.Add(new() { Value = applicationId });
         query.Parameters.Add(new() { Value = endpointId });
         await using var reader = await query.ExecuteReaderAsync(cancellationToken);
-        return await reader.ReadAsync(cancellationToken) ? Read(reader) : throw ApiError.NotFound("endpoint");
+        return await reader.ReadAsync(cancellationToken) ? Read(reader) : null;
     }
 
     /// <summary>Replaces the endpoint's definition. Re-enabling (<c>disabled: false</c>) clears the reason it was
-    /// disabled, whether the API or the delivery engine disabled it, and resumes its paused deliveries.</summary>
+    /// disabled, whether the API or the delivery engine disabled it, and resumes its paused deliveries. Leaving FIFO
+    /// releases the line: everything queued is due at once. Becoming FIFO queues the messages accepted from then on;
+    /// deliveries already pending finish as they would have.</summary>
     public async Task<EndpointResponse> UpdateAsync(Caller caller, string applicationId, string endpointId, EndpointInput input, CancellationToken cancellationToken)
     {
         caller.RequireChangeTo(applicationId);
@@ -98,35 +118,34 @@ public sealed class EndpointService(
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
         await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
         bool wasDisabled;
+        string wasOrdering;
         await using (var current = new NpgsqlCommand(
-            "SELECT disabled FROM endpoints WHERE id = $1 AND application_id = $2 FOR UPDATE", connection, transaction))
+            "SELECT disabled, ordering FROM endpoints WHERE id = $1 AND application_id = $2 FOR UPDATE", connection, transaction))
         {
             current.Parameters.Add(new() { Value = endpointId });
             current.Parameters.Add(new() { Value = applicationId });
-            wasDisabled = await current.ExecuteScalarAsync(cancellationToken) as bool? ?? throw ApiError.NotFound("endpoint");
+            await using var reader = await current.ExecuteReaderAsync(cancellationToken);
+            if (!await reader.ReadAsync(cancellationToken)) throw ApiError.NotFound("endpoint");
+            (wasDisabled, wasOrdering) = (reader.GetBoolean(0), reader.GetString(1));
         }
 
-        EndpointResponse updated;
+        var endpoint = Define(endpointId, input, DisabledByApi, now);
         await using (var update = new NpgsqlCommand($"""
             UPDATE endpoints SET url = $2, description = $3, event_types = $4, disabled = $5,
                 disabled_reason = CASE WHEN NOT $5 THEN NULL WHEN disabled THEN disabled_reason ELSE $6 END,
-                rate_limit = $7, headers = $8::jsonb, updated_at = $9
-            WHERE id = $1 AND application_id = $10
-            RETURNING {Columns}
+                rate_limit = $7, headers = $8::jsonb, ordering = $9, retry_policy = $10::jsonb, channels = $11, filter = $12::jsonb,
+                filter_path = $13::jsonpath, updated_at = $14
+            WHERE id = $1 AND application_id = $15
             """, connection, transaction))
         {
-            var endpoint = new EndpointResponse(endpointId, input.Url!, input.Description ?? "", Distinct(input.EventTypes),
-                input.Disabled ?? false, DisabledByApi, input.RateLimit, input.Headers ?? [], default, default);
             update.Parameters.Add(new() { Value = endpointId });
-            AddEndpointParameters(update, endpoint);
+            AddEndpointParameters(update, endpoint, input);
             update.Parameters.Add(new() { Value = now });
             update.Parameters.Add(new() { Value = applicationId });
-            await using var reader = await update.ExecuteReaderAsync(cancellationToken);
-            await reader.ReadAsync(cancellationToken);
-            updated = Read(reader);
+            await update.ExecuteNonQueryAsync(cancellationToken);
         }
 
-        if (wasDisabled && !updated.Disabled)
+        if (wasDisabled && !endpoint.Disabled)
         {
             // While disabled, the engine parks deliveries as paused; re-enabling makes them due now, in the same
             // transaction, so no paused delivery is left behind by an enabled endpoint.
@@ -138,6 +157,20 @@ public sealed class EndpointService(
             resume.Parameters.Add(new() { Value = now });
             await resume.ExecuteNonQueryAsync(cancellationToken);
         }
+        if (wasOrdering == EndpointOrdering.Fifo && endpoint.Ordering != EndpointOrdering.Fifo)
+        {
+            await using var release = new NpgsqlCommand($"""
+                UPDATE deliveries SET queue_position = NULL, updated_at = $2,
+                    status = CASE WHEN status <> '{DeliveryStatus.Queued}' THEN status WHEN $3 THEN '{DeliveryStatus.Paused}' ELSE '{DeliveryStatus.Pending}' END,
+                    next_attempt_at = CASE WHEN status <> '{DeliveryStatus.Queued}' THEN next_attempt_at WHEN $3 THEN NULL ELSE $2 END
+                WHERE endpoint_id = $1 AND queue_position IS NOT NULL
+                """, connection, transaction);
+            release.Parameters.Add(new() { Value = endpointId });
+            release.Parameters.Add(new() { Value = now });
+            release.Parameters.Add(new() { Value = endpoint.Disabled });
+            await release.ExecuteNonQueryAsync(cancellationToken);
+        }
+        var updated = await FindAsync(connection, transaction, applicationId, endpointId, cancellationToken) ?? throw ApiError.NotFound("endpoint");
         var changes = new List<OperationalEvent> { OperationalEvent.EndpointUpdated(applicationId, endpointId, now) };
         if (!wasDisabled && updated.Disabled)
             changes.Add(OperationalEvent.EndpointDisabled(applicationId, endpointId, updated.DisabledReason ?? DisabledByApi, DisableTrigger.Manual, now));
@@ -274,8 +307,17 @@ public sealed class EndpointService(
         await insert.ExecuteNonQueryAsync(cancellationToken);
     }
 
-    // Parameters $2..$8 shared by insert and update: url, description, event_types, disabled, reason, rate_limit, headers.
-    private void AddEndpointParameters(NpgsqlCommand command, EndpointResponse endpoint)
+    /// <summary>The endpoint <paramref name="input"/> defines (validated), as it will be stored.</summary>
+    private static EndpointResponse Define(string id, EndpointInput input, string? disabledReason, DateTimeOffset now) =>
+        new(id, input.Url!, input.Description ?? "", Distinct(input.EventTypes), input.Disabled ?? false, disabledReason, input.RateLimit,
+            input.Headers ?? [], now, now, input.Ordering ?? EndpointOrdering.Parallel,
+            input.RetryPolicy is { IsEmpty: false } policy ? policy.Normalized() : null,
+            input.Channels?.Distinct(StringComparer.Ordinal).ToArray(),
+            input.Filter is { ValueKind: not JsonValueKind.Null } filter ? new RawJson(filter.GetRawText()) : null);
+
+    // Parameters $2..$13 shared by insert and update: url, description, event_types, disabled, reason, rate_limit, headers,
+    // ordering, retry_policy, channels, filter, filter_path.
+    private void AddEndpointParameters(NpgsqlCommand command, EndpointResponse endpoint, EndpointInput input)
     {
         command.Parameters.Add(new() { Value = endpoint.Url });
         command.Parameters.Add(new() { Value = endpoint.Description });
@@ -284,6 +326,11 @@ public sealed class EndpointService(
         command.Parameters.Add(new() { Value = (object?)endpoint.DisabledReason ?? DBNull.Value, NpgsqlDbType = NpgsqlDbType.Text });
         command.Parameters.Add(new() { Value = (object?)endpoint.RateLimit ?? DBNull.Value, NpgsqlDbType = NpgsqlDbType.Integer });
         command.Parameters.Add(new() { Value = JsonSerializer.Serialize(sealer.SealHeaders(endpoint.Id, endpoint.Headers)) });
+        command.Parameters.Add(new() { Value = endpoint.Ordering });
+        command.Parameters.Add(new() { Value = (object?)endpoint.RetryPolicy?.ToJson() ?? DBNull.Value, NpgsqlDbType = NpgsqlDbType.Text });
+        command.Parameters.Add(new() { Value = (object?)endpoint.Channels ?? DBNull.Value, NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Text });
+        command.Parameters.Add(new() { Value = (object?)endpoint.Filter?.Text ?? DBNull.Value, NpgsqlDbType = NpgsqlDbType.Text });
+        command.Parameters.Add(new() { Value = (object?)EndpointRules.CompileFilter(input, new Validation()) ?? DBNull.Value, NpgsqlDbType = NpgsqlDbType.Text });
     }
 
     private static string[]? Distinct(string[]? types) => types?.Distinct(StringComparer.Ordinal).ToArray();
@@ -298,5 +345,11 @@ public sealed class EndpointService(
         reader.IsDBNull(6) ? null : reader.GetInt32(6),
         sealer.UnsealHeaders(reader.GetString(0), JsonSerializer.Deserialize<Dictionary<string, string>>(reader.GetString(7)) ?? []),
         reader.GetFieldValue<DateTimeOffset>(8),
-        reader.GetFieldValue<DateTimeOffset>(9));
+        reader.GetFieldValue<DateTimeOffset>(9),
+        reader.GetString(10),
+        RetryPolicy.FromJson(reader.IsDBNull(11) ? null : reader.GetString(11)),
+        reader.IsDBNull(12) ? null : reader.GetFieldValue<string[]>(12),
+        reader.IsDBNull(13) ? null : new RawJson(reader.GetString(13)),
+        reader.IsDBNull(14) ? null : new BlockedBy(reader.GetString(14), reader.GetString(15), reader.GetInt32(16),
+            reader.IsDBNull(17) ? null : reader.GetFieldValue<DateTimeOffset>(17), reader.IsDBNull(18) ? null : reader.GetString(18)));
 }

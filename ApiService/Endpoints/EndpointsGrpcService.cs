@@ -52,7 +52,25 @@ internal sealed class EndpointsGrpcService(EndpointService endpoints, Deliveries
             input.Disabled,
             input.HasRateLimit ? input.RateLimit : null,
             input.Headers.ToDictionary(),
-            withSecret ? input.Secret.OrNull() : null);
+            withSecret ? input.Secret.OrNull() : null,
+            input.Ordering.OrNull(),
+            input.RetryPolicy.ToDomain(),
+            input.Channels.Count == 0 ? null : [.. input.Channels],
+            FilterOf(input.FilterJson));
+
+    private static System.Text.Json.JsonElement? FilterOf(string json)
+    {
+        if (json.Length == 0) return null;
+        try
+        {
+            using var document = System.Text.Json.JsonDocument.Parse(json);
+            return document.RootElement.Clone();
+        }
+        catch (System.Text.Json.JsonException exception)
+        {
+            throw Problems.ApiError.Invalid("filter_json", $"Not valid JSON: {exception.Message}");
+        }
+    }
 
     internal static Endpoint ToProto(EndpointResponse endpoint)
     {
@@ -67,8 +85,23 @@ internal sealed class EndpointsGrpcService(EndpointService endpoints, Deliveries
             Headers = { endpoint.Headers.ToDictionary() },
             CreatedAt = endpoint.CreatedAt.ToTimestamp(),
             UpdatedAt = endpoint.UpdatedAt.ToTimestamp(),
+            Ordering = endpoint.Ordering,
+            RetryPolicy = endpoint.RetryPolicy.ToProto(),
+            Channels = { endpoint.Channels ?? [] },
+            FilterJson = endpoint.Filter?.Text ?? "",
         };
         if (endpoint.RateLimit is { } rateLimit) proto.RateLimit = rateLimit;
+        if (endpoint.BlockedBy is { } head)
+        {
+            proto.BlockedBy = new Herald.Grpc.V1.BlockedBy
+            {
+                MessageId = head.MessageId,
+                Status = head.Status,
+                Attempts = head.Attempts,
+                NextAttemptAt = head.NextAttemptAt.ToTimestamp(),
+                LastError = head.LastError ?? "",
+            };
+        }
         return proto;
     }
 }

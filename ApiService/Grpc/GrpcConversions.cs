@@ -35,4 +35,17 @@ internal static class GrpcConversions
 
     /// <summary>proto3 strings cannot be absent; an empty one means "not given".</summary>
     public static string? OrNull(this string value) => value.Length == 0 ? null : value;
+
+    public static Herald.Deliveries.RetryPolicy? ToDomain(this V1.RetryPolicy? policy) => policy is null ? null : new(
+        policy.Delays.Count == 0 ? null : [.. policy.Delays],
+        policy.HasMaxAttempts ? policy.MaxAttempts : null,
+        policy.Timeout.OrNull());
+
+    public static V1.RetryPolicy? ToProto(this Herald.Deliveries.RetryPolicy? policy)
+    {
+        if (policy is null) return null;
+        var proto = new V1.RetryPolicy { Delays = { policy.Delays ?? [] }, Timeout = policy.Timeout ?? "" };
+        if (policy.MaxAttempts is { } attempts) proto.MaxAttempts = attempts;
+        return proto;
+    }
 }

@@ -3,14 +3,18 @@ using System.Text.Json.Serialization;
 
 namespace Herald.ApiService.Messages;
 
-public sealed record CreateMessageInput(string? EventType, string? EventId, JsonElement Payload);
+/// <param name="Channels">Only endpoints subscribed to one of these channels (or to none) receive the message.</param>
+/// <param name="Tags">Labels to find the message by (<c>?tag=</c>); they do not route it.</param>
+public sealed record CreateMessageInput(string? EventType, string? EventId, JsonElement Payload, string[]? Channels = null, string[]? Tags = null);
 
 public sealed record MessageResponse(
     string Id,
     string EventType,
     string? EventId,
     RawJson? Payload,
-    DateTimeOffset CreatedAt);
+    DateTimeOffset CreatedAt,
+    string[]? Channels = null,
+    string[]? Tags = null);
 
 /// <summary>A payload's JSON text, handed out exactly as stored. Re-encoding it would check its strings again, and a
 /// payload that fails the check (one stored before unpaired surrogates were refused) would fail every read of it.</summary>

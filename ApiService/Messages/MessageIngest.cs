@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using Herald.ApiService.Problems;
 using Herald.Database;
+using Herald.Deliveries;
 using Herald.ServiceDefaults.Telemetry;
 using Microsoft.Extensions.Options;
 using Npgsql;
@@ -11,14 +12,15 @@ namespace Herald.ApiService.Messages;
 /// <summary>A message accepted for commit: its id and time are fixed before it is queued.</summary>
 /// <param name="IdempotencyKey">The scoped idempotency key of the request that created it, if any.</param>
 public sealed record NewMessage(string Id, string ApplicationId, string EventType, string? EventId, string Payload, DateTimeOffset CreatedAt,
-    string? IdempotencyKey = null);
+    string? IdempotencyKey = null, string[]? Channels = null, string[]? Tags = null);
 
 /// <summary>
 /// Group commit (<see cref="GroupCommit{TItem, TResult}"/>): concurrent create-message requests are committed together
 /// as one multi-row INSERT — one transaction, one fsync, for many requests. Under light load a batch is a single
 /// message and adds no delay; under heavy load batches grow up to <see cref="MessageOptions.MaxBatchSize"/>. A request
 /// completes only after its transaction commits. A message whose eventId, or idempotency key, was already used is not
-/// inserted: the one that was is returned.
+/// inserted: the one that was is returned. Each message takes its place in the line of every FIFO endpoint it is for in
+/// the same transaction, so a message accepted before another is always ahead of it there.
 /// </summary>
 public sealed class MessageIngest : IAsyncDisposable
 {
@@ -88,25 +90,38 @@ public sealed class MessageIngest : IAsyncDisposable
         var times = new DateTimeOffset[count];
         var traces = new string?[count];
         var idempotencyKeys = new string?[count];
+        var channels = new string?[count];
+        var tags = new string?[count];
         for (var i = 0; i < count; i++)
         {
             var m = batch[i].Message;
             (ids[i], applications[i], types[i], eventIds[i], payloads[i], times[i], idempotencyKeys[i]) =
                 (m.Id, m.ApplicationId, m.EventType, m.EventId, m.Payload, m.CreatedAt, m.IdempotencyKey);
+            // Labels hold no comma (RoutingLabels), so a list travels as one string: unnest cannot take ragged arrays.
+            (channels[i], tags[i]) = (Joined(m.Channels), Joined(m.Tags));
             traces[i] = TracePropagation.Format(batch[i].Trace);
         }
 
         var inserted = new HashSet<string>(StringComparer.Ordinal);
         await using var connection = await _dataSource.OpenConnectionAsync();
-        // Each message inserted goes into the outbox with it, in the same statement (one transaction).
-        await using (var insert = new NpgsqlCommand("""
+        // Each message inserted goes into the outbox with it, and into FIFO endpoints' lines, in the same statement (one
+        // transaction).
+        await using (var insert = new NpgsqlCommand($"""
             WITH inserted AS (
-                INSERT INTO messages (id, application_id, event_type, event_id, payload, created_at, trace_parent, idempotency_key)
-                SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::json[], $6::timestamptz[], $7::text[], $8::text[])
+                INSERT INTO messages (id, application_id, event_type, event_id, payload, created_at, trace_parent, idempotency_key, channels, tags)
+                SELECT u.id, u.application_id, u.event_type, u.event_id, u.payload, u.created_at, u.trace_parent, u.idempotency_key,
+                       string_to_array(u.channels, ','), string_to_array(u.tags, ',')
+                FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::json[], $6::timestamptz[], $7::text[], $8::text[], $9::text[], $10::text[])
+                    AS u(id, application_id, event_type, event_id, payload, created_at, trace_parent, idempotency_key, channels, tags)
                 ON CONFLICT DO NOTHING
-                RETURNING id, created_at),
+                RETURNING *),
             outbox AS (
-                INSERT INTO message_outbox (message_id, created_at) SELECT id, created_at FROM inserted)
+                INSERT INTO message_outbox (message_id, created_at) SELECT id, created_at FROM inserted),
+            lines AS (
+                INSERT INTO deliveries (message_id, endpoint_id, application_id, status, attempts, queue_position, created_at, updated_at)
+                SELECT m.id, e.id, e.application_id, '{DeliveryStatus.Queued}', 0, nextval('delivery_queue_positions'), m.created_at, m.created_at
+                FROM inserted m
+                JOIN endpoints e ON e.application_id = m.application_id AND e.ordering = '{EndpointOrdering.Fifo}' AND {Subscriptions.Match})
             SELECT id FROM inserted
             """, connection))
         {
@@ -118,6 +133,8 @@ public sealed class MessageIngest : IAsyncDisposable
             insert.Parameters.Add(new() { Value = times });
             insert.Parameters.Add(new() { Value = traces, NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Text });
             insert.Parameters.Add(new() { Value = idempotencyKeys, NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Text });
+            insert.Parameters.Add(new() { Value = channels, NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Text });
+            insert.Parameters.Add(new() { Value = tags, NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Text });
             await using var reader = await insert.ExecuteReaderAsync();
             while (await reader.ReadAsync()) inserted.Add(reader.GetString(0));
         }
@@ -139,11 +156,13 @@ public sealed class MessageIngest : IAsyncDisposable
         return results;
     }
 
+    private static string? Joined(string[]? labels) => labels is null or [] ? null : string.Join(',', labels);
+
     /// <summary>The message that holds <paramref name="message"/>'s idempotency key or eventId.</summary>
     private static async Task<Committed> FindExistingAsync(NpgsqlConnection connection, NewMessage message)
     {
         await using var query = new NpgsqlCommand("""
-            SELECT id, event_type, payload::text, created_at, idempotency_key = $3 FROM messages
+            SELECT id, event_type, payload::text, created_at, idempotency_key = $3, channels, tags FROM messages
             WHERE application_id = $1 AND (idempotency_key = $3 OR event_id = $2)
             ORDER BY idempotency_key = $3 DESC NULLS LAST
             LIMIT 1
@@ -159,6 +178,8 @@ public sealed class MessageIngest : IAsyncDisposable
             EventType = reader.GetString(1),
             Payload = reader.IsDBNull(2) ? "null" : reader.GetString(2),
             CreatedAt = reader.GetFieldValue<DateTimeOffset>(3),
+            Channels = reader.IsDBNull(5) ? null : reader.GetFieldValue<string[]>(5),
+            Tags = reader.IsDBNull(6) ? null : reader.GetFieldValue<string[]>(6),
         }, Existing: true);
     }
 

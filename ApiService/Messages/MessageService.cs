@@ -6,6 +6,7 @@ using Herald.ApiService.Auth;
 using Herald.ApiService.EventTypes;
 using Herald.ApiService.Http;
 using Herald.ApiService.Problems;
+using Herald.ApiService.Routing;
 using Herald.ApiService.Telemetry;
 using Herald.Database;
 using Herald.Messages;
@@ -17,14 +18,23 @@ using NpgsqlTypes;
 namespace Herald.ApiService.Messages;
 
 /// <param name="Status">Only messages with a delivery in this state (a <see cref="DeliveryStatus"/>).</param>
-public sealed record MessageFilter(string[]? EventTypes, DateTimeOffset? Before, DateTimeOffset? After, string? Status = null)
+/// <param name="Channel">Only messages sent on this channel.</param>
+/// <param name="Tag">Only messages carrying this tag.</param>
+public sealed record MessageFilter(string[]? EventTypes, DateTimeOffset? Before, DateTimeOffset? After, string? Status = null,
+    string? Channel = null, string? Tag = null)
 {
     public static MessageFilter From(HttpRequest request)
     {
         var types = request.Query["eventType"].Where(t => !string.IsNullOrEmpty(t)).Select(t => t!).ToArray();
         return new MessageFilter(types.Length == 0 ? null : types, Time(request, "before"), Time(request, "after"),
-            ValidStatus(request.Query["status"].ToString()));
+            ValidStatus(request.Query["status"].ToString()), ValidLabel("channel", request.Query["channel"].ToString()),
+            ValidLabel("tag", request.Query["tag"].ToString()));
     }
+
+    public static string? ValidLabel(string field, string? label) =>
+        string.IsNullOrEmpty(label) ? null
+        : RoutingLabels.IsValid(label) ? label
+        : throw ApiError.Invalid(field, RoutingLabels.Rule);
 
     public static string? ValidStatus(string? status) =>
         string.IsNullOrEmpty(status) ? null
@@ -64,6 +74,8 @@ public sealed class MessageService(
         if (input.EventId is not null && (input.EventId.Length is 0 or > MaxEventIdLength || input.EventId.Any(char.IsControl) || !StorableText.IsStorable(input.EventId)))
             validation.Add("eventId", $"1 to {MaxEventIdLength} printable characters, unique per application.");
         if (input.Payload.ValueKind != JsonValueKind.Object) validation.Add("payload", "Required: a JSON object.");
+        var channels = RoutingLabels.Validate(input.Channels, "channels", RoutingLabels.MaxChannels, validation);
+        var tags = RoutingLabels.Validate(input.Tags, "tags", RoutingLabels.MaxTags, validation);
         validation.ThrowIfInvalid();
 
         var payload = input.Payload.GetRawText();
@@ -79,17 +91,19 @@ public sealed class MessageService(
 
         var now = DatabaseTime.Now(time);
         var committed = await ingest.CommitAsync(
-            new NewMessage(SortableId.New("msg", now), applicationId, input.EventType!, input.EventId, payload, now, idempotencyKey), cancellationToken);
+            new NewMessage(SortableId.New("msg", now), applicationId, input.EventType!, input.EventId, payload, now, idempotencyKey, channels, tags),
+            cancellationToken);
         var message = committed.Message;
         if (!committed.Existing) metrics.Accepted(applicationId, message.EventType);
-        return (new MessageResponse(message.Id, message.EventType, message.EventId, RawJson.From(message.Payload), message.CreatedAt), committed.Existing);
+        return (new MessageResponse(message.Id, message.EventType, message.EventId, RawJson.From(message.Payload), message.CreatedAt,
+            message.Channels, message.Tags), committed.Existing);
     }
 
     public async Task<MessageResponse> GetAsync(Caller caller, string applicationId, string messageId, CancellationToken cancellationToken)
     {
         caller.RequireAccessTo(applicationId);
         await using var query = dataSource.CreateCommand(
-            "SELECT id, event_type, event_id, payload::text, created_at FROM messages WHERE application_id = $1 AND id = $2");
+            "SELECT id, event_type, event_id, payload::text, created_at, channels, tags FROM messages WHERE application_id = $1 AND id = $2");
         query.Parameters.Add(new() { Value = applicationId });
         query.Parameters.Add(new() { Value = messageId });
         await using var reader = await query.ExecuteReaderAsync(cancellationToken);
@@ -101,20 +115,24 @@ public sealed class MessageService(
     {
         caller.RequireAccessTo(applicationId);
         await using var query = dataSource.CreateCommand("""
-            SELECT id, event_type, event_id, payload::text, created_at FROM messages
+            SELECT id, event_type, event_id, payload::text, created_at, channels, tags FROM messages
             WHERE application_id = $1
               AND ($2::text[] IS NULL OR event_type = ANY($2))
               AND ($3::timestamptz IS NULL OR created_at < $3)
               AND ($4::timestamptz IS NULL OR created_at > $4)
               AND ($5::text IS NULL OR EXISTS (SELECT 1 FROM deliveries d WHERE d.message_id = messages.id AND d.status = $5))
-              AND ($6::text IS NULL OR id < $6)
-            ORDER BY id DESC LIMIT $7
+              AND ($6::text IS NULL OR channels @> ARRAY[$6])
+              AND ($7::text IS NULL OR tags @> ARRAY[$7])
+              AND ($8::text IS NULL OR id < $8)
+            ORDER BY id DESC LIMIT $9
             """);
         query.Parameters.Add(new() { Value = applicationId });
         query.Parameters.Add(new() { Value = (object?)filter.EventTypes ?? DBNull.Value, NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Text });
         query.Parameters.Add(new() { Value = (object?)filter.Before ?? DBNull.Value, NpgsqlDbType = NpgsqlDbType.TimestampTz });
         query.Parameters.Add(new() { Value = (object?)filter.After ?? DBNull.Value, NpgsqlDbType = NpgsqlDbType.TimestampTz });
         query.Parameters.Add(new() { Value = (object?)filter.Status ?? DBNull.Value, NpgsqlDbType = NpgsqlDbType.Text });
+        query.Parameters.Add(new() { Value = (object?)filter.Channel ?? DBNull.Value, NpgsqlDbType = NpgsqlDbType.Text });
+        query.Parameters.Add(new() { Value = (object?)filter.Tag ?? DBNull.Value, NpgsqlDbType = NpgsqlDbType.Text });
         return await page.ReadAsync(query, Read, m => m.Id, cancellationToken);
     }
 
@@ -123,5 +141,7 @@ public sealed class MessageService(
         reader.GetString(1),
         reader.IsDBNull(2) ? null : reader.GetString(2),
         RawJson.From(reader.IsDBNull(3) ? null : reader.GetString(3)),
-        reader.GetFieldValue<DateTimeOffset>(4));
+        reader.GetFieldValue<DateTimeOffset>(4),
+        reader.IsDBNull(5) ? null : reader.GetFieldValue<string[]>(5),
+        reader.IsDBNull(6) ? null : reader.GetFieldValue<string[]>(6));
 }

@@ -55,7 +55,9 @@ public static class MessagesApi
         var input = new CreateMessageInput(
             StringProperty(root, "eventType"),
             StringProperty(root, "eventId"),
-            root.TryGetProperty("payload", out var payload) ? payload : default);
+            root.TryGetProperty("payload", out var payload) ? payload : default,
+            StringsProperty(root, "channels"),
+            StringsProperty(root, "tags"));
         var (message, _) = await service.CreateAsync(context.Caller(), appId, input, IdempotencyKeys.Of(context), ct);
         return TypedResults.Accepted($"/api/v1/apps/{appId}/messages/{message.Id}", message);
     }
@@ -64,4 +66,10 @@ public static class MessagesApi
         !root.TryGetProperty(name, out var value) || value.ValueKind == JsonValueKind.Null ? null
         : value.ValueKind == JsonValueKind.String ? value.GetString()
         : throw ApiError.Invalid(name, "Must be a string.");
+
+    private static string[]? StringsProperty(JsonElement root, string name) =>
+        !root.TryGetProperty(name, out var value) || value.ValueKind == JsonValueKind.Null ? null
+        : value.ValueKind == JsonValueKind.Array && value.GetArrayLength() <= 100 && value.EnumerateArray().All(v => v.ValueKind == JsonValueKind.String)
+            ? [.. value.EnumerateArray().Select(v => v.GetString()!)]
+        : throw ApiError.Invalid(name, "Must be an array of strings.");
 }

@@ -44,7 +44,8 @@ internal sealed class MessagesGrpcService(MessageService messages, AttemptServic
         {
             if (StorableText.FindUnstorable(json, allowNul: true) is not null) throw ApiError.Invalid("payload_json", StorableText.JsonRule);
             var (message, _) = await messages.CreateAsync(context.Caller(), request.AppId,
-                new CreateMessageInput(request.EventType.OrNull(), request.EventId.OrNull(), payload.RootElement), IdempotencyKeys.Of(context), context.CancellationToken);
+                new CreateMessageInput(request.EventType.OrNull(), request.EventId.OrNull(), payload.RootElement,
+                    request.Channels.Count == 0 ? null : [.. request.Channels], request.Tags.Count == 0 ? null : [.. request.Tags]), IdempotencyKeys.Of(context), context.CancellationToken);
             return ToProto(message);
         }
     }
@@ -52,7 +53,8 @@ internal sealed class MessagesGrpcService(MessageService messages, AttemptServic
     public override async Task<MessagePage> List(ListMessagesRequest request, ServerCallContext context)
     {
         var filter = new MessageFilter(request.EventTypes.Count == 0 ? null : [.. request.EventTypes],
-            request.Before?.ToDateTimeOffset(), request.After?.ToDateTimeOffset(), MessageFilter.ValidStatus(request.Status));
+            request.Before?.ToDateTimeOffset(), request.After?.ToDateTimeOffset(), MessageFilter.ValidStatus(request.Status),
+            MessageFilter.ValidLabel("channel", request.Channel), MessageFilter.ValidLabel("tag", request.Tag));
         var page = await messages.ListAsync(context.Caller(), request.AppId, filter, request.Page.ToPageRequest(), context.CancellationToken);
         return new MessagePage { Data = { page.Data.Select(ToProto) }, Iterator = page.Iterator ?? "", Done = page.Done };
     }
@@ -73,6 +75,8 @@ internal sealed class MessagesGrpcService(MessageService messages, AttemptServic
         EventId = message.EventId ?? "",
         PayloadJson = message.Payload?.Text ?? "",
         CreatedAt = message.CreatedAt.ToTimestamp(),
+        Channels = { message.Channels ?? [] },
+        Tags = { message.Tags ?? [] },
     };
 
     internal static AttemptPage ToProto(Page<AttemptResponse> page)

@@ -19,7 +19,10 @@ public static class DeliveryStatus
     /// <summary>Its endpoint is disabled; re-enabling the endpoint makes it pending again.</summary>
     public const string Paused = "paused";
 
-    public static IReadOnlyList<string> All { get; } = [Pending, Succeeded, Failed, Paused];
+    /// <summary>Waiting in a FIFO endpoint's line behind the delivery being attempted (its <c>blockedBy</c>).</summary>
+    public const string Queued = "queued";
+
+    public static IReadOnlyList<string> All { get; } = [Pending, Succeeded, Failed, Paused, Queued];
 }
 
 /// <summary>One attempt's outcome: the <c>delivery_attempts.status</c> column, and an outcome's <c>status</c>.</summary>

@@ -24,6 +24,11 @@ public sealed record DeliveryTask(
     [JsonIgnore]
     public string? TraceParent { get; init; }
 
+    /// <summary>The delivery is the head of a FIFO endpoint's line: once it succeeds or is dead-lettered, the next one
+    /// in line goes.</summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)]
+    public bool Ordered { get; init; }
+
     public byte[] ToUtf8Bytes() => JsonSerializer.SerializeToUtf8Bytes(this, DeliveryJsonContext.Default.DeliveryTask);
 
     public static DeliveryTask FromUtf8Bytes(ReadOnlySpan<byte> utf8) =>

@@ -28,6 +28,7 @@ public static class DeliveryHosting
         builder.Services.AddSingleton<DeliveryAdmission>();
         builder.Services.AddSingleton<OutcomePublisher>();
         builder.Services.AddSingleton<EndpointHealth>();
+        builder.Services.AddSingleton<Fifo.FifoLines>();
         builder.Services.AddSingleton<DeliveryWorker>();
         builder.Services.Configure<OperationalWebhookOptions>(builder.Configuration.GetSection(OperationalWebhookOptions.Section));
         builder.Services.AddSingleton<FailingEndpoints>();

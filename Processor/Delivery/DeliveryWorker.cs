@@ -2,8 +2,10 @@ using System.Diagnostics;
 using Herald.Database;
 using Herald.Deliveries;
 using Herald.Messages;
+using Herald.Processor.Fifo;
 using Herald.Processor.Telemetry;
 using Microsoft.Extensions.Options;
+using Npgsql;
 
 namespace Herald.Processor.Delivery;
 
@@ -32,6 +34,7 @@ public sealed class DeliveryWorker(
     DeliveryLedger ledger,
     OutcomePublisher outcomes,
     EndpointHealth health,
+    FifoLines fifo,
     IOptions<DeliveryOptions> options,
     DeliveryTelemetry telemetry,
     TimeProvider time,
@@ -181,7 +184,7 @@ public sealed class DeliveryWorker(
     private async Task RecordAsync(DeliveryTask task, EndpointTarget endpoint, Attempt attempt, bool probe, long consumed, Progress progress)
     {
         var now = Now();
-        var decision = schedule.Decide(task.Attempt, attempt, now);
+        var decision = (endpoint.Retries ?? schedule).Decide(task.Attempt, attempt, now);
         var entry = new LedgerEntry(task, decision.Status, decision.NextAttemptAt, now, attempt, SortableId.New("atmpt", now));
         // The attempt is recorded first: nothing after it may turn a sent webhook into a handed-back (resent) one.
         await RecordAsync(progress, entry);
@@ -194,6 +197,20 @@ public sealed class DeliveryWorker(
             (int)attempt.Latency.TotalMilliseconds, decision.Status);
         outcomes.Announce(entry);
         await health.AfterAttemptAsync(entry, endpoint, probe);
+        // The head of a FIFO line has left it: the next in line goes now (FifoHeads covers a failure here).
+        if (task.Ordered && decision.Status is DeliveryStatus.Succeeded or DeliveryStatus.Failed) await AdvanceLineAsync(task.EndpointId);
+    }
+
+    private async Task AdvanceLineAsync(string endpointId)
+    {
+        try
+        {
+            await fifo.AdvanceAsync([endpointId]);
+        }
+        catch (Exception exception) when (exception is NpgsqlException or TimeoutException)
+        {
+            logger.LogWarning("Could not advance the FIFO line of {EndpointId}; the scheduler will: {Reason}", endpointId, exception.Message);
+        }
     }
 
     private DateTimeOffset Now() => DatabaseTime.Now(time);

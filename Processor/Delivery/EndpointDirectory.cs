@@ -13,7 +13,8 @@ using StandardWebhooks;
 namespace Herald.Processor.Delivery;
 
 /// <summary>An endpoint as delivery needs it: where, with which extra headers, signed with which secrets, whether it
-/// still takes deliveries, and the deliveries per second it (and its application, across all its endpoints) may get.</summary>
+/// still takes deliveries, the deliveries per second it (and its application, across all its endpoints) may get, how
+/// its failed attempts are retried (its policy over its application's over the Processor's).</summary>
 public sealed record EndpointTarget(
     string Id,
     string ApplicationId,
@@ -22,7 +23,8 @@ public sealed record EndpointTarget(
     IReadOnlyDictionary<string, string> Headers,
     bool Disabled = false,
     int? RateLimit = null,
-    int? ApplicationRateLimit = null)
+    int? ApplicationRateLimit = null,
+    RetrySchedule? Retries = null)
 {
     /// <summary>One signer per secret, made once per load rather than per attempt.</summary>
     public IReadOnlyList<StandardWebhook> Signers { get; } = [.. Secrets.Select(secret => new StandardWebhook(secret))];
@@ -42,11 +44,13 @@ public sealed class EndpointDirectory
     private readonly TimeProvider _time;
     private readonly DeliveryTelemetry _telemetry;
     private readonly SecretSealer _sealer;
+    private readonly RetrySchedule _schedule;
     private readonly ILogger<EndpointDirectory> _logger;
 
     public EndpointDirectory(NpgsqlDataSource dataSource, IConnectionMultiplexer redis, RedisNotices changes, TimeProvider time,
-        DeliveryTelemetry telemetry, SecretSealer sealer, ILogger<EndpointDirectory> logger)
+        DeliveryTelemetry telemetry, SecretSealer sealer, RetrySchedule schedule, ILogger<EndpointDirectory> logger)
     {
+        _schedule = schedule;
         _sealer = sealer;
         _changes = changes;
         _telemetry = telemetry;
@@ -142,7 +146,7 @@ public sealed class EndpointDirectory
                    array(SELECT s.secret FROM endpoint_secrets s
                          WHERE s.endpoint_id = e.id AND (s.expires_at IS NULL OR s.expires_at > $2)
                          ORDER BY s.created_at DESC),
-                   a.rate_limit
+                   a.rate_limit, e.retry_policy::text, a.retry_policy::text
             FROM endpoints e JOIN applications a ON a.id = e.application_id WHERE e.id = $1
             """);
         query.Parameters.Add(new() { Value = endpointId });
@@ -158,7 +162,10 @@ public sealed class EndpointDirectory
             _sealer.UnsealHeaders(id, JsonSerializer.Deserialize<Dictionary<string, string>>(reader.GetString(3)) ?? []),
             reader.GetBoolean(4),
             reader.IsDBNull(5) ? null : reader.GetInt32(5),
-            reader.IsDBNull(7) ? null : reader.GetInt32(7));
+            reader.IsDBNull(7) ? null : reader.GetInt32(7),
+            _schedule.With(RetryPolicy.Merge(
+                RetryPolicy.FromJson(reader.IsDBNull(8) ? null : reader.GetString(8)),
+                RetryPolicy.FromJson(reader.IsDBNull(9) ? null : reader.GetString(9)))));
     }
 
     private sealed record Cached(long LoadedAt, Task<EndpointTarget?> Endpoint);

@@ -1,4 +1,3 @@
-using System.Globalization;
 using System.Net;
 using Herald.Deliveries;
 using Microsoft.Extensions.Options;
@@ -9,26 +8,53 @@ namespace Herald.Processor.Delivery;
 /// attempt is due.</summary>
 public sealed record DeliveryDecision(string Status, DateTimeOffset? NextAttemptAt);
 
-/// <summary>The retry schedule: when the next attempt is due after a failed one, or that there is none.</summary>
+/// <summary>A retry schedule: when the next attempt is due after a failed one, or that there is none. The Processor's
+/// configured schedule is the default; an application or endpoint <see cref="RetryPolicy"/> makes its own
+/// (<see cref="With"/>).</summary>
 public sealed class RetrySchedule
 {
-    private readonly IReadOnlyList<TimeSpan> _delays;
+    private readonly IReadOnlyList<TimeSpan> _retryDelays;
     private readonly double _jitter;
 
-    public RetrySchedule(IOptions<DeliveryOptions> options) : this(Parse(options.Value.Schedule), options.Value.Jitter)
+    public RetrySchedule(IOptions<DeliveryOptions> options)
+        : this(Parse(options.Value.Schedule), options.Value.Jitter, options.Value.RequestTimeout)
     {
     }
 
-    public RetrySchedule(IReadOnlyList<TimeSpan> delays, double jitter)
+    /// <param name="delays">Delay before each attempt, the first included (its own delay is not used here: a first
+    /// attempt goes when its message is fanned out).</param>
+    public RetrySchedule(IReadOnlyList<TimeSpan> delays, double jitter, TimeSpan? timeout = null)
+        : this(delays.Count == 0 ? throw new ArgumentException("The retry schedule needs at least one attempt.", nameof(delays)) : [.. delays.Skip(1)],
+               delays.Count, jitter, timeout ?? TimeSpan.FromSeconds(15))
     {
-        if (delays.Count == 0) throw new ArgumentException("The retry schedule needs at least one attempt.", nameof(delays));
-        _delays = delays;
+    }
+
+    private RetrySchedule(IReadOnlyList<TimeSpan> retryDelays, int attempts, double jitter, TimeSpan timeout)
+    {
+        _retryDelays = retryDelays;
+        Attempts = attempts;
         _jitter = jitter;
+        Timeout = timeout;
     }
 
-    public int Attempts => _delays.Count;
+    /// <summary>Attempts in all, the first included.</summary>
+    public int Attempts { get; }
 
-    public TimeSpan Longest => _delays.Max();
+    /// <summary>How long one attempt may take.</summary>
+    public TimeSpan Timeout { get; }
+
+    public TimeSpan Longest => _retryDelays.Count == 0 ? TimeSpan.FromSeconds(1) : _retryDelays.Max();
+
+    /// <summary>This schedule with the fields <paramref name="policy"/> sets replaced (itself when it sets none). A
+    /// policy's timeout can only shorten the Processor's, which bounds how long a claim on an attempt lasts.</summary>
+    public RetrySchedule With(RetryPolicy? policy)
+    {
+        if (policy is null || policy.IsEmpty) return this;
+        var delays = policy.Delays is { } given ? [.. given.Select(RetryPolicy.ParseDuration)] : _retryDelays;
+        var attempts = policy.MaxAttempts ?? (policy.Delays is null ? Attempts : delays.Count + 1);
+        var timeout = policy.Timeout is { } t ? Min(RetryPolicy.ParseDuration(t), Timeout) : Timeout;
+        return new RetrySchedule(delays, attempts, _jitter, timeout);
+    }
 
     /// <param name="attempt">The attempt that just finished, 1-based.</param>
     public DeliveryDecision Decide(int attempt, Attempt outcome, DateTimeOffset now, Random? random = null)
@@ -36,7 +62,7 @@ public sealed class RetrySchedule
         if (outcome.Succeeded) return new(DeliveryStatus.Succeeded, null);
         // 410 Gone: the receiver says the endpoint is gone for good; it is disabled and its deliveries wait.
         if (outcome.HttpStatus == (int)HttpStatusCode.Gone) return new(DeliveryStatus.Paused, null);
-        if (attempt >= _delays.Count) return new(DeliveryStatus.Failed, null);
+        if (attempt >= Attempts) return new(DeliveryStatus.Failed, null);
         return new(DeliveryStatus.Pending, now + DelayAfter(attempt, outcome, random ?? Random.Shared));
     }
 
@@ -44,36 +70,28 @@ public sealed class RetrySchedule
     {
         // The receiver named its time: honour it exactly, within the schedule's bounds.
         if (outcome.RetryAfter is { } asked && outcome.HttpStatus is 429 or 503)
-            return TimeSpan.FromTicks(Math.Clamp(asked.Ticks, TimeSpan.FromSeconds(1).Ticks, Longest.Ticks));
-        var scheduled = _delays[attempt];
+            return TimeSpan.FromTicks(Math.Clamp(asked.Ticks, TimeSpan.FromSeconds(1).Ticks, Math.Max(Longest.Ticks, TimeSpan.FromSeconds(1).Ticks)));
+        // With more attempts than delays, the last delay repeats.
+        var scheduled = _retryDelays.Count == 0 ? TimeSpan.Zero : _retryDelays[Math.Min(attempt, _retryDelays.Count) - 1];
         return scheduled * (1 + _jitter * (2 * random.NextDouble() - 1));
     }
 
     /// <summary>No delay may be longer: a delivery waiting a year for its next attempt is a typo, not a schedule.</summary>
     public static readonly TimeSpan MaxDelay = TimeSpan.FromDays(365);
 
-    /// <summary>Parses <c>"0s 5s 5m 30m 2h"</c> (units ms, s, m, h, d; separated by spaces or commas).</summary>
+    /// <summary>Parses <c>"0s 5s 5m 30m 2h"</c> (durations as <see cref="RetryPolicy.TryParseDuration"/> reads them,
+    /// separated by spaces or commas).</summary>
     public static IReadOnlyList<TimeSpan> Parse(string schedule)
     {
         var delays = new List<TimeSpan>();
         foreach (var part in schedule.Split([' ', ','], StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
         {
-            var unit = part.EndsWith("ms", StringComparison.Ordinal) ? "ms" : part[^1..];
-            if (!double.TryParse(part[..^unit.Length], NumberStyles.Float, CultureInfo.InvariantCulture, out var value) || !double.IsFinite(value) || value < 0)
-                throw new FormatException($"'{part}' in the retry schedule is not a duration like 5s, 5m or 2h.");
-            var milliseconds = value * unit switch
-            {
-                "ms" => 1,
-                "s" => 1_000,
-                "m" => 60_000,
-                "h" => 3_600_000,
-                "d" => 86_400_000,
-                _ => throw new FormatException($"'{part}' in the retry schedule has no unit (ms, s, m, h or d)."),
-            };
-            if (milliseconds > MaxDelay.TotalMilliseconds)
-                throw new FormatException($"'{part}' in the retry schedule is longer than {MaxDelay.TotalDays:0} days.");
-            delays.Add(TimeSpan.FromMilliseconds(milliseconds));
+            if (!RetryPolicy.TryParseDuration(part, out var delay))
+                throw new FormatException($"'{part}' in the retry schedule is not a duration of at most {MaxDelay.TotalDays:0} days, like 5s, 5m or 2h.");
+            delays.Add(delay);
         }
         return delays;
     }
+
+    private static TimeSpan Min(TimeSpan a, TimeSpan b) => a < b ? a : b;
 }

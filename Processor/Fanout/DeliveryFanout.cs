@@ -2,6 +2,7 @@ using Herald.Database;
 using Herald.Deliveries;
 using Herald.Messages;
 using Herald.Processor.Delivery;
+using Herald.Processor.Fifo;
 using Herald.Processor.Telemetry;
 using Microsoft.Extensions.Options;
 
@@ -18,6 +19,7 @@ namespace Herald.Processor.Fanout;
 public sealed class DeliveryFanout(
     Npgsql.NpgsqlDataSource dataSource,
     DeliveryTaskPublisher publisher,
+    FifoLines fifo,
     IOptions<DeliveryOptions> options,
     DeliveryTelemetry telemetry,
     TimeProvider time)
@@ -31,13 +33,17 @@ public sealed class DeliveryFanout(
         var tasks = enqueue.Select(task => task with { TraceParent = traces.GetValueOrDefault(task.MessageId) }).ToList();
         await publisher.PublishAsync(tasks);
         telemetry.FannedOut(messages.Count, created);
+        // The messages may have joined FIFO lines (queued by the API as it committed them, or here): start any line
+        // that has no head yet.
+        if (messages.Count > 0) await fifo.AdvanceAsync(await fifo.EndpointsOfAsync(messages.Select(m => m.ApplicationId).ToHashSet(StringComparer.Ordinal)));
         return tasks;
     }
 
     /// <summary>Creates the deliveries of the messages; returns a first-attempt task for each pending row created now,
     /// and for each pending row not yet attempted of a message that had been fanned out before. A disabled endpoint's
-    /// delivery is created paused: re-enabling the endpoint resumes it. A message for one endpoint (a test event) is
-    /// created with its delivery and gets no other.</summary>
+    /// delivery is created paused: re-enabling the endpoint resumes it. A FIFO endpoint's is queued at the end of its
+    /// line (the API queued it already, in accept order, unless the endpoint became FIFO meanwhile). A message for one
+    /// endpoint (a test event) is created with its delivery and gets no other.</summary>
     private async Task<(int Created, IReadOnlyList<DeliveryTask> Tasks)> InsertDeliveriesAsync(IReadOnlyList<MessagePublished> messages)
     {
         if (messages.Count == 0) return (0, []);
@@ -48,20 +54,19 @@ public sealed class DeliveryFanout(
         var created = 0;
         var fannedOut = new HashSet<string>(StringComparer.Ordinal);
         await using var insert = dataSource.CreateCommand($"""
-            INSERT INTO deliveries (message_id, endpoint_id, application_id, status, attempts, next_attempt_at, created_at, updated_at)
+            INSERT INTO deliveries (message_id, endpoint_id, application_id, status, attempts, next_attempt_at, queue_position, created_at, updated_at)
             SELECT m.id, e.id, e.application_id,
-                   CASE WHEN e.disabled THEN '{DeliveryStatus.Paused}' ELSE '{DeliveryStatus.Pending}' END, 0,
-                   CASE WHEN e.disabled THEN NULL ELSE $4::timestamptz END, $5, $5
-            FROM unnest($1::text[], $2::text[], $3::text[]) AS m(id, application_id, event_type)
-            JOIN messages stored ON stored.id = m.id AND stored.endpoint_id IS NULL
-            JOIN endpoints e ON e.application_id = m.application_id
-                AND (e.event_types IS NULL OR m.event_type = ANY (e.event_types))
+                   CASE WHEN e.ordering = '{EndpointOrdering.Fifo}' THEN '{DeliveryStatus.Queued}'
+                        WHEN e.disabled THEN '{DeliveryStatus.Paused}' ELSE '{DeliveryStatus.Pending}' END, 0,
+                   CASE WHEN e.disabled OR e.ordering = '{EndpointOrdering.Fifo}' THEN NULL ELSE $2::timestamptz END,
+                   CASE WHEN e.ordering = '{EndpointOrdering.Fifo}' THEN nextval('delivery_queue_positions') END, $3, $3
+            FROM unnest($1::text[]) AS u(id)
+            JOIN messages m ON m.id = u.id AND m.endpoint_id IS NULL
+            JOIN endpoints e ON e.application_id = m.application_id AND {Subscriptions.Match}
             ON CONFLICT DO NOTHING
             RETURNING message_id, endpoint_id, status
             """);
         insert.Parameters.Add(new() { Value = messages.Select(m => m.MessageId).ToArray() });
-        insert.Parameters.Add(new() { Value = messages.Select(m => m.ApplicationId).ToArray() });
-        insert.Parameters.Add(new() { Value = messages.Select(m => m.EventType).ToArray() });
         insert.Parameters.Add(new() { Value = now + options.Value.Lease });
         insert.Parameters.Add(new() { Value = now });
 
@@ -80,7 +85,7 @@ public sealed class DeliveryFanout(
         if (again.Length > 0)
         {
             await using var unattempted = dataSource.CreateCommand(
-                $"SELECT message_id, endpoint_id FROM deliveries WHERE message_id = ANY($1) AND status = '{DeliveryStatus.Pending}' AND attempts = 0");
+                $"SELECT message_id, endpoint_id FROM deliveries WHERE message_id = ANY($1) AND status = '{DeliveryStatus.Pending}' AND attempts = 0 AND queue_position IS NULL");
             unattempted.Parameters.Add(new() { Value = again });
             await using var reader = await unattempted.ExecuteReaderAsync();
             while (await reader.ReadAsync()) tasks.Add(FirstAttempt(reader.GetString(0), reader.GetString(1)));

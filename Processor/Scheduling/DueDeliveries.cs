@@ -41,8 +41,8 @@ internal sealed class DueDeliveries(
             leased AS (
                 UPDATE deliveries d SET next_attempt_at = $2, claimed_attempt = d.attempts
                 FROM due WHERE d.message_id = due.message_id AND d.endpoint_id = due.endpoint_id
-                RETURNING d.message_id, d.endpoint_id, d.application_id, d.attempts)
-            SELECT l.message_id, l.endpoint_id, l.application_id, l.attempts, m.event_type, m.payload::text, m.created_at, m.trace_parent
+                RETURNING d.message_id, d.endpoint_id, d.application_id, d.attempts, d.queue_position IS NOT NULL AS ordered)
+            SELECT l.message_id, l.endpoint_id, l.application_id, l.attempts, m.event_type, m.payload::text, m.created_at, m.trace_parent, l.ordered
             FROM leased l JOIN messages m ON m.id = l.message_id
             """))
         {
@@ -63,6 +63,7 @@ internal sealed class DueDeliveries(
                 {
                     // A retry continues its message's trace, however much later it runs.
                     TraceParent = reader.IsDBNull(7) ? null : reader.GetString(7),
+                    Ordered = reader.GetBoolean(8),
                 });
             }
         }

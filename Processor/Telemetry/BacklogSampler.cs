@@ -8,7 +8,8 @@ namespace Herald.Processor.Telemetry;
 
 /// <summary>
 /// Gauges of state that lives in PostgreSQL and Redis rather than in this process: due deliveries nobody has claimed
-/// yet, disabled endpoints, and endpoints whose circuit breaker is open. Sampled in the background — PostgreSQL every
+/// yet, disabled endpoints, endpoints whose circuit breaker is open, and FIFO lines (waiting deliveries, and lines blocked
+/// by a head being retried or paused). Sampled in the background — PostgreSQL every
 /// few seconds, Redis less often — and served from the last sample, so scrapes never wait on a query and any number of
 /// scrapers cost the same. Every replica reports the same install-wide numbers: aggregate with max, not sum.
 /// </summary>
@@ -30,6 +31,8 @@ internal sealed class BacklogSampler : BackgroundService
     private Reading? _due;
     private Reading? _disabled;
     private Reading? _breakersOpen;
+    private Reading? _queued;
+    private Reading? _blocked;
 
     public BacklogSampler(NpgsqlDataSource dataSource, IConnectionMultiplexer redis, IMeterFactory meters, TimeProvider time, ILogger<BacklogSampler> logger)
     {
@@ -44,6 +47,10 @@ internal sealed class BacklogSampler : BackgroundService
             "Endpoints disabled (410 Gone, failing too long, or by the user); their deliveries are paused.");
         meter.CreateObservableGauge("herald.endpoints.breaker_open", () => Sampled(_breakersOpen), "{endpoint}",
             "Endpoints whose circuit breaker is open or half-open; their deliveries are deferred.");
+        meter.CreateObservableGauge("herald.fifo.queued", () => Sampled(_queued), "{delivery}",
+            "Deliveries waiting in FIFO endpoints' lines behind the delivery at their head.");
+        meter.CreateObservableGauge("herald.fifo.blocked", () => Sampled(_blocked), "{endpoint}",
+            "FIFO endpoints whose head of line is being retried or is paused (the API's blockedBy): their lines wait for it.");
     }
 
     // Nothing is reported until the first sample, rather than a zero that was never measured.
@@ -60,6 +67,12 @@ internal sealed class BacklogSampler : BackgroundService
             {
                 await SampleAsync(() => CountDisabledAsync(stoppingToken), value => _disabled = new Reading(value), "disabled endpoints", stoppingToken);
                 await SampleAsync(() => CountOpenBreakersAsync(stoppingToken), value => _breakersOpen = new Reading(value), "open circuit breakers", stoppingToken);
+                await SampleAsync(() => CountAsync($"SELECT count(*) FROM deliveries WHERE status = '{DeliveryStatus.Queued}'", stoppingToken),
+                    value => _queued = new Reading(value), "queued FIFO deliveries", stoppingToken);
+                await SampleAsync(() => CountAsync($"""
+                    SELECT count(*) FROM deliveries WHERE queue_position IS NOT NULL
+                      AND (status = '{DeliveryStatus.Paused}' OR (status = '{DeliveryStatus.Pending}' AND attempts > 0))
+                    """, stoppingToken), value => _blocked = new Reading(value), "blocked FIFO lines", stoppingToken);
             }
         }
         while (await WaitAsync(timer, stoppingToken));
@@ -91,9 +104,11 @@ internal sealed class BacklogSampler : BackgroundService
         return (long)(await query.ExecuteScalarAsync(cancellationToken))!;
     }
 
-    private async Task<long> CountDisabledAsync(CancellationToken cancellationToken)
+    private Task<long> CountDisabledAsync(CancellationToken cancellationToken) => CountAsync("SELECT count(*) FROM endpoints WHERE disabled", cancellationToken);
+
+    private async Task<long> CountAsync(string sql, CancellationToken cancellationToken)
     {
-        await using var query = _dataSource.CreateCommand("SELECT count(*) FROM endpoints WHERE disabled");
+        await using var query = _dataSource.CreateCommand(sql);
         return (long)(await query.ExecuteScalarAsync(cancellationToken))!;
     }
 

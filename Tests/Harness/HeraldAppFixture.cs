@@ -43,6 +43,9 @@ public sealed class HeraldAppFixture : IAsyncLifetime
     /// <summary>How long a Processor holds a due delivery it enqueued (its next_attempt_at meanwhile).</summary>
     public static readonly TimeSpan Lease = TimeSpan.FromSeconds(10);
 
+    /// <summary>How often each Processor looks for due retries and FIFO lines without a head.</summary>
+    public static readonly TimeSpan SchedulerInterval = TimeSpan.FromMilliseconds(250);
+
     /// <summary>Concurrent requests to one host per Processor replica: every test endpoint is on 127.0.0.1, and a test
     /// can only see the cap bind when it is below what that test's endpoints would otherwise take.</summary>
     public const int HostConcurrency = 12;
@@ -77,6 +80,8 @@ public sealed class HeraldAppFixture : IAsyncLifetime
             // Retries in seconds rather than hours, so tests can watch a schedule run out.
             $"--Herald:Delivery:Schedule={RetrySchedule}",
             $"--Herald:Delivery:Lease={Lease}",
+            // Due retries and FIFO lines are looked at four times a second: a FIFO test retries hundreds of heads.
+            $"--Herald:Delivery:SchedulerInterval={SchedulerInterval}",
             $"--Herald:Delivery:HostConcurrency={HostConcurrency}",
             "--Herald:Delivery:CircuitBreaker:BreakDuration=00:00:03",
             $"--Herald:Delivery:DisableAfter={DisableAfter}",

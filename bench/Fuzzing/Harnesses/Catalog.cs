@@ -14,6 +14,7 @@ public static class Catalog
         new IdentifiersHarness(),
         new CreateMessageHarness(),
         new WorkRecordsHarness(),
+        new ContentFilterHarness(),
     ];
 
     public static IHarness? Find(string name) => All.FirstOrDefault(harness => harness.Name == name);
