@@ -11,20 +11,21 @@ namespace Herald.ApiService.Applications;
 /// <summary>Applications are Herald's tenants: one per customer or environment of the user's product.</summary>
 public sealed class ApplicationService(NpgsqlDataSource dataSource, TimeProvider time)
 {
-    private const string Columns = "id, name, rate_limit, require_registered_event_types, created_at, updated_at";
+    private const string Columns = "id, name, rate_limit, require_registered_event_types, validate_payloads, created_at, updated_at";
 
     public async Task<ApplicationResponse> CreateAsync(Caller caller, ApplicationInput input, CancellationToken cancellationToken)
     {
         caller.RequireAdmin("create applications");
-        var (name, rateLimit, requireTypes) = Validate(input);
+        var (name, rateLimit, requireTypes, validatePayloads) = Validate(input);
         var now = DatabaseTime.Now(time);
-        var application = new ApplicationResponse(SortableId.New("app", now), name, rateLimit, requireTypes, now, now);
-        await using var insert = dataSource.CreateCommand($"INSERT INTO applications ({Columns}) VALUES ($1, $2, $3, $4, $5, $5)");
+        var application = new ApplicationResponse(SortableId.New("app", now), name, rateLimit, requireTypes, validatePayloads, now, now);
+        await using var insert = dataSource.CreateCommand($"INSERT INTO applications ({Columns}) VALUES ($1, $2, $3, $4, $6, $5, $5)");
         insert.Parameters.Add(new() { Value = application.Id });
         insert.Parameters.Add(new() { Value = name });
         insert.Parameters.Add(new() { Value = (object?)rateLimit ?? DBNull.Value });
         insert.Parameters.Add(new() { Value = requireTypes });
         insert.Parameters.Add(new() { Value = now });
+        insert.Parameters.Add(new() { Value = validatePayloads });
         await insert.ExecuteNonQueryAsync(cancellationToken);
         return application;
     }
@@ -46,12 +47,12 @@ public sealed class ApplicationService(NpgsqlDataSource dataSource, TimeProvider
     public async Task<ApplicationResponse> UpdateAsync(Caller caller, string applicationId, ApplicationInput input, CancellationToken cancellationToken)
     {
         caller.RequireChangeTo(applicationId);
-        var (name, rateLimit, requireTypes) = Validate(input);
+        var (name, rateLimit, requireTypes, validatePayloads) = Validate(input);
         // The application's rate limit bounds what its keys may do: only an operator moves it.
         if (!caller.IsAdmin && (await FindAsync(applicationId, cancellationToken) ?? throw ApiError.NotFound("application")).RateLimit != rateLimit)
             caller.RequireAdmin("change an application's rateLimit");
         await using var update = dataSource.CreateCommand($"""
-            UPDATE applications SET name = $2, rate_limit = $3, require_registered_event_types = $4, updated_at = $5
+            UPDATE applications SET name = $2, rate_limit = $3, require_registered_event_types = $4, validate_payloads = $6, updated_at = $5
             WHERE id = $1 RETURNING {Columns}
             """);
         update.Parameters.Add(new() { Value = applicationId });
@@ -59,6 +60,7 @@ public sealed class ApplicationService(NpgsqlDataSource dataSource, TimeProvider
         update.Parameters.Add(new() { Value = (object?)rateLimit ?? DBNull.Value, NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.Integer });
         update.Parameters.Add(new() { Value = requireTypes });
         update.Parameters.Add(new() { Value = DatabaseTime.Now(time) });
+        update.Parameters.Add(new() { Value = validatePayloads });
         await using var reader = await update.ExecuteReaderAsync(cancellationToken);
         return await reader.ReadAsync(cancellationToken) ? Read(reader) : throw ApiError.NotFound("application");
     }
@@ -81,7 +83,7 @@ public sealed class ApplicationService(NpgsqlDataSource dataSource, TimeProvider
         return await reader.ReadAsync(cancellationToken) ? Read(reader) : null;
     }
 
-    private static (string Name, int? RateLimit, bool RequireTypes) Validate(ApplicationInput input)
+    private static (string Name, int? RateLimit, bool RequireTypes, bool ValidatePayloads) Validate(ApplicationInput input)
     {
         var validation = new Validation();
         var name = input.Name?.Trim();
@@ -89,7 +91,7 @@ public sealed class ApplicationService(NpgsqlDataSource dataSource, TimeProvider
         validation.RequireStorable("name", name);
         if (input.RateLimit is < 1 or > 1_000_000) validation.Add("rateLimit", "Deliveries per second, from 1 to 1,000,000, or null for no limit.");
         validation.ThrowIfInvalid();
-        return (name!, input.RateLimit, input.RequireRegisteredEventTypes ?? false);
+        return (name!, input.RateLimit, input.RequireRegisteredEventTypes ?? false, input.ValidatePayloads ?? false);
     }
 
     private static ApplicationResponse Read(NpgsqlDataReader reader) => new(
@@ -97,6 +99,7 @@ public sealed class ApplicationService(NpgsqlDataSource dataSource, TimeProvider
         reader.GetString(1),
         reader.IsDBNull(2) ? null : reader.GetInt32(2),
         reader.GetBoolean(3),
-        reader.GetFieldValue<DateTimeOffset>(4),
-        reader.GetFieldValue<DateTimeOffset>(5));
+        reader.GetBoolean(4),
+        reader.GetFieldValue<DateTimeOffset>(5),
+        reader.GetFieldValue<DateTimeOffset>(6));
 }

@@ -39,7 +39,8 @@ public sealed class DeliveryService(
         // Shared locks: retention cannot drop the payload, nor an update disable the endpoint, between check and upsert.
         await using (var check = new NpgsqlCommand("""
             SELECT (SELECT payload IS NOT NULL FROM messages WHERE application_id = $1 AND id = $2 FOR SHARE),
-                   (SELECT disabled FROM endpoints WHERE application_id = $1 AND id = $3 FOR SHARE)
+                   (SELECT disabled FROM endpoints WHERE application_id = $1 AND id = $3 FOR SHARE),
+                   (SELECT expunged_at IS NOT NULL FROM messages WHERE application_id = $1 AND id = $2)
             """, connection, transaction))
         {
             check.Parameters.Add(new() { Value = applicationId });
@@ -50,7 +51,11 @@ public sealed class DeliveryService(
             if (reader.IsDBNull(0)) throw ApiError.NotFound("message");
             if (reader.IsDBNull(1)) throw ApiError.NotFound("endpoint");
             if (!reader.GetBoolean(0))
-                throw new ApiError(ApiErrorKind.WrongState, "The message's payload is no longer retained, so it cannot be sent again.");
+            {
+                throw new ApiError(ApiErrorKind.WrongState, reader.GetBoolean(2)
+                    ? "The message's payload was expunged, so it cannot be sent again."
+                    : "The message's payload is no longer retained, so it cannot be sent again.");
+            }
             if (reader.GetBoolean(1))
                 throw new ApiError(ApiErrorKind.WrongState, "The endpoint is disabled; enable it to resend to it.");
         }

@@ -3,14 +3,19 @@ using System.Text.Json.Serialization;
 
 namespace Herald.ApiService.Messages;
 
-public sealed record CreateMessageInput(string? EventType, string? EventId, JsonElement Payload);
+/// <param name="Retention">Seconds to keep the payload (<see cref="MessageOptions.MinRetention"/> up to
+/// <see cref="MessageOptions.PayloadRetention"/>); null: the global period.</param>
+public sealed record CreateMessageInput(string? EventType, string? EventId, JsonElement Payload, long? Retention = null);
 
+/// <param name="Payload">Null once retention dropped it or it was expunged.</param>
+/// <param name="ExpungedAt">When the payload was expunged (DELETE …/content); null otherwise.</param>
 public sealed record MessageResponse(
     string Id,
     string EventType,
     string? EventId,
     RawJson? Payload,
-    DateTimeOffset CreatedAt);
+    DateTimeOffset CreatedAt,
+    DateTimeOffset? ExpungedAt = null);
 
 /// <summary>A payload's JSON text, handed out exactly as stored. Re-encoding it would check its strings again, and a
 /// payload that fails the check (one stored before unpaired surrogates were refused) would fail every read of it.</summary>

@@ -10,8 +10,9 @@ namespace Herald.ApiService.Messages;
 
 /// <summary>A message accepted for commit: its id and time are fixed before it is queued.</summary>
 /// <param name="IdempotencyKey">The scoped idempotency key of the request that created it, if any.</param>
+/// <param name="PayloadExpiresAt">When its own retention ends; null: the global retention applies.</param>
 public sealed record NewMessage(string Id, string ApplicationId, string EventType, string? EventId, string Payload, DateTimeOffset CreatedAt,
-    string? IdempotencyKey = null);
+    string? IdempotencyKey = null, DateTimeOffset? PayloadExpiresAt = null);
 
 /// <summary>
 /// Group commit (<see cref="GroupCommit{TItem, TResult}"/>): concurrent create-message requests are committed together
@@ -88,12 +89,14 @@ public sealed class MessageIngest : IAsyncDisposable
         var times = new DateTimeOffset[count];
         var traces = new string?[count];
         var idempotencyKeys = new string?[count];
+        var expiries = new DateTimeOffset?[count];
         for (var i = 0; i < count; i++)
         {
             var m = batch[i].Message;
             (ids[i], applications[i], types[i], eventIds[i], payloads[i], times[i], idempotencyKeys[i]) =
                 (m.Id, m.ApplicationId, m.EventType, m.EventId, m.Payload, m.CreatedAt, m.IdempotencyKey);
             traces[i] = TracePropagation.Format(batch[i].Trace);
+            expiries[i] = m.PayloadExpiresAt;
         }
 
         var inserted = new HashSet<string>(StringComparer.Ordinal);
@@ -101,8 +104,8 @@ public sealed class MessageIngest : IAsyncDisposable
         // Each message inserted goes into the outbox with it, in the same statement (one transaction).
         await using (var insert = new NpgsqlCommand("""
             WITH inserted AS (
-                INSERT INTO messages (id, application_id, event_type, event_id, payload, created_at, trace_parent, idempotency_key)
-                SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::json[], $6::timestamptz[], $7::text[], $8::text[])
+                INSERT INTO messages (id, application_id, event_type, event_id, payload, created_at, trace_parent, idempotency_key, payload_expires_at)
+                SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::json[], $6::timestamptz[], $7::text[], $8::text[], $9::timestamptz[])
                 ON CONFLICT DO NOTHING
                 RETURNING id, created_at),
             outbox AS (
@@ -118,6 +121,7 @@ public sealed class MessageIngest : IAsyncDisposable
             insert.Parameters.Add(new() { Value = times });
             insert.Parameters.Add(new() { Value = traces, NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Text });
             insert.Parameters.Add(new() { Value = idempotencyKeys, NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Text });
+            insert.Parameters.Add(new() { Value = expiries, NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.TimestampTz });
             await using var reader = await insert.ExecuteReaderAsync();
             while (await reader.ReadAsync()) inserted.Add(reader.GetString(0));
         }

@@ -44,7 +44,8 @@ internal sealed class MessagesGrpcService(MessageService messages, AttemptServic
         {
             if (StorableText.FindUnstorable(json, allowNul: true) is not null) throw ApiError.Invalid("payload_json", StorableText.JsonRule);
             var (message, _) = await messages.CreateAsync(context.Caller(), request.AppId,
-                new CreateMessageInput(request.EventType.OrNull(), request.EventId.OrNull(), payload.RootElement), IdempotencyKeys.Of(context), context.CancellationToken);
+                new CreateMessageInput(request.EventType.OrNull(), request.EventId.OrNull(), payload.RootElement,
+                    request.HasRetention ? request.Retention : null), IdempotencyKeys.Of(context), context.CancellationToken);
             return ToProto(message);
         }
     }
@@ -60,6 +61,9 @@ internal sealed class MessagesGrpcService(MessageService messages, AttemptServic
     public override async Task<Message> Get(MessageRef request, ServerCallContext context) =>
         ToProto(await messages.GetAsync(context.Caller(), request.AppId, request.MessageId, context.CancellationToken));
 
+    public override async Task<Message> ExpungeContent(MessageRef request, ServerCallContext context) =>
+        ToProto(await messages.ExpungeAsync(context.Caller(), request.AppId, request.MessageId, context.CancellationToken));
+
     public override async Task<AttemptPage> ListAttempts(MessageRef request, ServerCallContext context) =>
         ToProto(await attempts.ByMessageAsync(context.Caller(), request.AppId, request.MessageId, request.Page.ToPageRequest(), context.CancellationToken));
 
@@ -73,6 +77,7 @@ internal sealed class MessagesGrpcService(MessageService messages, AttemptServic
         EventId = message.EventId ?? "",
         PayloadJson = message.Payload?.Text ?? "",
         CreatedAt = message.CreatedAt.ToTimestamp(),
+        ExpungedAt = message.ExpungedAt?.ToTimestamp(),
     };
 
     internal static AttemptPage ToProto(Page<AttemptResponse> page)

@@ -53,7 +53,8 @@ public sealed class DeliveryFanout(
                    CASE WHEN e.disabled THEN '{DeliveryStatus.Paused}' ELSE '{DeliveryStatus.Pending}' END, 0,
                    CASE WHEN e.disabled THEN NULL ELSE $4::timestamptz END, $5, $5
             FROM unnest($1::text[], $2::text[], $3::text[]) AS m(id, application_id, event_type)
-            JOIN messages stored ON stored.id = m.id AND stored.endpoint_id IS NULL
+            -- An expunged message (its payload erased on request) gets no deliveries: this record's copy must not be sent.
+            JOIN messages stored ON stored.id = m.id AND stored.endpoint_id IS NULL AND stored.expunged_at IS NULL
             JOIN endpoints e ON e.application_id = m.application_id
                 AND (e.event_types IS NULL OR m.event_type = ANY (e.event_types))
             ON CONFLICT DO NOTHING
