@@ -23,8 +23,6 @@ using Herald.ServiceDefaults.Postgres;
 using Herald.ServiceDefaults.Redis;
 using Scalar.AspNetCore;
 
-// Before any regex exists: an event type schema's "pattern" is a tenant's regex, and must not backtrack without end.
-AppContext.SetData("REGEX_DEFAULT_MATCH_TIMEOUT", EventSchema.RegexBudget);
 var builder = WebApplication.CreateBuilder(args);
 
 builder.AddServiceDefaults();

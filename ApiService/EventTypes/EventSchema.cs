@@ -29,18 +29,20 @@ public sealed class EventSchema
     /// <summary>At most this many violations are reported; the first few say what is wrong.</summary>
     private const int MaxViolations = 10;
 
-    /// <summary>A <c>pattern</c> that backtracks without end must not hold a request (or a thread) for long: the API's
-    /// default regex timeout (set in Program.cs, since the library names none).</summary>
+    /// <summary>A tenant's <c>pattern</c> that backtracks without end must not hold a request (or a core) for long. The
+    /// library matches without a timeout, so every pattern is first tried here, with one, on the payload's strings.</summary>
     public static readonly TimeSpan RegexBudget = TimeSpan.FromSeconds(1);
 
     private static readonly EvaluationOptions Evaluation = new() { OutputFormat = OutputFormat.List };
 
     private readonly JsonSchema _schema;
+    private readonly Regex[] _patterns;
 
-    private EventSchema(string text, JsonSchema schema)
+    private EventSchema(string text, JsonSchema schema, Regex[] patterns)
     {
         Text = text;
         _schema = schema;
+        _patterns = patterns;
     }
 
     /// <summary>The schema's JSON text as stored.</summary>
@@ -57,21 +59,23 @@ public sealed class EventSchema
         }
         try
         {
-            using var document = JsonDocument.Parse(text);
-            var root = document.RootElement;
+            // Cloned: the compiled schema keeps referring to the elements, so their document must outlive this call.
+            var root = JsonDocument.Parse(text).RootElement.Clone();
             if (root.ValueKind is not (JsonValueKind.Object or JsonValueKind.True or JsonValueKind.False))
             {
                 problem = "A JSON Schema is an object (or true or false).";
                 return null!;
             }
-            if (FindProblem(root, "") is { } found)
+            if ((FindProblem(root, "") ?? FindUnresolved(root, root, "")) is { } found)
             {
                 problem = found;
                 return null!;
             }
             // A registry of its own (never the global one), and no fetching: a reference outside the schema fails here.
             var schema = JsonSchema.Build(root, new BuildOptions { SchemaRegistry = new SchemaRegistry() });
-            return new EventSchema(text, schema);
+            var patterns = new List<Regex>();
+            CollectPatterns(root, patterns);
+            return new EventSchema(text, schema, [.. patterns]);
         }
         catch (Exception exception) when (exception is not OutOfMemoryException)
         {
@@ -85,14 +89,12 @@ public sealed class EventSchema
     /// <summary>The payload's violations of the schema; empty when it is valid.</summary>
     public IReadOnlyList<SchemaViolation> Validate(JsonElement payload)
     {
+        if (!PatternsFinishIn(payload))
+            return [new SchemaViolation("", "pattern", $"A pattern of the schema took longer than {RegexBudget.TotalSeconds:0} s to evaluate on this payload.")];
         EvaluationResults results;
         try
         {
             results = _schema.Evaluate(payload, Evaluation);
-        }
-        catch (RegexMatchTimeoutException)
-        {
-            return [new SchemaViolation("", "pattern", $"A pattern of the schema took longer than {RegexBudget.TotalSeconds:0} s to evaluate.")];
         }
         catch (Exception exception) when (exception is not OutOfMemoryException)
         {
@@ -113,6 +115,136 @@ public sealed class EventSchema
         if (violations.Count == 0) violations.Add(new SchemaViolation(results.InstanceLocation.ToString(), "false", "No value is allowed here."));
         return violations;
     }
+
+    /// <summary>Tries every pattern of the schema on every string of the payload (values and property names) within
+    /// <see cref="RegexBudget"/> altogether; false when that runs out. What finishes here finishes in the library too.</summary>
+    private bool PatternsFinishIn(JsonElement payload)
+    {
+        if (_patterns.Length == 0) return true;
+        var strings = new List<string>();
+        CollectStrings(payload, strings);
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        try
+        {
+            foreach (var pattern in _patterns)
+            {
+                foreach (var text in strings)
+                {
+                    pattern.IsMatch(text);
+                    if (clock.Elapsed > RegexBudget) return false;
+                }
+            }
+            return true;
+        }
+        catch (RegexMatchTimeoutException)
+        {
+            return false;
+        }
+    }
+
+    private static void CollectStrings(JsonElement element, List<string> strings)
+    {
+        switch (element.ValueKind)
+        {
+            case JsonValueKind.String:
+                strings.Add(element.GetString()!);
+                break;
+            case JsonValueKind.Object:
+                foreach (var property in element.EnumerateObject())
+                {
+                    strings.Add(property.Name);
+                    CollectStrings(property.Value, strings);
+                }
+                break;
+            case JsonValueKind.Array:
+                foreach (var item in element.EnumerateArray()) CollectStrings(item, strings);
+                break;
+        }
+    }
+
+    /// <summary>The regexes of <c>pattern</c> and <c>patternProperties</c>, each with the whole budget as its timeout.</summary>
+    private static void CollectPatterns(JsonElement element, List<Regex> patterns)
+    {
+        switch (element.ValueKind)
+        {
+            case JsonValueKind.Object:
+                foreach (var property in element.EnumerateObject())
+                {
+                    if (property.Name == "pattern" && property.Value.ValueKind == JsonValueKind.String) Add(property.Value.GetString()!);
+                    if (property.Name == "patternProperties" && property.Value.ValueKind == JsonValueKind.Object)
+                        foreach (var name in property.Value.EnumerateObject()) Add(name.Name);
+                    CollectPatterns(property.Value, patterns);
+                }
+                break;
+            case JsonValueKind.Array:
+                foreach (var item in element.EnumerateArray()) CollectPatterns(item, patterns);
+                break;
+        }
+
+        void Add(string pattern)
+        {
+            try
+            {
+                patterns.Add(new Regex(pattern, RegexOptions.None, RegexBudget));
+            }
+            catch (ArgumentException)
+            {
+                // Not a .NET regex: the library refuses the schema itself.
+            }
+        }
+    }
+
+    /// <summary>A reference inside the schema that points at nothing (the library finds out only when an evaluation
+    /// reaches it): <c>#/json/pointer</c> from the resource it is in (the root, or the nearest subschema with an
+    /// <c>$id</c>), <c>#name</c> to an <c>$anchor</c> (or <c>$dynamicAnchor</c>) anywhere in the schema.</summary>
+    private static string? FindUnresolved(JsonElement root, JsonElement element, string path)
+    {
+        switch (element.ValueKind)
+        {
+            case JsonValueKind.Object:
+                if (path.Length > 0 && element.TryGetProperty("$id", out var id) && id.ValueKind == JsonValueKind.String) root = element;
+                foreach (var property in element.EnumerateObject())
+                {
+                    var at = path + "/" + property.Name.Replace("~", "~0").Replace("/", "~1");
+                    if (property.Name is "$ref" or "$dynamicRef" && property.Value.ValueKind == JsonValueKind.String)
+                    {
+                        var reference = Uri.UnescapeDataString(property.Value.GetString()![1..]);
+                        var resolves = reference.Length == 0 || (reference.StartsWith('/') ? Resolve(root, reference) : HasAnchor(root, reference));
+                        if (!resolves) return $"{at}: '{property.Value.GetString()}' points at nothing in the schema.";
+                    }
+                    if (FindUnresolved(root, property.Value, at) is { } problem) return problem;
+                }
+                return null;
+            case JsonValueKind.Array:
+                var index = 0;
+                foreach (var item in element.EnumerateArray())
+                {
+                    if (FindUnresolved(root, item, $"{path}/{index++}") is { } problem) return problem;
+                }
+                return null;
+            default:
+                return null;
+        }
+    }
+
+    private static bool Resolve(JsonElement element, string pointer)
+    {
+        foreach (var token in pointer.Split('/').Skip(1).Select(t => t.Replace("~1", "/").Replace("~0", "~")))
+        {
+            if (element.ValueKind == JsonValueKind.Object && element.TryGetProperty(token, out var next)) element = next;
+            else if (element.ValueKind == JsonValueKind.Array && int.TryParse(token, out var i) && i >= 0 && i < element.GetArrayLength()) element = element[i];
+            else return false;
+        }
+        return true;
+    }
+
+    private static bool HasAnchor(JsonElement element, string anchor) => element.ValueKind switch
+    {
+        JsonValueKind.Object => element.EnumerateObject().Any(p =>
+            (p.Name is "$anchor" or "$dynamicAnchor" && p.Value.ValueKind == JsonValueKind.String && p.Value.GetString() == anchor) || HasAnchor(p.Value, anchor)),
+        JsonValueKind.Array => element.EnumerateArray().Any(item => HasAnchor(item, anchor)),
+        _ => false,
+    };
 
     /// <summary>What Herald refuses before the library sees the schema: a <c>$schema</c> of another dialect, and any
     /// reference that does not point inside the schema (which would have to be fetched).</summary>
