@@ -7,7 +7,7 @@ namespace Herald.ApiService.EventTypes;
 /// <param name="Schema">A JSON Schema (draft 2020-12). Left out of an update: kept; null: removed.</param>
 /// <param name="Examples">Example payloads (a JSON array), each valid against the schema. Left out of an update: kept;
 /// null or []: removed.</param>
-public sealed record EventTypeInput(string? Name, string? Description, bool? Archived, JsonElement Schema = default, JsonElement Examples = default);
+public sealed record EventTypeInput(string? Name, string? Description, bool? Archived, JsonElement Schema, JsonElement Examples);
 
 /// <param name="Schema">The type's JSON Schema as stored, or null.</param>
 /// <param name="Examples">Example payloads, as stored.</param>
