@@ -38,6 +38,7 @@ public static class HeraldApi
         builder.Services.AddSingleton<ApplicationQuotas>();
         builder.Services.AddSingleton<ApiKeyService>();
         builder.Services.AddSingleton<EventTypeService>();
+        builder.Services.AddSingleton<EventSchemaCache>();
         builder.Services.AddSingleton<EndpointService>();
         builder.Services.AddSingleton<MessageService>();
         builder.Services.AddSingleton<MessageIngest>();

@@ -12,20 +12,21 @@ namespace Herald.ApiService.Applications;
 /// <summary>Applications are Herald's tenants: one per customer or environment of the user's product.</summary>
 public sealed class ApplicationService(NpgsqlDataSource dataSource, TimeProvider time)
 {
-    private const string Columns = "id, name, rate_limit, require_registered_event_types, created_at, updated_at, retry_policy";
+    private const string Columns = "id, name, rate_limit, require_registered_event_types, validate_payloads, created_at, updated_at, retry_policy";
 
     public async Task<ApplicationResponse> CreateAsync(Caller caller, ApplicationInput input, CancellationToken cancellationToken)
     {
         caller.RequireAdmin("create applications");
-        var (name, rateLimit, requireTypes, retryPolicy) = Validate(input);
+        var (name, rateLimit, requireTypes, validatePayloads, retryPolicy) = Validate(input);
         var now = DatabaseTime.Now(time);
-        var application = new ApplicationResponse(SortableId.New("app", now), name, rateLimit, requireTypes, now, now, retryPolicy);
-        await using var insert = dataSource.CreateCommand($"INSERT INTO applications ({Columns}) VALUES ($1, $2, $3, $4, $5, $5, $6::jsonb)");
+        var application = new ApplicationResponse(SortableId.New("app", now), name, rateLimit, requireTypes, validatePayloads, now, now, retryPolicy);
+        await using var insert = dataSource.CreateCommand($"INSERT INTO applications ({Columns}) VALUES ($1, $2, $3, $4, $6, $5, $5, $7::jsonb)");
         insert.Parameters.Add(new() { Value = application.Id });
         insert.Parameters.Add(new() { Value = name });
         insert.Parameters.Add(new() { Value = (object?)rateLimit ?? DBNull.Value });
         insert.Parameters.Add(new() { Value = requireTypes });
         insert.Parameters.Add(new() { Value = now });
+        insert.Parameters.Add(new() { Value = validatePayloads });
         insert.Parameters.Add(PolicyParameter(retryPolicy));
         await insert.ExecuteNonQueryAsync(cancellationToken);
         return application;
@@ -48,12 +49,13 @@ public sealed class ApplicationService(NpgsqlDataSource dataSource, TimeProvider
     public async Task<ApplicationResponse> UpdateAsync(Caller caller, string applicationId, ApplicationInput input, CancellationToken cancellationToken)
     {
         caller.RequireChangeTo(applicationId);
-        var (name, rateLimit, requireTypes, retryPolicy) = Validate(input);
+        var (name, rateLimit, requireTypes, validatePayloads, retryPolicy) = Validate(input);
         // The application's rate limit bounds what its keys may do: only an operator moves it.
         if (!caller.IsAdmin && (await FindAsync(applicationId, cancellationToken) ?? throw ApiError.NotFound("application")).RateLimit != rateLimit)
             caller.RequireAdmin("change an application's rateLimit");
         await using var update = dataSource.CreateCommand($"""
-            UPDATE applications SET name = $2, rate_limit = $3, require_registered_event_types = $4, updated_at = $5, retry_policy = $6::jsonb
+            UPDATE applications SET name = $2, rate_limit = $3, require_registered_event_types = $4, validate_payloads = $6, updated_at = $5,
+                retry_policy = $7::jsonb
             WHERE id = $1 RETURNING {Columns}
             """);
         update.Parameters.Add(new() { Value = applicationId });
@@ -61,6 +63,7 @@ public sealed class ApplicationService(NpgsqlDataSource dataSource, TimeProvider
         update.Parameters.Add(new() { Value = (object?)rateLimit ?? DBNull.Value, NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.Integer });
         update.Parameters.Add(new() { Value = requireTypes });
         update.Parameters.Add(new() { Value = DatabaseTime.Now(time) });
+        update.Parameters.Add(new() { Value = validatePayloads });
         update.Parameters.Add(PolicyParameter(retryPolicy));
         await using var reader = await update.ExecuteReaderAsync(cancellationToken);
         return await reader.ReadAsync(cancellationToken) ? Read(reader) : throw ApiError.NotFound("application");
@@ -87,7 +90,7 @@ public sealed class ApplicationService(NpgsqlDataSource dataSource, TimeProvider
     private static NpgsqlParameter PolicyParameter(RetryPolicy? policy) =>
         new() { Value = (object?)policy?.ToJson() ?? DBNull.Value, NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.Text };
 
-    private static (string Name, int? RateLimit, bool RequireTypes, RetryPolicy? RetryPolicy) Validate(ApplicationInput input)
+    private static (string Name, int? RateLimit, bool RequireTypes, bool ValidatePayloads, RetryPolicy? RetryPolicy) Validate(ApplicationInput input)
     {
         var validation = new Validation();
         var name = input.Name?.Trim();
@@ -97,7 +100,7 @@ public sealed class ApplicationService(NpgsqlDataSource dataSource, TimeProvider
         if (input.RetryPolicy is { } policy)
             foreach (var (field, error) in policy.Problems("retryPolicy")) validation.Add(field, error);
         validation.ThrowIfInvalid();
-        return (name!, input.RateLimit, input.RequireRegisteredEventTypes ?? false,
+        return (name!, input.RateLimit, input.RequireRegisteredEventTypes ?? false, input.ValidatePayloads ?? false,
             input.RetryPolicy is { IsEmpty: false } given ? given.Normalized() : null);
     }
 
@@ -106,7 +109,8 @@ public sealed class ApplicationService(NpgsqlDataSource dataSource, TimeProvider
         reader.GetString(1),
         reader.IsDBNull(2) ? null : reader.GetInt32(2),
         reader.GetBoolean(3),
-        reader.GetFieldValue<DateTimeOffset>(4),
+        reader.GetBoolean(4),
         reader.GetFieldValue<DateTimeOffset>(5),
-        RetryPolicy.FromJson(reader.IsDBNull(6) ? null : reader.GetString(6)));
+        reader.GetFieldValue<DateTimeOffset>(6),
+        RetryPolicy.FromJson(reader.IsDBNull(7) ? null : reader.GetString(7)));
 }

@@ -30,7 +30,8 @@ internal sealed class ApplicationsGrpcService(ApplicationService applications) :
     }
 
     private static ApplicationInput ToInput(Herald.Grpc.V1.ApplicationInput? input) =>
-        new(input?.Name, input is { HasRateLimit: true } ? input.RateLimit : null, input?.RequireRegisteredEventTypes, input?.RetryPolicy.ToDomain());
+        new(input?.Name, input is { HasRateLimit: true } ? input.RateLimit : null, input?.RequireRegisteredEventTypes, input?.ValidatePayloads,
+            input?.RetryPolicy.ToDomain());
 
     private static Application ToProto(ApplicationResponse application)
     {
@@ -39,6 +40,7 @@ internal sealed class ApplicationsGrpcService(ApplicationService applications) :
             Id = application.Id,
             Name = application.Name,
             RequireRegisteredEventTypes = application.RequireRegisteredEventTypes,
+            ValidatePayloads = application.ValidatePayloads,
             CreatedAt = application.CreatedAt.ToTimestamp(),
             UpdatedAt = application.UpdatedAt.ToTimestamp(),
             RetryPolicy = application.RetryPolicy.ToProto(),

@@ -42,6 +42,7 @@ public sealed class DeliveryService(
         await using (var check = new NpgsqlCommand("""
             SELECT (SELECT payload IS NOT NULL FROM messages WHERE application_id = $1 AND id = $2 FOR SHARE),
                    (SELECT disabled FROM endpoints WHERE application_id = $1 AND id = $3 FOR SHARE),
+                   (SELECT expunged_at IS NOT NULL FROM messages WHERE application_id = $1 AND id = $2),
                    (SELECT ordering FROM endpoints WHERE application_id = $1 AND id = $3)
             """, connection, transaction))
         {
@@ -53,10 +54,14 @@ public sealed class DeliveryService(
             if (reader.IsDBNull(0)) throw ApiError.NotFound("message");
             if (reader.IsDBNull(1)) throw ApiError.NotFound("endpoint");
             if (!reader.GetBoolean(0))
-                throw new ApiError(ApiErrorKind.WrongState, "The message's payload is no longer retained, so it cannot be sent again.");
+            {
+                throw new ApiError(ApiErrorKind.WrongState, reader.GetBoolean(2)
+                    ? "The message's payload was expunged, so it cannot be sent again."
+                    : "The message's payload is no longer retained, so it cannot be sent again.");
+            }
             if (reader.GetBoolean(1))
                 throw new ApiError(ApiErrorKind.WrongState, "The endpoint is disabled; enable it to resend to it.");
-            fifo = reader.GetString(2) == EndpointOrdering.Fifo;
+            fifo = reader.GetString(3) == EndpointOrdering.Fifo;
         }
 
         DeliveryResponse delivery;

@@ -5,8 +5,13 @@ namespace Herald.ApiService.Messages;
 
 /// <param name="Channels">Only endpoints subscribed to one of these channels (or to none) receive the message.</param>
 /// <param name="Tags">Labels to find the message by (<c>?tag=</c>); they do not route it.</param>
-public sealed record CreateMessageInput(string? EventType, string? EventId, JsonElement Payload, string[]? Channels = null, string[]? Tags = null);
+/// <param name="Retention">Seconds to keep the payload (<see cref="MessageOptions.MinRetention"/> up to
+/// <see cref="MessageOptions.PayloadRetention"/>); null: the global period.</param>
+public sealed record CreateMessageInput(string? EventType, string? EventId, JsonElement Payload, string[]? Channels = null, string[]? Tags = null,
+    long? Retention = null);
 
+/// <param name="Payload">Null once retention dropped it or it was expunged.</param>
+/// <param name="ExpungedAt">When the payload was expunged (DELETE …/content); null otherwise.</param>
 public sealed record MessageResponse(
     string Id,
     string EventType,
@@ -14,7 +19,8 @@ public sealed record MessageResponse(
     RawJson? Payload,
     DateTimeOffset CreatedAt,
     string[]? Channels = null,
-    string[]? Tags = null);
+    string[]? Tags = null,
+    DateTimeOffset? ExpungedAt = null);
 
 /// <summary>A payload's JSON text, handed out exactly as stored. Re-encoding it would check its strings again, and a
 /// payload that fails the check (one stored before unpaired surrogates were refused) would fail every read of it.</summary>

@@ -11,8 +11,9 @@ namespace Herald.ApiService.Messages;
 
 /// <summary>A message accepted for commit: its id and time are fixed before it is queued.</summary>
 /// <param name="IdempotencyKey">The scoped idempotency key of the request that created it, if any.</param>
+/// <param name="PayloadExpiresAt">When its own retention ends; null: the global retention applies.</param>
 public sealed record NewMessage(string Id, string ApplicationId, string EventType, string? EventId, string Payload, DateTimeOffset CreatedAt,
-    string? IdempotencyKey = null, string[]? Channels = null, string[]? Tags = null);
+    string? IdempotencyKey = null, string[]? Channels = null, string[]? Tags = null, DateTimeOffset? PayloadExpiresAt = null);
 
 /// <summary>
 /// Group commit (<see cref="GroupCommit{TItem, TResult}"/>): concurrent create-message requests are committed together
@@ -92,6 +93,7 @@ public sealed class MessageIngest : IAsyncDisposable
         var idempotencyKeys = new string?[count];
         var channels = new string?[count];
         var tags = new string?[count];
+        var expiries = new DateTimeOffset?[count];
         for (var i = 0; i < count; i++)
         {
             var m = batch[i].Message;
@@ -100,6 +102,7 @@ public sealed class MessageIngest : IAsyncDisposable
             // Labels hold no comma (RoutingLabels), so a list travels as one string: unnest cannot take ragged arrays.
             (channels[i], tags[i]) = (Joined(m.Channels), Joined(m.Tags));
             traces[i] = TracePropagation.Format(batch[i].Trace);
+            expiries[i] = m.PayloadExpiresAt;
         }
 
         var inserted = new HashSet<string>(StringComparer.Ordinal);
@@ -108,11 +111,13 @@ public sealed class MessageIngest : IAsyncDisposable
         // transaction).
         await using (var insert = new NpgsqlCommand($"""
             WITH inserted AS (
-                INSERT INTO messages (id, application_id, event_type, event_id, payload, created_at, trace_parent, idempotency_key, channels, tags)
+                INSERT INTO messages (id, application_id, event_type, event_id, payload, created_at, trace_parent, idempotency_key, channels, tags,
+                                      payload_expires_at)
                 SELECT u.id, u.application_id, u.event_type, u.event_id, u.payload, u.created_at, u.trace_parent, u.idempotency_key,
-                       string_to_array(u.channels, ','), string_to_array(u.tags, ',')
-                FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::json[], $6::timestamptz[], $7::text[], $8::text[], $9::text[], $10::text[])
-                    AS u(id, application_id, event_type, event_id, payload, created_at, trace_parent, idempotency_key, channels, tags)
+                       string_to_array(u.channels, ','), string_to_array(u.tags, ','), u.payload_expires_at
+                FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::json[], $6::timestamptz[], $7::text[], $8::text[], $9::text[], $10::text[],
+                            $11::timestamptz[])
+                    AS u(id, application_id, event_type, event_id, payload, created_at, trace_parent, idempotency_key, channels, tags, payload_expires_at)
                 ON CONFLICT DO NOTHING
                 RETURNING *),
             outbox AS (
@@ -135,6 +140,7 @@ public sealed class MessageIngest : IAsyncDisposable
             insert.Parameters.Add(new() { Value = idempotencyKeys, NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Text });
             insert.Parameters.Add(new() { Value = channels, NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Text });
             insert.Parameters.Add(new() { Value = tags, NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Text });
+            insert.Parameters.Add(new() { Value = expiries, NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.TimestampTz });
             await using var reader = await insert.ExecuteReaderAsync();
             while (await reader.ReadAsync()) inserted.Add(reader.GetString(0));
         }

@@ -11,8 +11,16 @@ public sealed class MessageOptions
     /// <summary>The largest payload accepted, in bytes of its JSON text.</summary>
     public int MaxPayloadBytes { get; set; } = 256 * 1024;
 
-    /// <summary>How long payloads are kept; afterwards the message remains, without its payload.</summary>
+    /// <summary>How long payloads are kept; afterwards the message remains, without its payload. Also the longest
+    /// retention a message may ask for itself.</summary>
     public TimeSpan PayloadRetention { get; set; } = TimeSpan.FromDays(30);
+
+    /// <summary>The shortest retention a message may ask for (create-message's <c>retention</c>): shorter would expire
+    /// a payload before its retries (hours apart) had run.</summary>
+    public static readonly TimeSpan MinRetention = TimeSpan.FromHours(1);
+
+    /// <summary>How often each API replica runs the retention pass.</summary>
+    public TimeSpan RetentionInterval { get; set; } = TimeSpan.FromMinutes(10);
 
     /// <summary>The most messages committed in one transaction (group commit).</summary>
     public int MaxBatchSize { get; set; } = 512;

@@ -25,6 +25,11 @@ public static class MessagesApi
             TypedResults.Ok(await service.GetAsync(context.Caller(), appId, messageId, ct)))
             .WithName("GetMessage");
 
+        // Erasure on request: the payload goes at once; the message, its deliveries and attempts stay (marked expunged).
+        messages.MapDelete("/{messageId}/content", async (string appId, string messageId, HttpContext context, MessageService service, CancellationToken ct) =>
+            TypedResults.Ok(await service.ExpungeAsync(context.Caller(), appId, messageId, ct)))
+            .WithName("ExpungeMessageContent");
+
         return api;
     }
 
@@ -57,10 +62,16 @@ public static class MessagesApi
             StringProperty(root, "eventId"),
             root.TryGetProperty("payload", out var payload) ? payload : default,
             StringsProperty(root, "channels"),
-            StringsProperty(root, "tags"));
+            StringsProperty(root, "tags"),
+            Retention(root));
         var (message, _) = await service.CreateAsync(context.Caller(), appId, input, IdempotencyKeys.Of(context), ct);
         return TypedResults.Accepted($"/api/v1/apps/{appId}/messages/{message.Id}", message);
     }
+
+    private static long? Retention(JsonElement root) =>
+        !root.TryGetProperty("retention", out var value) || value.ValueKind == JsonValueKind.Null ? null
+        : value.ValueKind == JsonValueKind.Number && value.TryGetInt64(out var seconds) ? seconds
+        : throw ApiError.Invalid("retention", "Seconds to keep the payload: a whole number.");
 
     private static string? StringProperty(JsonElement root, string name) =>
         !root.TryGetProperty(name, out var value) || value.ValueKind == JsonValueKind.Null ? null

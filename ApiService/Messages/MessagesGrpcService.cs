@@ -45,7 +45,8 @@ internal sealed class MessagesGrpcService(MessageService messages, AttemptServic
             if (StorableText.FindUnstorable(json, allowNul: true) is not null) throw ApiError.Invalid("payload_json", StorableText.JsonRule);
             var (message, _) = await messages.CreateAsync(context.Caller(), request.AppId,
                 new CreateMessageInput(request.EventType.OrNull(), request.EventId.OrNull(), payload.RootElement,
-                    request.Channels.Count == 0 ? null : [.. request.Channels], request.Tags.Count == 0 ? null : [.. request.Tags]), IdempotencyKeys.Of(context), context.CancellationToken);
+                    request.Channels.Count == 0 ? null : [.. request.Channels], request.Tags.Count == 0 ? null : [.. request.Tags],
+                    request.HasRetention ? request.Retention : null), IdempotencyKeys.Of(context), context.CancellationToken);
             return ToProto(message);
         }
     }
@@ -62,6 +63,9 @@ internal sealed class MessagesGrpcService(MessageService messages, AttemptServic
     public override async Task<Message> Get(MessageRef request, ServerCallContext context) =>
         ToProto(await messages.GetAsync(context.Caller(), request.AppId, request.MessageId, context.CancellationToken));
 
+    public override async Task<Message> ExpungeContent(MessageRef request, ServerCallContext context) =>
+        ToProto(await messages.ExpungeAsync(context.Caller(), request.AppId, request.MessageId, context.CancellationToken));
+
     public override async Task<AttemptPage> ListAttempts(MessageRef request, ServerCallContext context) =>
         ToProto(await attempts.ByMessageAsync(context.Caller(), request.AppId, request.MessageId, request.Page.ToPageRequest(), context.CancellationToken));
 
@@ -77,6 +81,7 @@ internal sealed class MessagesGrpcService(MessageService messages, AttemptServic
         CreatedAt = message.CreatedAt.ToTimestamp(),
         Channels = { message.Channels ?? [] },
         Tags = { message.Tags ?? [] },
+        ExpungedAt = message.ExpungedAt?.ToTimestamp(),
     };
 
     internal static AttemptPage ToProto(Page<AttemptResponse> page)

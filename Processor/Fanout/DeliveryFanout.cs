@@ -61,7 +61,8 @@ public sealed class DeliveryFanout(
                    CASE WHEN e.disabled OR e.ordering = '{EndpointOrdering.Fifo}' THEN NULL ELSE $2::timestamptz END,
                    CASE WHEN e.ordering = '{EndpointOrdering.Fifo}' THEN nextval('delivery_queue_positions') END, $3, $3
             FROM unnest($1::text[]) AS u(id)
-            JOIN messages m ON m.id = u.id AND m.endpoint_id IS NULL
+            -- An expunged message (its payload erased on request) gets no deliveries: this record's copy must not be sent.
+            JOIN messages m ON m.id = u.id AND m.endpoint_id IS NULL AND m.expunged_at IS NULL
             JOIN endpoints e ON e.application_id = m.application_id AND {Subscriptions.Match}
             ON CONFLICT DO NOTHING
             RETURNING message_id, endpoint_id, status

@@ -85,6 +85,8 @@ public sealed class HeraldAppFixture : IAsyncLifetime
             $"--Herald:Delivery:HostConcurrency={HostConcurrency}",
             "--Herald:Delivery:CircuitBreaker:BreakDuration=00:00:03",
             $"--Herald:Delivery:DisableAfter={DisableAfter}",
+            // Payloads past retention (a message's own, or backdated by a test) go within seconds rather than ten minutes.
+            "--Herald:Messages:RetentionInterval=00:00:02",
             // Messages Kafka lost are swept within seconds rather than a minute.
             "--Herald:Fanout:SweepGrace=00:00:02",
             "--Herald:Fanout:SweepInterval=00:00:01",

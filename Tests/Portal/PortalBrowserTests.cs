@@ -187,10 +187,51 @@ public sealed partial class PortalBrowserTests(HeraldAppFixture herald, PortalBr
     }
 
     [Fact]
+    public async Task The_event_types_page_shows_each_types_description_schema_pretty_printed_and_examples()
+    {
+        var app = await herald.Admin.CreateApplicationAsync("Acme");
+        await herald.Admin.PostOkAsync($"/api/v1/apps/{app}/event-types", new
+        {
+            name = "invoice.paid",
+            description = "An invoice was paid.",
+            schema = new { type = "object", required = new[] { "invoice" }, properties = new { invoice = new { type = "string" } } },
+            examples = new object[] { new { invoice = "in_example_1" }, new { invoice = "in_example_2" } },
+        });
+        await herald.Admin.PostOkAsync($"/api/v1/apps/{app}/event-types", new { name = "invoice.voided", description = "An invoice was voided." });
+        var page = await OpenPortalAsync(app);
+
+        await page.GetByRole(AriaRole.Navigation, new() { Name = "Portal" }).GetByRole(AriaRole.Link, new() { Name = "Event types" }).ClickAsync();
+        await Expect(page.GetByRole(AriaRole.Heading, new() { Name = "Event types", Exact = true })).ToBeVisibleAsync();
+        var paid = page.Locator("[data-event-type='invoice.paid']");
+        await Expect(paid.GetByRole(AriaRole.Heading, new() { Name = "invoice.paid" })).ToBeVisibleAsync();
+        await Expect(paid).ToContainTextAsync("An invoice was paid.");
+        // Pretty-printed: one property per line, indented.
+        var schema = (await paid.Locator("pre[data-schema]").TextContentAsync())!;
+        Assert.Contains("\n  \"type\": \"object\",", schema);
+        Assert.Contains("\"required\": [\n    \"invoice\"\n  ]", schema);
+        await Expect(paid.Locator("pre[data-example]")).ToHaveCountAsync(2);
+        await Expect(paid.Locator("pre[data-example]").Nth(1)).ToContainTextAsync("\"invoice\": \"in_example_2\"");
+        var voided = page.Locator("[data-event-type='invoice.voided']");
+        await Expect(voided).ToContainTextAsync("No schema");
+        await Expect(voided.Locator("pre")).ToHaveCountAsync(0);
+
+        var serious = (await page.RunAxe()).Violations.Where(v => v.Impact is "serious" or "critical").Select(v => v.Id).ToList();
+        Assert.Empty(serious);
+        await PortalBrowser.ScreenshotAsync(page, "event-types");
+    }
+
+    [Fact]
     public async Task Every_page_fits_a_360_px_screen_and_has_no_serious_accessibility_violation()
     {
         var app = await herald.Admin.CreateApplicationAsync("Acme");
-        await herald.Admin.PostOkAsync($"/api/v1/apps/{app}/event-types", new { name = "invoice.paid", description = "An invoice was paid." });
+        // With a schema and an example, so the event types page is checked with what makes it longest and widest.
+        await herald.Admin.PostOkAsync($"/api/v1/apps/{app}/event-types", new
+        {
+            name = "invoice.paid",
+            description = "An invoice was paid.",
+            schema = new { type = "object", properties = new { invoice = new { type = "string", description = "a long description of the invoice identifier field that wraps" } } },
+            examples = new[] { new { invoice = "in_a11y_with_a_rather_long_identifier_that_must_wrap_on_a_narrow_screen" } },
+        });
         var (endpointId, _) = await herald.Admin.CreateEndpointAsync(app, herald.Receiver.UrlFor("portal-a11y-" + Guid.NewGuid().ToString("N")));
         var messageId = await herald.Admin.SendMessageAsync(app, "invoice.paid", new { invoice = "in_a11y", lines = new[] { "a very long line item description that would push a narrow layout sideways" } });
         await herald.Receiver.WaitForAsync(messageId, DeliveryTimeout);

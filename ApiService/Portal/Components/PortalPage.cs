@@ -56,5 +56,25 @@ public abstract class PortalPage : ComponentBase
     protected void Done(string path, string done) =>
         Navigation.NavigateTo($"{path}{(path.Contains('?') ? '&' : '?')}done={Uri.EscapeDataString(done)}");
 
+    /// <summary>JSON as stored (a payload, a schema), indented for reading; as it is if it is not JSON.</summary>
+    protected static string Indented(string json)
+    {
+        try
+        {
+            using var document = System.Text.Json.JsonDocument.Parse(json);
+            return System.Text.Json.JsonSerializer.Serialize(document.RootElement, Indent);
+        }
+        catch (System.Text.Json.JsonException)
+        {
+            return json;
+        }
+    }
+
+    private static readonly System.Text.Json.JsonSerializerOptions Indent = new()
+    {
+        WriteIndented = true,
+        Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping,
+    };
+
     protected static string Ago(DateTimeOffset time) => time.ToString("yyyy-MM-dd HH:mm:ss 'UTC'", System.Globalization.CultureInfo.InvariantCulture);
 }

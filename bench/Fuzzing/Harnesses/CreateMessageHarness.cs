@@ -40,6 +40,7 @@ public sealed class CreateMessageHarness : IHarness
         new ApplicationCache(new ApplicationService(Unreachable.Database, TimeProvider.System),
             new RefreshingCache(new MemoryCache(new MemoryCacheOptions()), TimeProvider.System, NullLogger<RefreshingCache>.Instance)),
         eventTypes: null!, // only asked for an application that requires registered types, after the lookup
+        schemas: null!, // only asked for an application that validates payloads, after the lookup
         Unreachable.Database,
         Options,
         metrics: null!, // counts accepted messages, after the commit
