@@ -61,10 +61,17 @@ internal sealed class MessagesGrpcService(MessageService messages, AttemptServic
         ToProto(await messages.GetAsync(context.Caller(), request.AppId, request.MessageId, context.CancellationToken));
 
     public override async Task<AttemptPage> ListAttempts(MessageRef request, ServerCallContext context) =>
-        ToProto(await attempts.ByMessageAsync(context.Caller(), request.AppId, request.MessageId, request.Page.ToPageRequest(), context.CancellationToken));
+        ToProto(await attempts.ByMessageAsync(context.Caller(), request.AppId, request.MessageId, AttemptFilter.None, request.Page.ToPageRequest(), context.CancellationToken));
 
     public override async Task<AttemptPage> ListEndpointAttempts(EndpointRef request, ServerCallContext context) =>
-        ToProto(await attempts.ByEndpointAsync(context.Caller(), request.AppId, request.EndpointId, request.Page.ToPageRequest(), context.CancellationToken));
+        ToProto(await attempts.ByEndpointAsync(context.Caller(), request.AppId, request.EndpointId, AttemptFilter.None, request.Page.ToPageRequest(), context.CancellationToken));
+
+    public override async Task<AttemptPage> SearchAttempts(SearchAttemptsRequest request, ServerCallContext context)
+    {
+        var filter = AttemptFilter.Create(request.Status, request.StatusClass, request.EndpointId, request.MessageId,
+            request.After?.ToDateTimeOffset(), request.Before?.ToDateTimeOffset());
+        return ToProto(await attempts.SearchAsync(context.Caller(), request.AppId, filter, request.Page.ToPageRequest(), context.CancellationToken));
+    }
 
     internal static Message ToProto(MessageResponse message) => new()
     {
