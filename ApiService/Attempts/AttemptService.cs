@@ -50,7 +50,10 @@ public sealed class AttemptService(NpgsqlDataSource dataSource)
 
     private async Task<Page<AttemptResponse>> ReadPageAsync(string applicationId, AttemptFilter filter, PageRequest page, CancellationToken cancellationToken)
     {
-        await using var query = dataSource.CreateCommand();
+        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+        await using var batch = new NpgsqlBatch(connection);
+        batch.BatchCommands.Add(AttemptQuery.CustomPlans());
+        var query = new NpgsqlBatchCommand();
         var where = AttemptQuery.Where(query.Parameters, applicationId, filter);
         // The iterator is a condition only when there is one (see AttemptQuery: no "IS NULL OR" in a prepared plan).
         if (page.Iterator is not null)
@@ -65,8 +68,10 @@ public sealed class AttemptService(NpgsqlDataSource dataSource)
             WHERE {where}
             ORDER BY id DESC LIMIT ${query.Parameters.Count}
             """;
+        batch.BatchCommands.Add(query);
         var rows = new List<AttemptResponse>();
-        await using var reader = await query.ExecuteReaderAsync(cancellationToken);
+        await using var reader = await batch.ExecuteReaderAsync(cancellationToken);
+        await reader.NextResultAsync(cancellationToken);
         while (await reader.ReadAsync(cancellationToken)) rows.Add(Read(reader));
         return Page<AttemptResponse>.From(rows, page.Limit, a => a.Id);
     }

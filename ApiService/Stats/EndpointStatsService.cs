@@ -56,6 +56,7 @@ public sealed class EndpointStatsService(NpgsqlDataSource dataSource, TimeProvid
 
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
         await using var batch = new NpgsqlBatch(connection);
+        batch.BatchCommands.Add(AttemptQuery.CustomPlans());
         var exists = new NpgsqlBatchCommand("SELECT EXISTS (SELECT 1 FROM endpoints WHERE application_id = $1 AND id = $2)");
         exists.Parameters.Add(new() { Value = applicationId });
         exists.Parameters.Add(new() { Value = endpointId });
@@ -88,6 +89,7 @@ public sealed class EndpointStatsService(NpgsqlDataSource dataSource, TimeProvid
         batch.BatchCommands.Add(errors);
 
         await using var reader = await batch.ExecuteReaderAsync(cancellationToken);
+        await reader.NextResultAsync(cancellationToken);
         await reader.ReadAsync(cancellationToken);
         if (!reader.GetBoolean(0)) throw ApiError.NotFound("endpoint");
 
