@@ -1,3 +1,4 @@
+using Aspire.Hosting.Testing;
 using System.Collections.Concurrent;
 using System.Net;
 using System.Text.Json;
@@ -212,6 +213,67 @@ public sealed class EndpointStatsTests(HeraldAppFixture herald)
             Assert.Equal(StatusCode.NotFound, error.StatusCode);
         }
     }
+
+    [Fact]
+    public async Task The_generated_client_and_the_portal_show_the_statistics()
+    {
+        var app = await herald.Admin.CreateApplicationAsync("stats-client");
+        var key = await herald.Admin.CreateApplicationKeyAsync(app);
+        var (endpoint, _) = await herald.Admin.CreateEndpointAsync(app, new Uri("https://example.com/stats"), ["never.sent"]);
+        var message = await herald.Admin.SendMessageAsync(app, "invoice.paid", new { n = 1 });
+        await DeliveriesApiTests.SeedAsync(herald, message, endpoint, app, "failed", DateTimeOffset.UtcNow, attempts: 2, lastError: "timeout");
+        var at = DateTimeOffset.UtcNow.AddMinutes(-10);
+        await using (var database = await herald.OpenDatabaseAsync())
+        {
+            await InsertAsync(database, app, message, endpoint, 200, null, 40, at);
+            await InsertAsync(database, app, message, endpoint, null, "timeout", 15000, at.AddMinutes(1));
+        }
+
+        var api = Herald.Client.HeraldClient.Create(herald.App.GetEndpoint("api", "http"), key);
+        var stats = (await api.Api.V1.Apps[app].Endpoints[endpoint].Stats.GetAsync(r => r.QueryParameters.Since = at.AddHours(-1)))!;
+        Assert.Equal(2, stats.Attempts);
+        Assert.Equal(1, stats.Failed);
+        Assert.Equal(0.5, stats.SuccessRate);
+        Assert.Equal(40 + (15000 - 40) * 0.5, stats.LatencyMs!.P50);
+        Assert.Equal(["2xx", "3xx", "4xx", "5xx", "none"], stats.StatusClasses!.AdditionalData.Keys.Order(StringComparer.Ordinal));
+        Assert.Equal(1, Count(stats.StatusClasses.AdditionalData["none"]));
+        Assert.Equal(1, Count(stats.StatusClasses.AdditionalData["2xx"]));
+        var error = Assert.Single(stats.TopErrors!);
+        Assert.Equal("timeout", error.Error);
+        Assert.Equal(1, error.Count);
+
+        var page = (await api.Api.V1.Apps[app].Attempts.GetAsync(r =>
+        {
+            r.QueryParameters.StatusClass = "none";
+            r.QueryParameters.EndpointId = endpoint;
+            r.QueryParameters.After = at;
+        }))!;
+        var attempt = Assert.Single(page.Data!);
+        Assert.Equal("timeout", attempt.Error);
+        Assert.True(page.Done);
+
+        // The portal's endpoint page shows the last 24 hours.
+        var (_, link, _) = await herald.Admin.PostAsync($"/api/v1/apps/{app}/portal-access", new { });
+        var (session, _) = await PortalSession.StartAsync(herald.App.GetEndpoint("api", "http"), link.GetProperty("token").GetString()!);
+        using (session)
+        {
+            var (status, html, _) = await session.GetAsync($"/portal/endpoints/{endpoint}");
+            Assert.Equal(HttpStatusCode.OK, status);
+            Assert.Contains("Last 24 hours", html);
+            Assert.Contains("2 (1 succeeded, 1 failed)", html);
+            Assert.Contains("p50 7520 ms", html);
+            Assert.Contains("timeout", html);
+        }
+    }
+
+    private static long Count(object value) => value switch
+    {
+        Microsoft.Kiota.Abstractions.Serialization.UntypedInteger number => number.GetValue(),
+        Microsoft.Kiota.Abstractions.Serialization.UntypedLong number => number.GetValue(),
+        // Kiota's JSON reader keeps a plain number for a map's values.
+        IConvertible number => Convert.ToInt64(number, System.Globalization.CultureInfo.InvariantCulture),
+        _ => throw new Xunit.Sdk.XunitException($"Not a count: {value}"),
+    };
 
     private static async Task InsertAsync(NpgsqlConnection database, string app, string message, string endpoint, int? http, string? error, int latencyMs, DateTimeOffset at)
     {
