@@ -50,6 +50,7 @@ public sealed class AttemptService(NpgsqlDataSource dataSource)
 
     private async Task<Page<AttemptResponse>> ReadPageAsync(string applicationId, AttemptFilter filter, PageRequest page, CancellationToken cancellationToken)
     {
+        if (filter.MatchesNothing) return new Page<AttemptResponse>([], null, true);
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
         await using var batch = new NpgsqlBatch(connection);
         batch.BatchCommands.Add(AttemptQuery.CustomPlans());

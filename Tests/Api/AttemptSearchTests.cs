@@ -96,7 +96,11 @@ public sealed class AttemptSearchTests(HeraldAppFixture herald)
             ($"after={Time(t0.AddMinutes(2).AddMilliseconds(-1))}&before={Time(t0.AddMinutes(5).AddMilliseconds(1))}&status=failed",
                 all.Where(x => x.At >= t0.AddMinutes(2) && x.At <= t0.AddMinutes(5) && x.Status == "failed")),
             ($"after={Time(t0.AddDays(-4))}&before={Time(t0.AddDays(-2))}", all.Where(x => x.At < t0)),
+            // Contradictions (success is exactly a 2xx response) match nothing.
             ("status=failed&statusClass=2xx", []),
+            ("status=succeeded&statusClass=5xx", []),
+            ("status=succeeded&statusClass=none", []),
+            ("status=succeeded&statusClass=2xx", all.Where(x => x.Status == "succeeded")),
         };
         foreach (var (query, expected) in expectations)
         {
