@@ -54,7 +54,7 @@ internal static class AttemptQuery
             });
         }
         if (filter.After is { } after)
-            conditions.Add($"id >= {Parameter(LowestId(afterInclusive ? after : after.AddMilliseconds(1)), NpgsqlDbType.Text)}");
+            conditions.Add($"id >= {Parameter(LowestId(afterInclusive || after > DateTimeOffset.MaxValue.AddMilliseconds(-1) ? after : after.AddMilliseconds(1)), NpgsqlDbType.Text)}");
         if (filter.Before is { } before)
             conditions.Add($"id < {Parameter(LowestId(before), NpgsqlDbType.Text)}");
         return string.Join(" AND ", conditions);

@@ -22,7 +22,7 @@ internal sealed class EndpointsGrpcService(EndpointService endpoints, Deliveries
     public override async Task<Herald.Grpc.V1.EndpointStats> GetStats(EndpointStatsRequest request, ServerCallContext context)
     {
         var result = await stats.GetAsync(context.Caller(), request.AppId, request.EndpointId,
-            request.Since?.ToDateTimeOffset(), request.Until?.ToDateTimeOffset(), context.CancellationToken);
+            request.Since.ToDateTimeOffset("since"), request.Until.ToDateTimeOffset("until"), context.CancellationToken);
         var proto = new Herald.Grpc.V1.EndpointStats
         {
             EndpointId = result.EndpointId,

@@ -69,7 +69,7 @@ internal sealed class MessagesGrpcService(MessageService messages, AttemptServic
     public override async Task<AttemptPage> SearchAttempts(SearchAttemptsRequest request, ServerCallContext context)
     {
         var filter = AttemptFilter.Create(request.Status, request.StatusClass, request.EndpointId, request.MessageId,
-            request.After?.ToDateTimeOffset(), request.Before?.ToDateTimeOffset());
+            request.After.ToDateTimeOffset("after"), request.Before.ToDateTimeOffset("before"));
         return ToProto(await attempts.SearchAsync(context.Caller(), request.AppId, filter, request.Page.ToPageRequest(), context.CancellationToken));
     }
 

@@ -41,6 +41,7 @@ public sealed class EndpointStatsService(NpgsqlDataSource dataSource, TimeProvid
     public static (DateTimeOffset Since, DateTimeOffset Until) Window(DateTimeOffset? since, DateTimeOffset? until, DateTimeOffset now)
     {
         var end = until ?? now;
+        if (since is null && end < DateTimeOffset.MinValue + DefaultWindow) throw ApiError.Invalid("until", "Too early: no window of 24 hours ends then.");
         var start = since ?? end - DefaultWindow;
         if (end <= start) throw ApiError.Invalid(until is null ? "since" : "until", "The window must end after it starts ('until' later than 'since').");
         if (end - start > MaxWindow) throw ApiError.Invalid("since", $"The window is at most {MaxWindow.TotalDays:0} days.");

@@ -97,6 +97,10 @@ public sealed class AttemptSearchTests(HeraldAppFixture herald)
                 all.Where(x => x.At >= t0.AddMinutes(2) && x.At <= t0.AddMinutes(5) && x.Status == "failed")),
             ($"after={Time(t0.AddDays(-4))}&before={Time(t0.AddDays(-2))}", all.Where(x => x.At < t0)),
             // Contradictions (success is exactly a 2xx response) match nothing.
+            // The ends of time are valid bounds (an id holds no time before 1970).
+            ("after=9999-12-31T23:59:59.9999999Z", []),
+            ("before=0001-01-01T00:00:00Z", []),
+            ("after=0001-01-01T00:00:00Z&before=9999-12-31T23:59:59.9999999Z", all),
             ("status=failed&statusClass=2xx", []),
             ("status=succeeded&statusClass=5xx", []),
             ("status=succeeded&statusClass=none", []),
@@ -217,6 +221,8 @@ public sealed class AttemptSearchTests(HeraldAppFixture herald)
             (new() { AppId = app, After = Google.Protobuf.WellKnownTypes.Timestamp.FromDateTimeOffset(DateTimeOffset.UtcNow),
                 Before = Google.Protobuf.WellKnownTypes.Timestamp.FromDateTimeOffset(DateTimeOffset.UtcNow.AddHours(-1)) }, "before"),
             (new() { AppId = app, Page = new PageRequest { Limit = 1000 } }, "limit"),
+            (new() { AppId = app, After = new Google.Protobuf.WellKnownTypes.Timestamp { Seconds = long.MaxValue } }, "after"),
+            (new() { AppId = app, Before = new Google.Protobuf.WellKnownTypes.Timestamp { Nanos = -1 } }, "before"),
         })
         {
             var error = await Assert.ThrowsAsync<RpcException>(() => messages.SearchAttemptsAsync(request, auth).ResponseAsync);

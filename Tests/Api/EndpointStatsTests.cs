@@ -175,6 +175,8 @@ public sealed class EndpointStatsTests(HeraldAppFixture herald)
     [InlineData("since=2026-11-01T00:00:00Z&until=2026-11-01T00:00:00Z", "until")]
     [InlineData("since=2026-10-01T00:00:00Z&until=2026-11-02T00:00:00Z", "since")]
     [InlineData("since=2000-01-01T00:00:00Z", "since")]
+    [InlineData("since=9999-12-31T00:00:00Z", "since")]
+    [InlineData("until=0001-01-01T00:00:00Z", "until")]
     public async Task Bad_windows_are_400_problems_naming_the_parameter(string query, string field)
     {
         var app = await herald.Admin.CreateApplicationAsync("stats-bad");
@@ -190,6 +192,12 @@ public sealed class EndpointStatsTests(HeraldAppFixture herald)
         }, HeraldAppFixture.Bearer(herald.AdminKey)).ResponseAsync);
         Assert.Equal(StatusCode.InvalidArgument, error.StatusCode);
         Assert.Contains("since", error.Status.Detail);
+        error = await Assert.ThrowsAsync<RpcException>(() => new Herald.Grpc.V1.Endpoints.EndpointsClient(herald.Grpc).GetStatsAsync(new EndpointStatsRequest
+        {
+            AppId = app, EndpointId = endpoint, Until = new Timestamp { Seconds = long.MinValue },
+        }, HeraldAppFixture.Bearer(herald.AdminKey)).ResponseAsync);
+        Assert.Equal(StatusCode.InvalidArgument, error.StatusCode);
+        Assert.Contains("until", error.Status.Detail);
     }
 
     [Fact]
