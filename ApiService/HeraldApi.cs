@@ -1,6 +1,7 @@
 using Herald.ApiService.ApiKeys;
 using Herald.ApiService.Applications;
 using Herald.ApiService.Attempts;
+using Herald.ApiService.Stats;
 using Herald.ApiService.Deliveries;
 using Herald.ApiService.Endpoints;
 using Herald.ApiService.EventTypes;
@@ -44,6 +45,7 @@ public static class HeraldApi
         builder.Services.AddSingleton<MessageIngest>();
         builder.Services.AddSingleton<MessagePublisher>();
         builder.Services.AddSingleton<AttemptService>();
+        builder.Services.AddSingleton<EndpointStatsService>();
         builder.Services.AddSingleton<DeliveryService>();
         builder.Services.AddSingleton<DeliveryFeed>();
         builder.Services.AddSingleton<OperationalWebhookService>();

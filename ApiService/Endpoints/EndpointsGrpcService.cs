@@ -1,13 +1,14 @@
 using Google.Protobuf.WellKnownTypes;
 using Grpc.Core;
 using Herald.ApiService.Grpc;
+using Herald.ApiService.Stats;
 using Herald.Grpc.V1;
 using EndpointInput = Herald.ApiService.Endpoints.EndpointInput;
 using Endpoint = Herald.Grpc.V1.Endpoint;
 
 namespace Herald.ApiService.Endpoints;
 
-internal sealed class EndpointsGrpcService(EndpointService endpoints, Deliveries.DeliveryService deliveries) : Herald.Grpc.V1.Endpoints.EndpointsBase
+internal sealed class EndpointsGrpcService(EndpointService endpoints, Deliveries.DeliveryService deliveries, EndpointStatsService stats) : Herald.Grpc.V1.Endpoints.EndpointsBase
 {
     public override async Task<Endpoint> Create(CreateEndpointRequest request, ServerCallContext context) =>
         ToProto(await endpoints.CreateAsync(context.Caller(), request.AppId, ToInput(request.Endpoint, withSecret: true), context.CancellationToken));
@@ -16,6 +17,26 @@ internal sealed class EndpointsGrpcService(EndpointService endpoints, Deliveries
     {
         var page = await endpoints.ListAsync(context.Caller(), request.AppId, request.Page.ToPageRequest(), context.CancellationToken);
         return new EndpointPage { Data = { page.Data.Select(ToProto) }, Iterator = page.Iterator ?? "", Done = page.Done };
+    }
+
+    public override async Task<Herald.Grpc.V1.EndpointStats> GetStats(EndpointStatsRequest request, ServerCallContext context)
+    {
+        var result = await stats.GetAsync(context.Caller(), request.AppId, request.EndpointId,
+            request.Since.ToDateTimeOffset("since"), request.Until.ToDateTimeOffset("until"), context.CancellationToken);
+        var proto = new Herald.Grpc.V1.EndpointStats
+        {
+            EndpointId = result.EndpointId,
+            Since = result.Since.ToTimestamp(),
+            Until = result.Until.ToTimestamp(),
+            Attempts = result.Attempts,
+            Succeeded = result.Succeeded,
+            Failed = result.Failed,
+            StatusClasses = { result.StatusClasses.ToDictionary() },
+            TopErrors = { result.TopErrors.Select(e => new Herald.Grpc.V1.ErrorCount { Error = e.Error, Count = e.Count }) },
+        };
+        if (result.SuccessRate is { } rate) proto.SuccessRate = rate;
+        if (result.LatencyMs is { } latency) (proto.LatencyP50Ms, proto.LatencyP95Ms, proto.LatencyP99Ms) = (latency.P50, latency.P95, latency.P99);
+        return proto;
     }
 
     public override async Task<Endpoint> Get(EndpointRef request, ServerCallContext context) =>

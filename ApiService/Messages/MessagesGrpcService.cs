@@ -54,7 +54,7 @@ internal sealed class MessagesGrpcService(MessageService messages, AttemptServic
     public override async Task<MessagePage> List(ListMessagesRequest request, ServerCallContext context)
     {
         var filter = new MessageFilter(request.EventTypes.Count == 0 ? null : [.. request.EventTypes],
-            request.Before?.ToDateTimeOffset(), request.After?.ToDateTimeOffset(), MessageFilter.ValidStatus(request.Status),
+            request.Before.ToDateTimeOffset("before"), request.After.ToDateTimeOffset("after"), MessageFilter.ValidStatus(request.Status),
             MessageFilter.ValidLabel("channel", request.Channel), MessageFilter.ValidLabel("tag", request.Tag));
         var page = await messages.ListAsync(context.Caller(), request.AppId, filter, request.Page.ToPageRequest(), context.CancellationToken);
         return new MessagePage { Data = { page.Data.Select(ToProto) }, Iterator = page.Iterator ?? "", Done = page.Done };
@@ -67,10 +67,17 @@ internal sealed class MessagesGrpcService(MessageService messages, AttemptServic
         ToProto(await messages.ExpungeAsync(context.Caller(), request.AppId, request.MessageId, context.CancellationToken));
 
     public override async Task<AttemptPage> ListAttempts(MessageRef request, ServerCallContext context) =>
-        ToProto(await attempts.ByMessageAsync(context.Caller(), request.AppId, request.MessageId, request.Page.ToPageRequest(), context.CancellationToken));
+        ToProto(await attempts.ByMessageAsync(context.Caller(), request.AppId, request.MessageId, AttemptFilter.None, request.Page.ToPageRequest(), context.CancellationToken));
 
     public override async Task<AttemptPage> ListEndpointAttempts(EndpointRef request, ServerCallContext context) =>
-        ToProto(await attempts.ByEndpointAsync(context.Caller(), request.AppId, request.EndpointId, request.Page.ToPageRequest(), context.CancellationToken));
+        ToProto(await attempts.ByEndpointAsync(context.Caller(), request.AppId, request.EndpointId, AttemptFilter.None, request.Page.ToPageRequest(), context.CancellationToken));
+
+    public override async Task<AttemptPage> SearchAttempts(SearchAttemptsRequest request, ServerCallContext context)
+    {
+        var filter = AttemptFilter.Create(request.Status, request.StatusClass, request.EndpointId, request.MessageId,
+            request.After.ToDateTimeOffset("after"), request.Before.ToDateTimeOffset("before"));
+        return ToProto(await attempts.SearchAsync(context.Caller(), request.AppId, filter, request.Page.ToPageRequest(), context.CancellationToken));
+    }
 
     internal static Message ToProto(MessageResponse message) => new()
     {

@@ -39,7 +39,7 @@ public sealed class OperationalWebhookService(EndpointService endpoints, Message
         endpoints.RotateSecretAsync(caller.ForOperationalWebhooks(), Operations, endpointId, input, cancellationToken);
 
     public Task<Page<AttemptResponse>> ListEndpointAttemptsAsync(Caller caller, string endpointId, PageRequest page, CancellationToken cancellationToken) =>
-        attempts.ByEndpointAsync(caller.ForOperationalWebhooks(), Operations, endpointId, page, cancellationToken);
+        attempts.ByEndpointAsync(caller.ForOperationalWebhooks(), Operations, endpointId, AttemptFilter.None, page, cancellationToken);
 
     /// <summary>The operational events, newest first.</summary>
     public Task<Page<MessageResponse>> ListMessagesAsync(Caller caller, MessageFilter filter, PageRequest page, CancellationToken cancellationToken) =>
@@ -49,5 +49,5 @@ public sealed class OperationalWebhookService(EndpointService endpoints, Message
         messages.GetAsync(caller.ForOperationalWebhooks(), Operations, messageId, cancellationToken);
 
     public Task<Page<AttemptResponse>> ListAttemptsAsync(Caller caller, string messageId, PageRequest page, CancellationToken cancellationToken) =>
-        attempts.ByMessageAsync(caller.ForOperationalWebhooks(), Operations, messageId, page, cancellationToken);
+        attempts.ByMessageAsync(caller.ForOperationalWebhooks(), Operations, messageId, AttemptFilter.None, page, cancellationToken);
 }

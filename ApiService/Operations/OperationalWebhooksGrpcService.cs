@@ -47,7 +47,7 @@ internal sealed class OperationalWebhooksGrpcService(OperationalWebhookService o
     public override async Task<MessagePage> ListMessages(ListOperationalMessagesRequest request, ServerCallContext context)
     {
         var filter = new MessageFilter(request.EventTypes.Count == 0 ? null : [.. request.EventTypes],
-            request.Before?.ToDateTimeOffset(), request.After?.ToDateTimeOffset());
+            request.Before.ToDateTimeOffset("before"), request.After.ToDateTimeOffset("after"));
         var page = await operations.ListMessagesAsync(context.Caller(), filter, request.Page.ToPageRequest(), context.CancellationToken);
         return new MessagePage { Data = { page.Data.Select(MessagesGrpcService.ToProto) }, Iterator = page.Iterator ?? "", Done = page.Done };
     }

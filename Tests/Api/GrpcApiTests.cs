@@ -152,6 +152,10 @@ public sealed class GrpcApiTests(HeraldAppFixture herald)
         await Refused(messages.CreateAsync(new() { AppId = app, EventType = "a.b", EventId = "x\0", PayloadJson = "{}" }, auth).ResponseAsync, "event_id");
         await Refused(messages.ListAsync(new() { AppId = app + "\0" }, auth).ResponseAsync, "app_id");
         await Refused(messages.ListAsync(new() { AppId = app, EventTypes = { "a\0" } }, auth).ResponseAsync, "event_types");
+        await Refused(messages.ListAsync(new() { AppId = app, Before = new() { Seconds = long.MaxValue } }, auth).ResponseAsync, "before");
+        await Refused(messages.ListAsync(new() { AppId = app, After = new() { Seconds = 0, Nanos = -1 } }, auth).ResponseAsync, "after");
+        await Refused(endpoints.CreateAsync(new() { AppId = app, Endpoint = new() { Url = "https://example.com/", FilterJson = "{" } }, auth).ResponseAsync, "filter_json");
+        await Refused(endpoints.CreateAsync(new() { AppId = app, Endpoint = new() { Url = "https://example.com/", Ordering = "lifo" } }, auth).ResponseAsync, "ordering");
         await Refused(applications.CreateAsync(new() { Application = new() { Name = "n\0" } }, auth).ResponseAsync, "name");
         await Refused(endpoints.CreateAsync(new() { AppId = app, Endpoint = new() { Url = "https://example.com/", Description = "\0" } }, auth).ResponseAsync, "description");
         await Refused(endpoints.CreateAsync(new() { AppId = app, Endpoint = new() { Url = "https://example.com/", Headers = { ["X-A"] = "v\0" } } }, auth).ResponseAsync, "headers");

@@ -26,6 +26,16 @@ namespace Herald.Client.Generated.Models
         public int? RateLimit { get; set; }
         /// <summary>The requireRegisteredEventTypes property</summary>
         public bool? RequireRegisteredEventTypes { get; set; }
+        /// <summary>The retryPolicy property</summary>
+#if NETSTANDARD2_1_OR_GREATER || NETCOREAPP3_1_OR_GREATER
+#nullable enable
+        public global::Herald.Client.Generated.Models.RetryPolicy? RetryPolicy { get; set; }
+#nullable restore
+#else
+        public global::Herald.Client.Generated.Models.RetryPolicy RetryPolicy { get; set; }
+#endif
+        /// <summary>The validatePayloads property</summary>
+        public bool? ValidatePayloads { get; set; }
         /// <summary>
         /// Instantiates a new <see cref="global::Herald.Client.Generated.Models.ApplicationInput"/> and sets the default values.
         /// </summary>
@@ -54,6 +64,8 @@ namespace Herald.Client.Generated.Models
                 { "name", n => { Name = n.GetStringValue(); } },
                 { "rateLimit", n => { RateLimit = n.GetIntValue(); } },
                 { "requireRegisteredEventTypes", n => { RequireRegisteredEventTypes = n.GetBoolValue(); } },
+                { "retryPolicy", n => { RetryPolicy = n.GetObjectValue<global::Herald.Client.Generated.Models.RetryPolicy>(global::Herald.Client.Generated.Models.RetryPolicy.CreateFromDiscriminatorValue); } },
+                { "validatePayloads", n => { ValidatePayloads = n.GetBoolValue(); } },
             };
         }
         /// <summary>
@@ -66,6 +78,8 @@ namespace Herald.Client.Generated.Models
             writer.WriteStringValue("name", Name);
             writer.WriteIntValue("rateLimit", RateLimit);
             writer.WriteBoolValue("requireRegisteredEventTypes", RequireRegisteredEventTypes);
+            writer.WriteObjectValue<global::Herald.Client.Generated.Models.RetryPolicy>("retryPolicy", RetryPolicy);
+            writer.WriteBoolValue("validatePayloads", ValidatePayloads);
             writer.WriteAdditionalData(AdditionalData);
         }
     }

@@ -36,8 +36,18 @@ namespace Herald.Client.Generated.Models
         public int? RateLimit { get; set; }
         /// <summary>The requireRegisteredEventTypes property</summary>
         public bool? RequireRegisteredEventTypes { get; set; }
+        /// <summary>The retryPolicy property</summary>
+#if NETSTANDARD2_1_OR_GREATER || NETCOREAPP3_1_OR_GREATER
+#nullable enable
+        public global::Herald.Client.Generated.Models.RetryPolicy? RetryPolicy { get; set; }
+#nullable restore
+#else
+        public global::Herald.Client.Generated.Models.RetryPolicy RetryPolicy { get; set; }
+#endif
         /// <summary>The updatedAt property</summary>
         public DateTimeOffset? UpdatedAt { get; set; }
+        /// <summary>The validatePayloads property</summary>
+        public bool? ValidatePayloads { get; set; }
         /// <summary>
         /// Instantiates a new <see cref="global::Herald.Client.Generated.Models.ApplicationResponse"/> and sets the default values.
         /// </summary>
@@ -68,7 +78,9 @@ namespace Herald.Client.Generated.Models
                 { "name", n => { Name = n.GetStringValue(); } },
                 { "rateLimit", n => { RateLimit = n.GetIntValue(); } },
                 { "requireRegisteredEventTypes", n => { RequireRegisteredEventTypes = n.GetBoolValue(); } },
+                { "retryPolicy", n => { RetryPolicy = n.GetObjectValue<global::Herald.Client.Generated.Models.RetryPolicy>(global::Herald.Client.Generated.Models.RetryPolicy.CreateFromDiscriminatorValue); } },
                 { "updatedAt", n => { UpdatedAt = n.GetDateTimeOffsetValue(); } },
+                { "validatePayloads", n => { ValidatePayloads = n.GetBoolValue(); } },
             };
         }
         /// <summary>
@@ -83,7 +95,9 @@ namespace Herald.Client.Generated.Models
             writer.WriteStringValue("name", Name);
             writer.WriteIntValue("rateLimit", RateLimit);
             writer.WriteBoolValue("requireRegisteredEventTypes", RequireRegisteredEventTypes);
+            writer.WriteObjectValue<global::Herald.Client.Generated.Models.RetryPolicy>("retryPolicy", RetryPolicy);
             writer.WriteDateTimeOffsetValue("updatedAt", UpdatedAt);
+            writer.WriteBoolValue("validatePayloads", ValidatePayloads);
             writer.WriteAdditionalData(AdditionalData);
         }
     }

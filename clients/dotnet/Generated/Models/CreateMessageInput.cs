@@ -14,6 +14,14 @@ namespace Herald.Client.Generated.Models
     {
         /// <summary>Stores additional data not described in the OpenAPI description found when deserializing. Can be used for serialization as well.</summary>
         public IDictionary<string, object> AdditionalData { get; set; }
+        /// <summary>The channels property</summary>
+#if NETSTANDARD2_1_OR_GREATER || NETCOREAPP3_1_OR_GREATER
+#nullable enable
+        public List<string>? Channels { get; set; }
+#nullable restore
+#else
+        public List<string> Channels { get; set; }
+#endif
         /// <summary>The eventId property</summary>
 #if NETSTANDARD2_1_OR_GREATER || NETCOREAPP3_1_OR_GREATER
 #nullable enable
@@ -37,6 +45,16 @@ namespace Herald.Client.Generated.Models
 #nullable restore
 #else
         public UntypedNode Payload { get; set; }
+#endif
+        /// <summary>The retention property</summary>
+        public long? Retention { get; set; }
+        /// <summary>The tags property</summary>
+#if NETSTANDARD2_1_OR_GREATER || NETCOREAPP3_1_OR_GREATER
+#nullable enable
+        public List<string>? Tags { get; set; }
+#nullable restore
+#else
+        public List<string> Tags { get; set; }
 #endif
         /// <summary>
         /// Instantiates a new <see cref="global::Herald.Client.Generated.Models.CreateMessageInput"/> and sets the default values.
@@ -63,9 +81,12 @@ namespace Herald.Client.Generated.Models
         {
             return new Dictionary<string, Action<IParseNode>>
             {
+                { "channels", n => { Channels = n.GetCollectionOfPrimitiveValues<string>()?.AsList(); } },
                 { "eventId", n => { EventId = n.GetStringValue(); } },
                 { "eventType", n => { EventType = n.GetStringValue(); } },
                 { "payload", n => { Payload = n.GetObjectValue<UntypedNode>(UntypedNode.CreateFromDiscriminatorValue); } },
+                { "retention", n => { Retention = n.GetLongValue(); } },
+                { "tags", n => { Tags = n.GetCollectionOfPrimitiveValues<string>()?.AsList(); } },
             };
         }
         /// <summary>
@@ -75,9 +96,12 @@ namespace Herald.Client.Generated.Models
         public virtual void Serialize(ISerializationWriter writer)
         {
             if(ReferenceEquals(writer, null)) throw new ArgumentNullException(nameof(writer));
+            writer.WriteCollectionOfPrimitiveValues<string>("channels", Channels);
             writer.WriteStringValue("eventId", EventId);
             writer.WriteStringValue("eventType", EventType);
             writer.WriteObjectValue<UntypedNode>("payload", Payload);
+            writer.WriteLongValue("retention", Retention);
+            writer.WriteCollectionOfPrimitiveValues<string>("tags", Tags);
             writer.WriteAdditionalData(AdditionalData);
         }
     }

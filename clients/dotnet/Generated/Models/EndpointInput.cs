@@ -14,6 +14,14 @@ namespace Herald.Client.Generated.Models
     {
         /// <summary>Stores additional data not described in the OpenAPI description found when deserializing. Can be used for serialization as well.</summary>
         public IDictionary<string, object> AdditionalData { get; set; }
+        /// <summary>The channels property</summary>
+#if NETSTANDARD2_1_OR_GREATER || NETCOREAPP3_1_OR_GREATER
+#nullable enable
+        public List<string>? Channels { get; set; }
+#nullable restore
+#else
+        public List<string> Channels { get; set; }
+#endif
         /// <summary>The description property</summary>
 #if NETSTANDARD2_1_OR_GREATER || NETCOREAPP3_1_OR_GREATER
 #nullable enable
@@ -32,6 +40,14 @@ namespace Herald.Client.Generated.Models
 #else
         public List<string> EventTypes { get; set; }
 #endif
+        /// <summary>The filter property</summary>
+#if NETSTANDARD2_1_OR_GREATER || NETCOREAPP3_1_OR_GREATER
+#nullable enable
+        public UntypedNode? Filter { get; set; }
+#nullable restore
+#else
+        public UntypedNode Filter { get; set; }
+#endif
         /// <summary>The headers property</summary>
 #if NETSTANDARD2_1_OR_GREATER || NETCOREAPP3_1_OR_GREATER
 #nullable enable
@@ -40,8 +56,24 @@ namespace Herald.Client.Generated.Models
 #else
         public global::Herald.Client.Generated.Models.EndpointInput_headers Headers { get; set; }
 #endif
+        /// <summary>The ordering property</summary>
+#if NETSTANDARD2_1_OR_GREATER || NETCOREAPP3_1_OR_GREATER
+#nullable enable
+        public string? Ordering { get; set; }
+#nullable restore
+#else
+        public string Ordering { get; set; }
+#endif
         /// <summary>The rateLimit property</summary>
         public int? RateLimit { get; set; }
+        /// <summary>The retryPolicy property</summary>
+#if NETSTANDARD2_1_OR_GREATER || NETCOREAPP3_1_OR_GREATER
+#nullable enable
+        public global::Herald.Client.Generated.Models.RetryPolicy? RetryPolicy { get; set; }
+#nullable restore
+#else
+        public global::Herald.Client.Generated.Models.RetryPolicy RetryPolicy { get; set; }
+#endif
         /// <summary>The secret property</summary>
 #if NETSTANDARD2_1_OR_GREATER || NETCOREAPP3_1_OR_GREATER
 #nullable enable
@@ -83,11 +115,15 @@ namespace Herald.Client.Generated.Models
         {
             return new Dictionary<string, Action<IParseNode>>
             {
+                { "channels", n => { Channels = n.GetCollectionOfPrimitiveValues<string>()?.AsList(); } },
                 { "description", n => { Description = n.GetStringValue(); } },
                 { "disabled", n => { Disabled = n.GetBoolValue(); } },
                 { "eventTypes", n => { EventTypes = n.GetCollectionOfPrimitiveValues<string>()?.AsList(); } },
+                { "filter", n => { Filter = n.GetObjectValue<UntypedNode>(UntypedNode.CreateFromDiscriminatorValue); } },
                 { "headers", n => { Headers = n.GetObjectValue<global::Herald.Client.Generated.Models.EndpointInput_headers>(global::Herald.Client.Generated.Models.EndpointInput_headers.CreateFromDiscriminatorValue); } },
+                { "ordering", n => { Ordering = n.GetStringValue(); } },
                 { "rateLimit", n => { RateLimit = n.GetIntValue(); } },
+                { "retryPolicy", n => { RetryPolicy = n.GetObjectValue<global::Herald.Client.Generated.Models.RetryPolicy>(global::Herald.Client.Generated.Models.RetryPolicy.CreateFromDiscriminatorValue); } },
                 { "secret", n => { Secret = n.GetStringValue(); } },
                 { "url", n => { Url = n.GetStringValue(); } },
             };
@@ -99,11 +135,15 @@ namespace Herald.Client.Generated.Models
         public virtual void Serialize(ISerializationWriter writer)
         {
             if(ReferenceEquals(writer, null)) throw new ArgumentNullException(nameof(writer));
+            writer.WriteCollectionOfPrimitiveValues<string>("channels", Channels);
             writer.WriteStringValue("description", Description);
             writer.WriteBoolValue("disabled", Disabled);
             writer.WriteCollectionOfPrimitiveValues<string>("eventTypes", EventTypes);
+            writer.WriteObjectValue<UntypedNode>("filter", Filter);
             writer.WriteObjectValue<global::Herald.Client.Generated.Models.EndpointInput_headers>("headers", Headers);
+            writer.WriteStringValue("ordering", Ordering);
             writer.WriteIntValue("rateLimit", RateLimit);
+            writer.WriteObjectValue<global::Herald.Client.Generated.Models.RetryPolicy>("retryPolicy", RetryPolicy);
             writer.WriteStringValue("secret", Secret);
             writer.WriteStringValue("url", Url);
             writer.WriteAdditionalData(AdditionalData);

@@ -14,6 +14,22 @@ namespace Herald.Client.Generated.Models
     {
         /// <summary>Stores additional data not described in the OpenAPI description found when deserializing. Can be used for serialization as well.</summary>
         public IDictionary<string, object> AdditionalData { get; set; }
+        /// <summary>The blockedBy property</summary>
+#if NETSTANDARD2_1_OR_GREATER || NETCOREAPP3_1_OR_GREATER
+#nullable enable
+        public global::Herald.Client.Generated.Models.BlockedBy? BlockedBy { get; set; }
+#nullable restore
+#else
+        public global::Herald.Client.Generated.Models.BlockedBy BlockedBy { get; set; }
+#endif
+        /// <summary>The channels property</summary>
+#if NETSTANDARD2_1_OR_GREATER || NETCOREAPP3_1_OR_GREATER
+#nullable enable
+        public List<string>? Channels { get; set; }
+#nullable restore
+#else
+        public List<string> Channels { get; set; }
+#endif
         /// <summary>The createdAt property</summary>
         public DateTimeOffset? CreatedAt { get; set; }
         /// <summary>The description property</summary>
@@ -42,6 +58,14 @@ namespace Herald.Client.Generated.Models
 #else
         public List<string> EventTypes { get; set; }
 #endif
+        /// <summary>The filter property</summary>
+#if NETSTANDARD2_1_OR_GREATER || NETCOREAPP3_1_OR_GREATER
+#nullable enable
+        public UntypedNode? Filter { get; set; }
+#nullable restore
+#else
+        public UntypedNode Filter { get; set; }
+#endif
         /// <summary>The headers property</summary>
 #if NETSTANDARD2_1_OR_GREATER || NETCOREAPP3_1_OR_GREATER
 #nullable enable
@@ -58,8 +82,24 @@ namespace Herald.Client.Generated.Models
 #else
         public string Id { get; set; }
 #endif
+        /// <summary>The ordering property</summary>
+#if NETSTANDARD2_1_OR_GREATER || NETCOREAPP3_1_OR_GREATER
+#nullable enable
+        public string? Ordering { get; set; }
+#nullable restore
+#else
+        public string Ordering { get; set; }
+#endif
         /// <summary>The rateLimit property</summary>
         public int? RateLimit { get; set; }
+        /// <summary>The retryPolicy property</summary>
+#if NETSTANDARD2_1_OR_GREATER || NETCOREAPP3_1_OR_GREATER
+#nullable enable
+        public global::Herald.Client.Generated.Models.RetryPolicy? RetryPolicy { get; set; }
+#nullable restore
+#else
+        public global::Herald.Client.Generated.Models.RetryPolicy RetryPolicy { get; set; }
+#endif
         /// <summary>The updatedAt property</summary>
         public DateTimeOffset? UpdatedAt { get; set; }
         /// <summary>The url property</summary>
@@ -76,6 +116,7 @@ namespace Herald.Client.Generated.Models
         public EndpointResponse()
         {
             AdditionalData = new Dictionary<string, object>();
+            Ordering = "parallel";
         }
         /// <summary>
         /// Creates a new instance of the appropriate class based on discriminator value
@@ -95,14 +136,19 @@ namespace Herald.Client.Generated.Models
         {
             return new Dictionary<string, Action<IParseNode>>
             {
+                { "blockedBy", n => { BlockedBy = n.GetObjectValue<global::Herald.Client.Generated.Models.BlockedBy>(global::Herald.Client.Generated.Models.BlockedBy.CreateFromDiscriminatorValue); } },
+                { "channels", n => { Channels = n.GetCollectionOfPrimitiveValues<string>()?.AsList(); } },
                 { "createdAt", n => { CreatedAt = n.GetDateTimeOffsetValue(); } },
                 { "description", n => { Description = n.GetStringValue(); } },
                 { "disabled", n => { Disabled = n.GetBoolValue(); } },
                 { "disabledReason", n => { DisabledReason = n.GetStringValue(); } },
                 { "eventTypes", n => { EventTypes = n.GetCollectionOfPrimitiveValues<string>()?.AsList(); } },
+                { "filter", n => { Filter = n.GetObjectValue<UntypedNode>(UntypedNode.CreateFromDiscriminatorValue); } },
                 { "headers", n => { Headers = n.GetObjectValue<global::Herald.Client.Generated.Models.EndpointResponse_headers>(global::Herald.Client.Generated.Models.EndpointResponse_headers.CreateFromDiscriminatorValue); } },
                 { "id", n => { Id = n.GetStringValue(); } },
+                { "ordering", n => { Ordering = n.GetStringValue(); } },
                 { "rateLimit", n => { RateLimit = n.GetIntValue(); } },
+                { "retryPolicy", n => { RetryPolicy = n.GetObjectValue<global::Herald.Client.Generated.Models.RetryPolicy>(global::Herald.Client.Generated.Models.RetryPolicy.CreateFromDiscriminatorValue); } },
                 { "updatedAt", n => { UpdatedAt = n.GetDateTimeOffsetValue(); } },
                 { "url", n => { Url = n.GetStringValue(); } },
             };
@@ -114,14 +160,19 @@ namespace Herald.Client.Generated.Models
         public virtual void Serialize(ISerializationWriter writer)
         {
             if(ReferenceEquals(writer, null)) throw new ArgumentNullException(nameof(writer));
+            writer.WriteObjectValue<global::Herald.Client.Generated.Models.BlockedBy>("blockedBy", BlockedBy);
+            writer.WriteCollectionOfPrimitiveValues<string>("channels", Channels);
             writer.WriteDateTimeOffsetValue("createdAt", CreatedAt);
             writer.WriteStringValue("description", Description);
             writer.WriteBoolValue("disabled", Disabled);
             writer.WriteStringValue("disabledReason", DisabledReason);
             writer.WriteCollectionOfPrimitiveValues<string>("eventTypes", EventTypes);
+            writer.WriteObjectValue<UntypedNode>("filter", Filter);
             writer.WriteObjectValue<global::Herald.Client.Generated.Models.EndpointResponse_headers>("headers", Headers);
             writer.WriteStringValue("id", Id);
+            writer.WriteStringValue("ordering", Ordering);
             writer.WriteIntValue("rateLimit", RateLimit);
+            writer.WriteObjectValue<global::Herald.Client.Generated.Models.RetryPolicy>("retryPolicy", RetryPolicy);
             writer.WriteDateTimeOffsetValue("updatedAt", UpdatedAt);
             writer.WriteStringValue("url", Url);
             writer.WriteAdditionalData(AdditionalData);

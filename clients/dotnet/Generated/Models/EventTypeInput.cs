@@ -24,6 +24,14 @@ namespace Herald.Client.Generated.Models
 #else
         public string Description { get; set; }
 #endif
+        /// <summary>The examples property</summary>
+#if NETSTANDARD2_1_OR_GREATER || NETCOREAPP3_1_OR_GREATER
+#nullable enable
+        public UntypedNode? Examples { get; set; }
+#nullable restore
+#else
+        public UntypedNode Examples { get; set; }
+#endif
         /// <summary>The name property</summary>
 #if NETSTANDARD2_1_OR_GREATER || NETCOREAPP3_1_OR_GREATER
 #nullable enable
@@ -31,6 +39,14 @@ namespace Herald.Client.Generated.Models
 #nullable restore
 #else
         public string Name { get; set; }
+#endif
+        /// <summary>The schema property</summary>
+#if NETSTANDARD2_1_OR_GREATER || NETCOREAPP3_1_OR_GREATER
+#nullable enable
+        public UntypedNode? Schema { get; set; }
+#nullable restore
+#else
+        public UntypedNode Schema { get; set; }
 #endif
         /// <summary>
         /// Instantiates a new <see cref="global::Herald.Client.Generated.Models.EventTypeInput"/> and sets the default values.
@@ -59,7 +75,9 @@ namespace Herald.Client.Generated.Models
             {
                 { "archived", n => { Archived = n.GetBoolValue(); } },
                 { "description", n => { Description = n.GetStringValue(); } },
+                { "examples", n => { Examples = n.GetObjectValue<UntypedNode>(UntypedNode.CreateFromDiscriminatorValue); } },
                 { "name", n => { Name = n.GetStringValue(); } },
+                { "schema", n => { Schema = n.GetObjectValue<UntypedNode>(UntypedNode.CreateFromDiscriminatorValue); } },
             };
         }
         /// <summary>
@@ -71,7 +89,9 @@ namespace Herald.Client.Generated.Models
             if(ReferenceEquals(writer, null)) throw new ArgumentNullException(nameof(writer));
             writer.WriteBoolValue("archived", Archived);
             writer.WriteStringValue("description", Description);
+            writer.WriteObjectValue<UntypedNode>("examples", Examples);
             writer.WriteStringValue("name", Name);
+            writer.WriteObjectValue<UntypedNode>("schema", Schema);
             writer.WriteAdditionalData(AdditionalData);
         }
     }

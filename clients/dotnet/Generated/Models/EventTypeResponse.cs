@@ -26,6 +26,14 @@ namespace Herald.Client.Generated.Models
 #else
         public string Description { get; set; }
 #endif
+        /// <summary>The examples property</summary>
+#if NETSTANDARD2_1_OR_GREATER || NETCOREAPP3_1_OR_GREATER
+#nullable enable
+        public UntypedNode? Examples { get; set; }
+#nullable restore
+#else
+        public UntypedNode Examples { get; set; }
+#endif
         /// <summary>The name property</summary>
 #if NETSTANDARD2_1_OR_GREATER || NETCOREAPP3_1_OR_GREATER
 #nullable enable
@@ -33,6 +41,14 @@ namespace Herald.Client.Generated.Models
 #nullable restore
 #else
         public string Name { get; set; }
+#endif
+        /// <summary>The schema property</summary>
+#if NETSTANDARD2_1_OR_GREATER || NETCOREAPP3_1_OR_GREATER
+#nullable enable
+        public global::Herald.Client.Generated.Models.RawJson? Schema { get; set; }
+#nullable restore
+#else
+        public global::Herald.Client.Generated.Models.RawJson Schema { get; set; }
 #endif
         /// <summary>The updatedAt property</summary>
         public DateTimeOffset? UpdatedAt { get; set; }
@@ -64,7 +80,9 @@ namespace Herald.Client.Generated.Models
                 { "archived", n => { Archived = n.GetBoolValue(); } },
                 { "createdAt", n => { CreatedAt = n.GetDateTimeOffsetValue(); } },
                 { "description", n => { Description = n.GetStringValue(); } },
+                { "examples", n => { Examples = n.GetObjectValue<UntypedNode>(UntypedNode.CreateFromDiscriminatorValue); } },
                 { "name", n => { Name = n.GetStringValue(); } },
+                { "schema", n => { Schema = n.GetObjectValue<global::Herald.Client.Generated.Models.RawJson>(global::Herald.Client.Generated.Models.RawJson.CreateFromDiscriminatorValue); } },
                 { "updatedAt", n => { UpdatedAt = n.GetDateTimeOffsetValue(); } },
             };
         }
@@ -78,7 +96,9 @@ namespace Herald.Client.Generated.Models
             writer.WriteBoolValue("archived", Archived);
             writer.WriteDateTimeOffsetValue("createdAt", CreatedAt);
             writer.WriteStringValue("description", Description);
+            writer.WriteObjectValue<UntypedNode>("examples", Examples);
             writer.WriteStringValue("name", Name);
+            writer.WriteObjectValue<global::Herald.Client.Generated.Models.RawJson>("schema", Schema);
             writer.WriteDateTimeOffsetValue("updatedAt", UpdatedAt);
             writer.WriteAdditionalData(AdditionalData);
         }

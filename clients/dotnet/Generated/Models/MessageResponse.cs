@@ -14,6 +14,14 @@ namespace Herald.Client.Generated.Models
     {
         /// <summary>Stores additional data not described in the OpenAPI description found when deserializing. Can be used for serialization as well.</summary>
         public IDictionary<string, object> AdditionalData { get; set; }
+        /// <summary>The channels property</summary>
+#if NETSTANDARD2_1_OR_GREATER || NETCOREAPP3_1_OR_GREATER
+#nullable enable
+        public List<string>? Channels { get; set; }
+#nullable restore
+#else
+        public List<string> Channels { get; set; }
+#endif
         /// <summary>The createdAt property</summary>
         public DateTimeOffset? CreatedAt { get; set; }
         /// <summary>The eventId property</summary>
@@ -32,6 +40,8 @@ namespace Herald.Client.Generated.Models
 #else
         public string EventType { get; set; }
 #endif
+        /// <summary>The expungedAt property</summary>
+        public DateTimeOffset? ExpungedAt { get; set; }
         /// <summary>The id property</summary>
 #if NETSTANDARD2_1_OR_GREATER || NETCOREAPP3_1_OR_GREATER
 #nullable enable
@@ -47,6 +57,14 @@ namespace Herald.Client.Generated.Models
 #nullable restore
 #else
         public global::Herald.Client.Generated.Models.RawJson Payload { get; set; }
+#endif
+        /// <summary>The tags property</summary>
+#if NETSTANDARD2_1_OR_GREATER || NETCOREAPP3_1_OR_GREATER
+#nullable enable
+        public List<string>? Tags { get; set; }
+#nullable restore
+#else
+        public List<string> Tags { get; set; }
 #endif
         /// <summary>
         /// Instantiates a new <see cref="global::Herald.Client.Generated.Models.MessageResponse"/> and sets the default values.
@@ -73,11 +91,14 @@ namespace Herald.Client.Generated.Models
         {
             return new Dictionary<string, Action<IParseNode>>
             {
+                { "channels", n => { Channels = n.GetCollectionOfPrimitiveValues<string>()?.AsList(); } },
                 { "createdAt", n => { CreatedAt = n.GetDateTimeOffsetValue(); } },
                 { "eventId", n => { EventId = n.GetStringValue(); } },
                 { "eventType", n => { EventType = n.GetStringValue(); } },
+                { "expungedAt", n => { ExpungedAt = n.GetDateTimeOffsetValue(); } },
                 { "id", n => { Id = n.GetStringValue(); } },
                 { "payload", n => { Payload = n.GetObjectValue<global::Herald.Client.Generated.Models.RawJson>(global::Herald.Client.Generated.Models.RawJson.CreateFromDiscriminatorValue); } },
+                { "tags", n => { Tags = n.GetCollectionOfPrimitiveValues<string>()?.AsList(); } },
             };
         }
         /// <summary>
@@ -87,11 +108,14 @@ namespace Herald.Client.Generated.Models
         public virtual void Serialize(ISerializationWriter writer)
         {
             if(ReferenceEquals(writer, null)) throw new ArgumentNullException(nameof(writer));
+            writer.WriteCollectionOfPrimitiveValues<string>("channels", Channels);
             writer.WriteDateTimeOffsetValue("createdAt", CreatedAt);
             writer.WriteStringValue("eventId", EventId);
             writer.WriteStringValue("eventType", EventType);
+            writer.WriteDateTimeOffsetValue("expungedAt", ExpungedAt);
             writer.WriteStringValue("id", Id);
             writer.WriteObjectValue<global::Herald.Client.Generated.Models.RawJson>("payload", Payload);
+            writer.WriteCollectionOfPrimitiveValues<string>("tags", Tags);
             writer.WriteAdditionalData(AdditionalData);
         }
     }

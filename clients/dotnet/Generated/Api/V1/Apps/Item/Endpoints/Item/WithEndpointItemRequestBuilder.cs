@@ -3,6 +3,7 @@
 using Herald.Client.Generated.Api.V1.Apps.Item.Endpoints.Item.Attempts;
 using Herald.Client.Generated.Api.V1.Apps.Item.Endpoints.Item.Recover;
 using Herald.Client.Generated.Api.V1.Apps.Item.Endpoints.Item.Secret;
+using Herald.Client.Generated.Api.V1.Apps.Item.Endpoints.Item.Stats;
 using Herald.Client.Generated.Api.V1.Apps.Item.Endpoints.Item.TestEvent;
 using Herald.Client.Generated.Models;
 using Microsoft.Kiota.Abstractions.Extensions;
@@ -35,6 +36,11 @@ namespace Herald.Client.Generated.Api.V1.Apps.Item.Endpoints.Item
         public global::Herald.Client.Generated.Api.V1.Apps.Item.Endpoints.Item.Secret.SecretRequestBuilder Secret
         {
             get => new global::Herald.Client.Generated.Api.V1.Apps.Item.Endpoints.Item.Secret.SecretRequestBuilder(PathParameters, RequestAdapter);
+        }
+        /// <summary>The stats property</summary>
+        public global::Herald.Client.Generated.Api.V1.Apps.Item.Endpoints.Item.Stats.StatsRequestBuilder Stats
+        {
+            get => new global::Herald.Client.Generated.Api.V1.Apps.Item.Endpoints.Item.Stats.StatsRequestBuilder(PathParameters, RequestAdapter);
         }
         /// <summary>The testEvent property</summary>
         public global::Herald.Client.Generated.Api.V1.Apps.Item.Endpoints.Item.TestEvent.TestEventRequestBuilder TestEvent

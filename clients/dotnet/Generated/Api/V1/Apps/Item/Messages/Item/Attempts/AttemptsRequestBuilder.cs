@@ -22,7 +22,7 @@ namespace Herald.Client.Generated.Api.V1.Apps.Item.Messages.Item.Attempts
         /// </summary>
         /// <param name="pathParameters">Path parameters for the request</param>
         /// <param name="requestAdapter">The request adapter to use to execute the requests.</param>
-        public AttemptsRequestBuilder(Dictionary<string, object> pathParameters, IRequestAdapter requestAdapter) : base(requestAdapter, "{+baseurl}/api/v1/apps/{appId}/messages/{messageId}/attempts{?iterator*,limit*}", pathParameters)
+        public AttemptsRequestBuilder(Dictionary<string, object> pathParameters, IRequestAdapter requestAdapter) : base(requestAdapter, "{+baseurl}/api/v1/apps/{appId}/messages/{messageId}/attempts{?after*,before*,endpointId*,iterator*,limit*,status*,statusClass*}", pathParameters)
         {
         }
         /// <summary>
@@ -30,7 +30,7 @@ namespace Herald.Client.Generated.Api.V1.Apps.Item.Messages.Item.Attempts
         /// </summary>
         /// <param name="rawUrl">The raw URL to use for the request builder.</param>
         /// <param name="requestAdapter">The request adapter to use to execute the requests.</param>
-        public AttemptsRequestBuilder(string rawUrl, IRequestAdapter requestAdapter) : base(requestAdapter, "{+baseurl}/api/v1/apps/{appId}/messages/{messageId}/attempts{?iterator*,limit*}", rawUrl)
+        public AttemptsRequestBuilder(string rawUrl, IRequestAdapter requestAdapter) : base(requestAdapter, "{+baseurl}/api/v1/apps/{appId}/messages/{messageId}/attempts{?after*,before*,endpointId*,iterator*,limit*,status*,statusClass*}", rawUrl)
         {
         }
         /// <returns>A <see cref="global::Herald.Client.Generated.Models.PageOfAttemptResponse"/></returns>
@@ -78,6 +78,22 @@ namespace Herald.Client.Generated.Api.V1.Apps.Item.Messages.Item.Attempts
         public partial class AttemptsRequestBuilderGetQueryParameters 
         #pragma warning restore CS1591
         {
+            /// <summary>Only attempts made after this time (ISO 8601; compared to the millisecond).</summary>
+            [QueryParameter("after")]
+            public DateTimeOffset? After { get; set; }
+            /// <summary>Only attempts made before this time (ISO 8601; compared to the millisecond).</summary>
+            [QueryParameter("before")]
+            public DateTimeOffset? Before { get; set; }
+            /// <summary>Only attempts to this endpoint.</summary>
+#if NETSTANDARD2_1_OR_GREATER || NETCOREAPP3_1_OR_GREATER
+#nullable enable
+            [QueryParameter("endpointId")]
+            public string? EndpointId { get; set; }
+#nullable restore
+#else
+            [QueryParameter("endpointId")]
+            public string EndpointId { get; set; }
+#endif
             /// <summary>The previous page&apos;s iterator, for the next page.</summary>
 #if NETSTANDARD2_1_OR_GREATER || NETCOREAPP3_1_OR_GREATER
 #nullable enable
@@ -91,6 +107,26 @@ namespace Herald.Client.Generated.Api.V1.Apps.Item.Messages.Item.Attempts
             /// <summary>Items per page: 1 to 250, default 50.</summary>
             [QueryParameter("limit")]
             public int? Limit { get; set; }
+            /// <summary>Only attempts that succeeded or failed: succeeded, failed.</summary>
+#if NETSTANDARD2_1_OR_GREATER || NETCOREAPP3_1_OR_GREATER
+#nullable enable
+            [QueryParameter("status")]
+            public string? Status { get; set; }
+#nullable restore
+#else
+            [QueryParameter("status")]
+            public string Status { get; set; }
+#endif
+            /// <summary>Only attempts whose HTTP status is in this class: 2xx, 3xx, 4xx, 5xx, or none (no response: timeout, dns, …).</summary>
+#if NETSTANDARD2_1_OR_GREATER || NETCOREAPP3_1_OR_GREATER
+#nullable enable
+            [QueryParameter("statusClass")]
+            public string? StatusClass { get; set; }
+#nullable restore
+#else
+            [QueryParameter("statusClass")]
+            public string StatusClass { get; set; }
+#endif
         }
     }
 }
