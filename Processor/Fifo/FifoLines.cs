@@ -1,6 +1,7 @@
 using Herald.Database;
 using Herald.Deliveries;
 using Herald.Processor.Delivery;
+using Herald.Processor.Scheduling;
 using Microsoft.Extensions.Options;
 using Npgsql;
 
@@ -46,12 +47,12 @@ public sealed class FifoLines(
                 batch.BatchCommands.Add(lockLines);
                 // A head whose payload is gone (retention, expunged) cannot be sent: it is dead-lettered and the next
                 // one taken, until a head can go or the line is empty.
-                if (expired.Count > 0) batch.BatchCommands.Add(DeadLetter(expired, now));
+                if (expired.Count > 0) batch.BatchCommands.Add(LeasedDeliveries.DeadLetter(expired, now));
                 batch.BatchCommands.Add(Promote(ids, now));
                 await using var reader = await batch.ExecuteReaderAsync(cancellationToken);
                 await reader.NextResultAsync(cancellationToken);
                 if (expired.Count > 0) await reader.NextResultAsync(cancellationToken);
-                expired = await ReadPromotedAsync(reader, now, tasks, cancellationToken);
+                expired = await LeasedDeliveries.ReadAsync(reader, now, tasks, cancellationToken);
             }
             while (expired.Count > 0);
         }
@@ -82,48 +83,14 @@ public sealed class FifoLines(
                 UPDATE deliveries d SET status = '{DeliveryStatus.Pending}', next_attempt_at = $2, claimed_attempt = d.attempts, updated_at = $3
                 FROM heads h
                 WHERE d.message_id = h.message_id AND d.endpoint_id = h.endpoint_id AND d.status = '{DeliveryStatus.Queued}'
-                RETURNING d.message_id, d.endpoint_id, d.application_id, d.attempts)
-            SELECT p.message_id, p.endpoint_id, p.application_id, p.attempts, m.event_type, m.payload::text, m.created_at, m.trace_parent
-            FROM promoted p JOIN messages m ON m.id = p.message_id
+                RETURNING d.message_id, d.endpoint_id, d.application_id, d.attempts, true AS ordered)
+            SELECT {LeasedDeliveries.Columns}
+            FROM promoted l JOIN messages m ON m.id = l.message_id
             """);
         promote.Parameters.Add(new() { Value = ids });
         promote.Parameters.Add(new() { Value = now + options.Value.Lease });
         promote.Parameters.Add(new() { Value = now });
         return promote;
-    }
-
-    private static async Task<IReadOnlyList<(string MessageId, string EndpointId)>> ReadPromotedAsync(NpgsqlDataReader reader, DateTimeOffset now,
-        List<DeliveryTask> tasks, CancellationToken cancellationToken)
-    {
-        var expired = new List<(string, string)>();
-        while (await reader.ReadAsync(cancellationToken))
-        {
-            if (reader.IsDBNull(5))
-            {
-                expired.Add((reader.GetString(0), reader.GetString(1)));
-                continue;
-            }
-            tasks.Add(new DeliveryTask(reader.GetString(0), reader.GetString(1), reader.GetString(2), reader.GetString(4),
-                reader.GetString(5), reader.GetFieldValue<DateTimeOffset>(6), Attempt: reader.GetInt32(3) + 1, EnqueuedAt: now)
-            {
-                TraceParent = reader.IsDBNull(7) ? null : reader.GetString(7),
-                Ordered = true,
-            });
-        }
-        return expired;
-    }
-
-    private static NpgsqlBatchCommand DeadLetter(IReadOnlyList<(string MessageId, string EndpointId)> expired, DateTimeOffset now)
-    {
-        var update = new NpgsqlBatchCommand($"""
-            UPDATE deliveries d SET status = '{DeliveryStatus.Failed}', next_attempt_at = NULL, last_error = 'payload expired (retention)', updated_at = $3
-            FROM unnest($1::text[], $2::text[]) AS u(message_id, endpoint_id)
-            WHERE d.message_id = u.message_id AND d.endpoint_id = u.endpoint_id
-            """);
-        update.Parameters.Add(new() { Value = expired.Select(e => e.MessageId).ToArray() });
-        update.Parameters.Add(new() { Value = expired.Select(e => e.EndpointId).ToArray() });
-        update.Parameters.Add(new() { Value = now });
-        return update;
     }
 
     /// <summary>FIFO endpoints with a line but no head, at most <paramref name="limit"/>: what the periodic pass advances.</summary>
