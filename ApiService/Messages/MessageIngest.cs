@@ -13,7 +13,11 @@ namespace Herald.ApiService.Messages;
 /// <param name="IdempotencyKey">The scoped idempotency key of the request that created it, if any.</param>
 /// <param name="PayloadExpiresAt">When its own retention ends; null: the global retention applies.</param>
 public sealed record NewMessage(string Id, string ApplicationId, string EventType, string? EventId, string Payload, DateTimeOffset CreatedAt,
-    string? IdempotencyKey = null, string[]? Channels = null, string[]? Tags = null, DateTimeOffset? PayloadExpiresAt = null);
+    string? IdempotencyKey = null, string[]? Channels = null, string[]? Tags = null, DateTimeOffset? PayloadExpiresAt = null)
+{
+    /// <summary>Its commit put it in at least one FIFO endpoint's line.</summary>
+    public bool Queued { get; init; }
+}
 
 /// <summary>
 /// Group commit (<see cref="GroupCommit{TItem, TResult}"/>): concurrent create-message requests are committed together
@@ -105,7 +109,7 @@ public sealed class MessageIngest : IAsyncDisposable
             expiries[i] = m.PayloadExpiresAt;
         }
 
-        var inserted = new HashSet<string>(StringComparer.Ordinal);
+        var inserted = new Dictionary<string, bool>(StringComparer.Ordinal); // id → queued in a FIFO line
         await using var connection = await _dataSource.OpenConnectionAsync();
         // Each message inserted goes into the outbox with it, and into FIFO endpoints' lines, in the same statement (one
         // transaction).
@@ -126,8 +130,9 @@ public sealed class MessageIngest : IAsyncDisposable
                 INSERT INTO deliveries (message_id, endpoint_id, application_id, status, attempts, queue_position, created_at, updated_at)
                 SELECT m.id, e.id, e.application_id, '{DeliveryStatus.Queued}', 0, nextval('delivery_queue_positions'), m.created_at, m.created_at
                 FROM inserted m
-                JOIN endpoints e ON e.application_id = m.application_id AND e.ordering = '{EndpointOrdering.Fifo}' AND {Subscriptions.Match})
-            SELECT id FROM inserted
+                JOIN endpoints e ON e.application_id = m.application_id AND e.ordering = '{EndpointOrdering.Fifo}' AND {Subscriptions.Match}
+                RETURNING message_id)
+            SELECT i.id, l.message_id IS NOT NULL FROM inserted i LEFT JOIN (SELECT DISTINCT message_id FROM lines) l ON l.message_id = i.id
             """, connection))
         {
             insert.Parameters.Add(new() { Value = ids });
@@ -142,17 +147,18 @@ public sealed class MessageIngest : IAsyncDisposable
             insert.Parameters.Add(new() { Value = tags, NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Text });
             insert.Parameters.Add(new() { Value = expiries, NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.TimestampTz });
             await using var reader = await insert.ExecuteReaderAsync();
-            while (await reader.ReadAsync()) inserted.Add(reader.GetString(0));
+            while (await reader.ReadAsync()) inserted[reader.GetString(0)] = reader.GetBoolean(1);
         }
 
         var results = new Committed[count];
         for (var i = 0; i < count; i++)
         {
             var pending = batch[i];
-            if (inserted.Contains(pending.Message.Id))
+            if (inserted.TryGetValue(pending.Message.Id, out var queued))
             {
-                _publisher.Publish(pending.Message, pending.Trace);
-                results[i] = new Committed(pending.Message, Existing: false);
+                var message = pending.Message with { Queued = queued };
+                _publisher.Publish(message, pending.Trace);
+                results[i] = new Committed(message, Existing: false);
             }
             else
             {

@@ -48,7 +48,10 @@ public sealed class MessagePublisher : IAsyncDisposable
     public void Publish(NewMessage message, ActivityContext trace = default)
     {
         _inFlight[message.Id] = 0;
-        var record = new MessagePublished(message.Id, message.ApplicationId, message.EventType, message.Payload, message.CreatedAt);
+        var record = new MessagePublished(message.Id, message.ApplicationId, message.EventType, message.Payload, message.CreatedAt)
+        {
+            Queued = message.Queued,
+        };
         using var activity = StartPublishActivity(message.Id, message.ApplicationId, trace);
         try
         {

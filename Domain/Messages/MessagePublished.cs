@@ -14,6 +14,11 @@ public sealed record MessagePublished(
     string Payload,
     DateTimeOffset CreatedAt)
 {
+    /// <summary>The API put the message in at least one FIFO endpoint's line as it committed it: fan-out then starts
+    /// the lines that have no head yet. (A relayed record does not say; the Processors' periodic pass starts them.)</summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)]
+    public bool Queued { get; init; }
+
     public byte[] ToUtf8Bytes() => JsonSerializer.SerializeToUtf8Bytes(this, HeraldJsonContext.Default.MessagePublished);
 
     public static MessagePublished FromUtf8Bytes(ReadOnlySpan<byte> utf8) =>

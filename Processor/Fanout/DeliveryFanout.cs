@@ -29,13 +29,15 @@ public sealed class DeliveryFanout(
     /// fanned out before.</returns>
     public async Task<IReadOnlyList<DeliveryTask>> FanOutAsync(IReadOnlyList<MessagePublished> messages, IReadOnlyDictionary<string, string?> traces)
     {
-        var (created, enqueue) = await InsertDeliveriesAsync(messages);
+        var (created, enqueue, lines) = await InsertDeliveriesAsync(messages);
         var tasks = enqueue.Select(task => task with { TraceParent = traces.GetValueOrDefault(task.MessageId) }).ToList();
         await publisher.PublishAsync(tasks);
         telemetry.FannedOut(messages.Count, created);
-        // The messages may have joined FIFO lines (queued by the API as it committed them, or here): start any line
-        // that has no head yet.
-        if (messages.Count > 0) await fifo.AdvanceAsync(await fifo.EndpointsOfAsync(messages.Select(m => m.ApplicationId).ToHashSet(StringComparer.Ordinal)));
+        // Start the FIFO lines these messages joined that have no head yet: those queued here, and those the API queued
+        // them in as it committed them (the record says so; most messages join none, and cost nothing here).
+        var queuedBy = messages.Where(m => m.Queued).Select(m => m.ApplicationId).ToHashSet(StringComparer.Ordinal);
+        if (queuedBy.Count > 0) lines.UnionWith(await fifo.EndpointsOfAsync(queuedBy));
+        if (lines.Count > 0) await fifo.AdvanceAsync(lines);
         return tasks;
     }
 
@@ -44,9 +46,10 @@ public sealed class DeliveryFanout(
     /// delivery is created paused: re-enabling the endpoint resumes it. A FIFO endpoint's is queued at the end of its
     /// line (the API queued it already, in accept order, unless the endpoint became FIFO meanwhile). A message for one
     /// endpoint (a test event) is created with its delivery and gets no other.</summary>
-    private async Task<(int Created, IReadOnlyList<DeliveryTask> Tasks)> InsertDeliveriesAsync(IReadOnlyList<MessagePublished> messages)
+    private async Task<(int Created, IReadOnlyList<DeliveryTask> Tasks, HashSet<string> Lines)> InsertDeliveriesAsync(IReadOnlyList<MessagePublished> messages)
     {
-        if (messages.Count == 0) return (0, []);
+        var lines = new HashSet<string>(StringComparer.Ordinal);
+        if (messages.Count == 0) return (0, [], lines);
         var now = DatabaseTime.Now(time);
         var byId = new Dictionary<string, MessagePublished>(StringComparer.Ordinal);
         foreach (var message in messages) byId.TryAdd(message.MessageId, message);
@@ -78,6 +81,7 @@ public sealed class DeliveryFanout(
                 created++;
                 fannedOut.Add(reader.GetString(0));
                 if (reader.GetString(2) == DeliveryStatus.Pending) tasks.Add(FirstAttempt(reader.GetString(0), reader.GetString(1)));
+                else if (reader.GetString(2) == DeliveryStatus.Queued) lines.Add(reader.GetString(1));
             }
         }
 
@@ -91,7 +95,7 @@ public sealed class DeliveryFanout(
             await using var reader = await unattempted.ExecuteReaderAsync();
             while (await reader.ReadAsync()) tasks.Add(FirstAttempt(reader.GetString(0), reader.GetString(1)));
         }
-        return (created, tasks);
+        return (created, tasks, lines);
 
         DeliveryTask FirstAttempt(string messageId, string endpointId)
         {
