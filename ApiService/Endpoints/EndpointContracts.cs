@@ -43,6 +43,20 @@ public sealed record EndpointResponse(
 {
     /// <summary>Header values often hold the receiver's credentials.</summary>
     bool ICarriesSecret.CarriesSecret => Headers.Count > 0;
+
+    /// <summary>The input that defines this endpoint as it is: a form that changes some fields (the portal's) starts
+    /// from it, so the fields it does not show are kept rather than reset.</summary>
+    public EndpointInput ToInput()
+    {
+        JsonElement? filter = null;
+        if (Filter is { } text)
+        {
+            using var document = JsonDocument.Parse(text.Text);
+            filter = document.RootElement.Clone();
+        }
+        return new(Url, Description, EventTypes, Disabled, RateLimit, new Dictionary<string, string>(Headers), Secret: null,
+            Ordering, RetryPolicy, Channels, filter);
+    }
 }
 
 /// <summary>The delivery at the head of a FIFO line that holds the rest back.</summary>

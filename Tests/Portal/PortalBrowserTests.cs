@@ -148,6 +148,40 @@ public sealed partial class PortalBrowserTests(HeraldAppFixture herald, PortalBr
     }
 
     [Fact]
+    public async Task A_fifo_endpoint_shows_what_holds_its_line_and_an_edit_in_the_portal_keeps_its_delivery_settings()
+    {
+        var app = await herald.Admin.CreateApplicationAsync("Acme");
+        var url = herald.Receiver.UrlFor("portal-fifo-" + Guid.NewGuid().ToString("N"));
+        herald.Receiver.ReplyAt(url, new Reply(503));
+        var endpointId = (await herald.Admin.PostOkAsync($"/api/v1/apps/{app}/endpoints", new
+        {
+            url, ordering = "fifo", channels = new[] { "billing" }, filter = new { amount = new { gte = 1 } },
+            retryPolicy = new { delays = new[] { "1s" }, maxAttempts = 20 },
+        })).GetProperty("id").GetString()!;
+        var head = await herald.Admin.PostOkAsync($"/api/v1/apps/{app}/messages",
+            new { eventType = "invoice.paid", payload = new { amount = new { gte = 1 } }, channels = new[] { "billing" } }, HttpStatusCode.Accepted);
+        var headId = head.GetProperty("id").GetString()!;
+        await herald.Receiver.WaitForAsync(headId, DeliveryTimeout, url.AbsolutePath);
+
+        var page = await OpenPortalAsync(app);
+        await page.GotoAsync($"/portal/endpoints/{endpointId}");
+        await Expect(page.Locator("dl.facts").First).ToContainTextAsync("one at a time, in the order they were sent");
+        await Expect(page.Locator("dl.facts").First).ToContainTextAsync("billing");
+        await Expect(page.Locator($"[data-blocked-by='{headId}']")).ToContainTextAsync("HTTP 503");
+
+        await page.GotoAsync($"/portal/endpoints/{endpointId}/edit");
+        await page.GetByLabel("Description").FillAsync("Edited in the portal");
+        await page.GetByRole(AriaRole.Button, new() { Name = "Save" }).ClickAsync();
+        await Expect(page.GetByRole(AriaRole.Status)).ToBeVisibleAsync();
+        var edited = (await herald.Admin.GetAsync($"/api/v1/apps/{app}/endpoints/{endpointId}")).Body;
+        Assert.Equal("Edited in the portal", edited.GetProperty("description").GetString());
+        Assert.Equal("fifo", edited.GetProperty("ordering").GetString());
+        Assert.Equal(["billing"], edited.GetProperty("channels").EnumerateArray().Select(c => c.GetString()));
+        Assert.Equal(1, edited.GetProperty("filter").GetProperty("amount").GetProperty("gte").GetInt32());
+        Assert.Equal(20, edited.GetProperty("retryPolicy").GetProperty("maxAttempts").GetInt32());
+    }
+
+    [Fact]
     public async Task New_attempts_appear_in_the_log_without_a_reload()
     {
         var app = await herald.Admin.CreateApplicationAsync("Acme");

@@ -5,11 +5,13 @@ using Herald.ApiService.Problems;
 namespace Herald.ApiService.Portal.Components;
 
 /// <summary>Reads <see cref="EndpointFields"/> back into the API's <see cref="EndpointInput"/>; the application layer
-/// validates it as it validates REST and gRPC input.</summary>
+/// validates it as it validates REST and gRPC input. What the form does not show (ordering, retry policy, channels,
+/// content filter: set through the API) is taken from <paramref name="current"/>, or left unset for a new endpoint.</summary>
 public static class EndpointForm
 {
-    public static EndpointInput Read(IFormCollection form, bool disabled)
+    public static EndpointInput Read(IFormCollection form, EndpointResponse? current)
     {
+        var disabled = current?.Disabled ?? false;
         string[]? eventTypes = null;
         if (form["scope"] == "selected")
         {
@@ -34,6 +36,10 @@ public static class EndpointForm
         }
 
         var description = form["description"].ToString().Trim();
-        return new EndpointInput(form["url"].ToString().Trim(), description, eventTypes, disabled, rateLimit, headers, Secret: null);
+        var shown = new EndpointInput(form["url"].ToString().Trim(), description, eventTypes, disabled, rateLimit, headers, Secret: null);
+        return current is null ? shown : current.ToInput() with
+        {
+            Url = shown.Url, Description = shown.Description, EventTypes = shown.EventTypes, RateLimit = shown.RateLimit, Headers = shown.Headers,
+        };
     }
 }
