@@ -1,10 +1,14 @@
 using System.Text.Json;
+using Herald.ApiService.Endpoints;
+using Herald.ApiService.Http;
+using Herald.ApiService.Problems;
 using Herald.ApiService.Routing;
 
 namespace Herald.Fuzzing.Harnesses;
 
 /// <summary>
-/// An endpoint's content <c>filter</c> through <see cref="ContentFilter.Compile"/>, which turns user JSON into the
+/// An endpoint's content <c>filter</c>, read as create/update-endpoint reads its body, through
+/// <see cref="ContentFilter.Compile"/>, which turns user JSON into the
 /// SQL/JSON path PostgreSQL evaluates at fan-out. Its documented refusal is a <see cref="ContentFilterException"/> (a
 /// 400 on <c>filter</c>). What it accepts must stay inside the language: every string the user wrote is a quoted
 /// literal (no quote or backslash escapes it, no control character reaches PostgreSQL raw), no construct that costs more
@@ -19,33 +23,37 @@ public sealed class ContentFilterHarness : IHarness
 
     public void Run(ReadOnlySpan<byte> input)
     {
-        JsonDocument document;
+        if (Read(input) is not { } filter) return;
+        string path;
         try
         {
-            document = JsonDocument.Parse(input.ToArray(), new JsonDocumentOptions { MaxDepth = 64 });
+            path = ContentFilter.Compile(filter);
         }
-        catch (JsonException)
+        catch (ContentFilterException)
         {
             return;
         }
-        using (document)
+        InvariantBroken.Unless(path == ContentFilter.Compile(filter), "compiled the same filter two ways");
+        InvariantBroken.Unless(path.StartsWith('$') || path.StartsWith('(') || path.StartsWith('!') || path.StartsWith("exists(", StringComparison.Ordinal),
+            $"compiled to something that is not a predicate: {path}");
+        var outside = Outside(path);
+        InvariantBroken.Unless(!outside.Contains("like_regex", StringComparison.Ordinal) && !outside.Contains("**", StringComparison.Ordinal)
+                               && !outside.Contains('@') && !outside.Contains('?'), $"compiled to a construct outside the language: {path}");
+        InvariantBroken.Unless(!path.Any(c => c < ' '), "a control character reached the path unescaped");
+    }
+
+    /// <summary>The input as an endpoint body's <c>filter</c>, read the way create/update-endpoint reads it (its text
+    /// checked first); null when that refuses it.</summary>
+    private static JsonElement? Read(ReadOnlySpan<byte> input)
+    {
+        byte[] body = [.. "{\"filter\":"u8, .. input, .. "}"u8];
+        try
         {
-            string path;
-            try
-            {
-                path = ContentFilter.Compile(document.RootElement);
-            }
-            catch (ContentFilterException)
-            {
-                return;
-            }
-            InvariantBroken.Unless(path == ContentFilter.Compile(document.RootElement), "compiled the same filter two ways");
-            InvariantBroken.Unless(path.StartsWith('$') || path.StartsWith('(') || path.StartsWith("!", StringComparison.Ordinal) || path.StartsWith("exists(", StringComparison.Ordinal),
-                $"compiled to something that is not a predicate: {path}");
-            var outside = Outside(path);
-            InvariantBroken.Unless(!outside.Contains("like_regex", StringComparison.Ordinal) && !outside.Contains("**", StringComparison.Ordinal)
-                                   && !outside.Contains('@') && !outside.Contains('?'), $"compiled to a construct outside the language: {path}");
-            InvariantBroken.Unless(!path.Any(c => c < ' '), "a control character reached the path unescaped");
+            return Requests.Json(body).Request.ReadJsonAsync<EndpointInput>(CancellationToken.None).GetAwaiter().GetResult().Filter;
+        }
+        catch (ApiError error) when (error.Kind == ApiErrorKind.Validation)
+        {
+            return null;
         }
     }
 
@@ -54,10 +62,9 @@ public sealed class ContentFilterHarness : IHarness
     {
         try
         {
-            using var document = JsonDocument.Parse(input.ToArray());
-            return ContentFilter.Compile(document.RootElement);
+            return Read(input) is { } filter ? ContentFilter.Compile(filter) : null;
         }
-        catch (Exception exception) when (exception is JsonException or ContentFilterException)
+        catch (ContentFilterException)
         {
             return null;
         }
