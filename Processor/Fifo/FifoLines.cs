@@ -58,9 +58,9 @@ public sealed class FifoLines(
         }
         catch (PostgresException exception) when (exception.SqlState == PostgresErrorCodes.UniqueViolation)
         {
-            // Another head appeared meanwhile (a resume, a resend): the line is moving; nothing to do here.
+            // Another head appeared meanwhile (a resume, a resend): the line is moving. Heads an earlier pass made are
+            // committed, and still go.
             logger.LogDebug("A FIFO line already had a head: {Reason}", exception.MessageText);
-            return 0;
         }
         await publisher.PublishAsync(tasks);
         return tasks.Count;
