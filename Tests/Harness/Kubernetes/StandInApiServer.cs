@@ -29,6 +29,9 @@ public sealed class StandInApiServer : IAsyncDisposable
     private readonly TimeSpan _bookmarkInterval;
 
     public ObjectStore Store { get; }
+
+    /// <summary>A fault to inject: given a request, the status to fail it with (as a Status object), or null to serve it.</summary>
+    public Func<HttpRequest, int?>? Fault { get; set; }
     public string Url { get; private set; } = "";
 
     private StandInApiServer(StandInOptions options)
@@ -54,6 +57,7 @@ public sealed class StandInApiServer : IAsyncDisposable
     {
         try
         {
+            if (Fault?.Invoke(context.Request) is { } injected) throw new ApiError(injected, "InternalError", "injected by the test");
             var route = Route.Parse(context.Request.Path.Value ?? "") ?? throw new ApiError(404, "NotFound", "the server could not find the requested resource");
             var kind = ResourceKinds.Find(route.Group, route.Version, route.Plural) ?? throw new ApiError(404, "NotFound", "the server could not find the requested resource");
             var method = context.Request.Method;

@@ -1,0 +1,71 @@
+using Herald.Operator.Control;
+using Herald.Operator.Telemetry;
+using k8s;
+using k8s.LeaderElection;
+using k8s.LeaderElection.ResourceLock;
+using Microsoft.Extensions.Options;
+
+namespace Herald.Operator.Leadership;
+
+/// <summary>
+/// Two replicas, one active: the replica holding the <c>coordination.k8s.io</c> Lease runs the control loops; the
+/// other waits, and takes the Lease within its duration once the leader stops renewing it (dies, or loses the API).
+/// </summary>
+public sealed class LeaderElection(
+    IKubernetes kubernetes, IEnumerable<IController> controllers, OperatorMetrics metrics,
+    IOptions<OperatorOptions> options, ILogger<LeaderElection> logger) : BackgroundService
+{
+    private readonly Lock _gate = new();
+    private CancellationTokenSource? _term;
+    private Task _running = Task.CompletedTask;
+
+    public string Identity { get; } = options.Value.Identity ?? $"{Environment.MachineName}-{Guid.NewGuid().ToString("N")[..8]}";
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        var o = options.Value;
+        using var elector = new LeaderElector(new LeaderElectionConfig(new LeaseLock(kubernetes, o.Namespace, o.LeaseName, Identity))
+        {
+            LeaseDuration = o.LeaseDuration, RenewDeadline = o.RenewDeadline, RetryPeriod = o.RetryPeriod,
+        });
+        elector.OnStartedLeading += () => StartTerm(stoppingToken);
+        elector.OnStoppedLeading += EndTerm;
+        elector.OnNewLeader += leader => logger.LogInformation("Leader is {Leader}", leader);
+        elector.OnError += e => logger.LogWarning(e, "Leader election: {Message}", e.Message);
+        try
+        {
+            await elector.RunAndTryToHoldLeadershipForeverAsync(stoppingToken);
+        }
+        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested) { }
+        finally
+        {
+            EndTerm();
+            await _running;
+        }
+    }
+
+    private void StartTerm(CancellationToken stoppingToken)
+    {
+        lock (_gate)
+        {
+            logger.LogInformation("{Identity} leads: starting the control loops", Identity);
+            _term = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken);
+            var term = _term.Token;
+            _running = Task.WhenAll(controllers.Select(c => Task.Run(() => c.RunAsync(term), CancellationToken.None)));
+            metrics.Leading(true);
+        }
+    }
+
+    private void EndTerm()
+    {
+        lock (_gate)
+        {
+            if (_term is null) return;
+            logger.LogInformation("{Identity} no longer leads: stopping the control loops", Identity);
+            metrics.Leading(false);
+            _term.Cancel();
+            _term.Dispose();
+            _term = null;
+        }
+    }
+}

@@ -1,0 +1,264 @@
+using System.Net;
+using System.Text.Json;
+using Aspire.Hosting;
+using Aspire.Hosting.Testing;
+using Herald.Operator.Resources;
+using Herald.Tests.Harness;
+using Herald.Tests.Harness.Kubernetes;
+using k8s;
+using k8s.Models;
+
+namespace Herald.Tests.Operator;
+
+/// <summary>
+/// The operator in-process, against <see cref="KubernetesTestApi"/> (the stand-in here; real binaries with
+/// KUBEBUILDER_ASSETS) and the test app's live Herald: resources in, Herald objects and status out.
+/// </summary>
+[Collection(HeraldAppCollection.Name)]
+public sealed class OperatorTests(HeraldAppFixture fixture) : IAsyncLifetime
+{
+    private static readonly string[] CrdFiles = Directory.GetFiles(Path.Combine(AppContext.BaseDirectory, "Crds"), "*.yaml");
+    private readonly string _ns = "t-" + Guid.NewGuid().ToString("N")[..10];
+    private readonly List<OperatorHost> _hosts = [];
+    private KubernetesTestApi _api = null!;
+    private IKubernetes _k8s = null!;
+
+    private Uri HeraldApi => fixture.App.GetEndpoint("api", "http");
+
+    public async Task InitializeAsync()
+    {
+        _api = await KubernetesTestApi.StartAsync(CrdFiles);
+        _k8s = _api.NewClient();
+    }
+
+    public async Task DisposeAsync()
+    {
+        foreach (var host in _hosts) await host.DisposeAsync();
+        _k8s.Dispose();
+        await _api.DisposeAsync();
+    }
+
+    private async Task<OperatorHost> StartOperatorAsync(IDictionary<string, string?>? settings = null, Uri? api = null, string? adminKey = null)
+    {
+        var host = await OperatorHost.StartAsync(_api.Configuration.Host, _ns, api ?? HeraldApi, adminKey ?? fixture.AdminKey, settings);
+        _hosts.Add(host);
+        return host;
+    }
+
+    private Task<T> ApplyAsync<T>(T resource, ResourceType type) where T : IHeraldResource =>
+        _k8s.CustomObjects.CreateNamespacedCustomObjectAsync<T>(resource, ResourceGroup.Group, ResourceGroup.Version, _ns, type.Plural);
+
+    private async Task<T?> GetAsync<T>(string name, ResourceType type) where T : class, IHeraldResource
+    {
+        try { return await _k8s.CustomObjects.GetNamespacedCustomObjectAsync<T>(ResourceGroup.Group, ResourceGroup.Version, _ns, type.Plural, name); }
+        catch (k8s.Autorest.HttpOperationException e) when (e.Response.StatusCode == HttpStatusCode.NotFound) { return null; }
+    }
+
+    private Task DeleteAsync(string name, ResourceType type) =>
+        _k8s.CustomObjects.DeleteNamespacedCustomObjectAsync(ResourceGroup.Group, ResourceGroup.Version, _ns, type.Plural, name);
+
+    private static Condition? Ready(IHeraldResource? r) => r?.Status?.Conditions.FirstOrDefault(c => c.Type == "Ready");
+
+    /// <summary>Waits until the resource reports <c>Ready</c> with <paramref name="status"/> for its current generation; returns it.</summary>
+    private async Task<T> ReadyAsync<T>(string name, ResourceType type, string status = "True", string? reason = null, int seconds = 30) where T : class, IHeraldResource
+    {
+        T? last = null;
+        var held = await Eventually.HoldsAsync(async () =>
+        {
+            last = await GetAsync<T>(name, type);
+            return Ready(last) is { } ready && ready.Status == status && (reason is null || ready.Reason == reason) &&
+                   ready.ObservedGeneration == last!.Metadata.Generation;
+        }, TimeSpan.FromSeconds(seconds));
+        Assert.True(held, $"{type.Kind} {name}: Ready={status} expected; status was {JsonSerializer.Serialize(last?.Status)}");
+        return last!;
+    }
+
+    private static HeraldApplication Application(string name) => new()
+    {
+        Kind = HeraldApplication.Type.Kind, Metadata = new() { Name = name }, Spec = new() { Name = "op-" + name, RateLimit = 50 },
+    };
+
+    private WebhookEndpoint Endpoint(string name, string app, string path) => new()
+    {
+        Kind = WebhookEndpoint.Type.Kind, Metadata = new() { Name = name },
+        Spec = new() { ApplicationRef = app, Url = fixture.Receiver.UrlFor(path).ToString(), EventTypes = ["invoice.paid"], Description = "from Git" },
+    };
+
+    private async Task<JsonElement?> HeraldEndpointAsync(string appId, string endpointId)
+    {
+        var (status, body, _) = await fixture.Admin.GetAsync($"/api/v1/apps/{appId}/endpoints/{endpointId}");
+        return status == HttpStatusCode.OK ? body : null;
+    }
+
+    [Fact]
+    public async Task Resources_are_created_updated_and_deleted_in_Herald_with_status_and_finalizers()
+    {
+        await StartOperatorAsync();
+        await ApplyAsync(Application("acme"), HeraldApplication.Type);
+        await ApplyAsync(new HeraldEventType
+        {
+            Kind = HeraldEventType.Type.Kind, Metadata = new() { Name = "invoice-paid" },
+            Spec = new() { ApplicationRef = "acme", Name = "invoice.paid", Description = "An invoice was paid." },
+        }, HeraldEventType.Type);
+        await ApplyAsync(Endpoint("billing", "acme", "op-billing"), WebhookEndpoint.Type);
+
+        var app = await ReadyAsync<HeraldApplication>("acme", HeraldApplication.Type);
+        var appId = app.Status!.HeraldId!;
+        var (appStatus, appBody, _) = await fixture.Admin.GetAsync($"/api/v1/apps/{appId}");
+        Assert.Equal(HttpStatusCode.OK, appStatus);
+        Assert.Equal("op-acme", appBody.GetProperty("name").GetString());
+        Assert.Equal(50, appBody.GetProperty("rateLimit").GetInt32());
+        Assert.Contains(ResourceGroup.Finalizer, app.Metadata.Finalizers);
+
+        var eventType = await ReadyAsync<HeraldEventType>("invoice-paid", HeraldEventType.Type);
+        var (typeStatus, typeBody, _) = await fixture.Admin.GetAsync($"/api/v1/apps/{appId}/event-types/invoice.paid");
+        Assert.Equal(HttpStatusCode.OK, typeStatus);
+        Assert.Equal("An invoice was paid.", typeBody.GetProperty("description").GetString());
+        Assert.Equal("invoice.paid", eventType.Status!.HeraldId);
+
+        var endpoint = await ReadyAsync<WebhookEndpoint>("billing", WebhookEndpoint.Type);
+        var endpointId = endpoint.Status!.HeraldId!;
+        var actual = await HeraldEndpointAsync(appId, endpointId);
+        Assert.Equal(endpoint.Spec.Url, actual!.Value.GetProperty("url").GetString());
+        Assert.Equal(["invoice.paid"], actual.Value.GetProperty("eventTypes").EnumerateArray().Select(e => e.GetString()));
+        Assert.Equal("Reconciled", Ready(endpoint)!.Reason);
+        Assert.Equal(1, endpoint.Status.ObservedGeneration);
+
+        // An update: the spec's new URL reaches Herald, observedGeneration follows.
+        endpoint.Spec.Url = fixture.Receiver.UrlFor("op-billing-v2").ToString();
+        endpoint.Spec.Disabled = true;
+        await _k8s.CustomObjects.ReplaceNamespacedCustomObjectAsync(endpoint, ResourceGroup.Group, ResourceGroup.Version, _ns, WebhookEndpoint.Type.Plural, "billing");
+        var updated = await ReadyAsync<WebhookEndpoint>("billing", WebhookEndpoint.Type);
+        Assert.Equal(2, updated.Status!.ObservedGeneration);
+        Assert.Equal(endpointId, updated.Status.HeraldId);
+        actual = await HeraldEndpointAsync(appId, endpointId);
+        Assert.EndsWith("op-billing-v2", actual!.Value.GetProperty("url").GetString());
+        Assert.True(actual.Value.GetProperty("disabled").GetBoolean());
+
+        // A delete: the finalizer removes the endpoint from Herald, then the resource goes.
+        await DeleteAsync("billing", WebhookEndpoint.Type);
+        Assert.True(await Eventually.HoldsAsync(async () => await GetAsync<WebhookEndpoint>("billing", WebhookEndpoint.Type) is null, TimeSpan.FromSeconds(20)));
+        Assert.Null(await HeraldEndpointAsync(appId, endpointId));
+
+        await DeleteAsync("acme", HeraldApplication.Type);
+        Assert.True(await Eventually.HoldsAsync(async () => await GetAsync<HeraldApplication>("acme", HeraldApplication.Type) is null, TimeSpan.FromSeconds(20)));
+        Assert.Equal(HttpStatusCode.NotFound, (await fixture.Admin.GetAsync($"/api/v1/apps/{appId}")).Status);
+    }
+
+    [Fact]
+    public async Task An_endpoint_edited_through_Herald_goes_back_to_the_resource_at_resync_and_an_event_says_so()
+    {
+        await StartOperatorAsync(new Dictionary<string, string?> { ["Herald:Operator:ResyncPeriod"] = "00:00:01" });
+        await ApplyAsync(Application("drift"), HeraldApplication.Type);
+        await ApplyAsync(Endpoint("ep", "drift", "op-drift"), WebhookEndpoint.Type);
+        var appId = (await ReadyAsync<HeraldApplication>("drift", HeraldApplication.Type)).Status!.HeraldId!;
+        var endpoint = await ReadyAsync<WebhookEndpoint>("ep", WebhookEndpoint.Type);
+        var endpointId = endpoint.Status!.HeraldId!;
+
+        var (status, _, _) = await fixture.Admin.PutAsync($"/api/v1/apps/{appId}/endpoints/{endpointId}",
+            new { url = fixture.Receiver.UrlFor("op-hijacked").ToString(), eventTypes = new[] { "other" } });
+        Assert.Equal(HttpStatusCode.OK, status);
+
+        Assert.True(await Eventually.HoldsAsync(async () =>
+            (await HeraldEndpointAsync(appId, endpointId))?.GetProperty("url").GetString() == endpoint.Spec.Url, TimeSpan.FromSeconds(15)));
+        var back = (await HeraldEndpointAsync(appId, endpointId))!.Value;
+        Assert.Equal(["invoice.paid"], back.GetProperty("eventTypes").EnumerateArray().Select(e => e.GetString()));
+        var events = await _k8s.CoreV1.ListNamespacedEventAsync(_ns);
+        Assert.Contains(events.Items, e => e.Reason == "DriftCorrected" && e.InvolvedObject.Name == "ep");
+    }
+
+    [Fact]
+    public async Task A_failing_Herald_API_is_reported_as_Ready_False_with_its_reason_and_retried_with_back_off()
+    {
+        // Nothing listens there: every call to Herald fails to connect.
+        var closed = new Uri("http://127.0.0.1:" + FreePort());
+        await using (var _ = await StartOperatorAsync(api: closed))
+        {
+            await ApplyAsync(Application("down"), HeraldApplication.Type);
+            var app = await ReadyAsync<HeraldApplication>("down", HeraldApplication.Type, "False", "HeraldUnreachable");
+            Assert.Null(app.Status!.HeraldId);
+        }
+        _hosts.Clear();
+
+        // A key Herald refuses: the API's answer is the reason.
+        await using (var _ = await StartOperatorAsync(adminKey: "hk_admin_wrong"))
+        {
+            await ReadyAsync<HeraldApplication>("down", HeraldApplication.Type, "False", "HeraldApiError");
+        }
+        _hosts.Clear();
+
+        // Herald back (the right key): the resource recovers without being touched.
+        await StartOperatorAsync();
+        var recovered = await ReadyAsync<HeraldApplication>("down", HeraldApplication.Type);
+        Assert.NotNull(recovered.Status!.HeraldId);
+    }
+
+    [Fact]
+    public async Task An_endpoint_waits_for_its_application_with_a_reason()
+    {
+        await StartOperatorAsync();
+        await ApplyAsync(Endpoint("early", "later-app", "op-early"), WebhookEndpoint.Type);
+        await ReadyAsync<WebhookEndpoint>("early", WebhookEndpoint.Type, "False", "ApplicationNotFound");
+        await ApplyAsync(Application("later-app"), HeraldApplication.Type);
+        await ReadyAsync<WebhookEndpoint>("early", WebhookEndpoint.Type);
+    }
+
+    [Fact]
+    public async Task Two_replicas_one_active_and_the_standby_takes_over_within_the_lease_duration()
+    {
+        var first = await StartOperatorAsync();
+        var second = await StartOperatorAsync();
+        Assert.True(await Eventually.HoldsAsync(() => Task.FromResult(first.IsLeader ^ second.IsLeader), TimeSpan.FromSeconds(10)));
+        await Task.Delay(1000);
+        Assert.True(first.IsLeader ^ second.IsLeader, "exactly one leads");
+        var (leader, standby) = first.IsLeader ? (first, second) : (second, first);
+        var lease = await _k8s.CoordinationV1.ReadNamespacedLeaseAsync("herald-operator", _ns);
+        Assert.Equal(leader.Identity, lease.Spec.HolderIdentity);
+
+        await ApplyAsync(Application("ha-1"), HeraldApplication.Type);
+        await ReadyAsync<HeraldApplication>("ha-1", HeraldApplication.Type);
+
+        // The leader dies without a word (its Lease is not released): the standby waits out the lease, then leads.
+        _hosts.Remove(leader);
+        var died = DateTime.UtcNow;
+        await leader.DisposeAsync();
+        Assert.True(await Eventually.HoldsAsync(() => Task.FromResult(standby.IsLeader), TimeSpan.FromSeconds(10)));
+        Assert.True(DateTime.UtcNow - died < TimeSpan.FromSeconds(3 + 2 + 1), "within the lease duration (3 s) and a retry");
+        await ApplyAsync(Application("ha-2"), HeraldApplication.Type);
+        await ReadyAsync<HeraldApplication>("ha-2", HeraldApplication.Type);
+    }
+
+    [Fact]
+    public async Task A_restart_between_creating_in_Herald_and_writing_status_creates_nothing_twice()
+    {
+        // Every status write fails: the operator creates the application in Herald, then cannot record it.
+        var standIn = _api.StandIn ?? throw new InvalidOperationException("fault injection needs the stand-in");
+        var statusWrites = 0;
+        standIn.Fault = request =>
+        {
+            if (request.Method != "PUT" || !request.Path.Value!.EndsWith("/status")) return null;
+            Interlocked.Increment(ref statusWrites);
+            return 500;
+        };
+        var first = await StartOperatorAsync();
+        await ApplyAsync(Application("restart"), HeraldApplication.Type);
+        Assert.True(await Eventually.HoldsAsync(() => Task.FromResult(Volatile.Read(ref statusWrites) >= 2), TimeSpan.FromSeconds(20)));
+        _hosts.Remove(first);
+        await first.DisposeAsync();
+
+        // A new replica, status writes working again: it repeats the create with the same idempotency key.
+        standIn.Fault = null;
+        await StartOperatorAsync();
+        var app = await ReadyAsync<HeraldApplication>("restart", HeraldApplication.Type);
+        var (_, page, _) = await fixture.Admin.GetAsync("/api/v1/apps?limit=250");
+        var named = page.GetProperty("data").EnumerateArray().Where(a => a.GetProperty("name").GetString() == "op-restart").ToList();
+        Assert.Equal(app.Status!.HeraldId, Assert.Single(named).GetProperty("id").GetString());
+    }
+
+    private static int FreePort()
+    {
+        using var listener = new System.Net.Sockets.TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
+    }
+}
