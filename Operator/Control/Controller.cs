@@ -120,7 +120,11 @@ public sealed class Controller<T>(
             {
                 result = e is HttpOperationException { Response.StatusCode: HttpStatusCode.Conflict } ? "conflict" : "error";
                 var delay = _queue.AddRateLimited(name);
-                logger.LogWarning(e, "{Kind} {Name}: reconcile failed ({Result}); again in {Delay}", Kind, name, result, delay);
+                // A known reason (a missing application, Herald refusing the spec) is in the status already: no stack trace.
+                if (e is ReconcileFailure failure)
+                    logger.LogInformation("{Kind} {Name}: not ready ({Reason}: {Message}); again in {Delay}", Kind, name, failure.Reason, failure.Message, delay);
+                else
+                    logger.LogWarning(e, "{Kind} {Name}: reconcile failed ({Result}); again in {Delay}", Kind, name, result, delay);
             }
             finally
             {

@@ -12,16 +12,26 @@ public sealed class EventTypeReconciler(HeraldApiClient herald, ApplicationRefs 
     {
         var appId = await applications.ResolveAsync(resource.Spec.ApplicationRef, cancellationToken);
         var types = herald.Api.V1.Apps[appId].EventTypes;
-        var desired = new EventTypeInput { Name = resource.Spec.Name, Description = resource.Spec.Description ?? "", Archived = false };
+        var desired = new EventTypeInput
+        {
+            Name = resource.Spec.Name, Description = resource.Spec.Description ?? "", Schema = UntypedJson.From(resource.Spec.Schema), Archived = false,
+        };
         var actual = await HeraldCalls.FindAsync(() => types[resource.Spec.Name].GetAsync(cancellationToken: cancellationToken));
         if (actual is null)
         {
             await types.PostAsync(desired, HeraldCalls.CreateKey(resource), cancellationToken);
             return new(resource.Spec.Name, false);
         }
-        if (actual.Description == desired.Description && actual.Archived != true) return new(resource.Spec.Name, false);
+        if (actual.Description == desired.Description && UntypedJson.Same(resource.Spec.Schema, actual.Schema) && actual.Archived != true) return new(resource.Spec.Name, false);
         // Archived (deleted) in Herald, or described differently: put back.
-        await types[resource.Spec.Name].PutAsync(desired, cancellationToken: cancellationToken);
+        try
+        {
+            await types[resource.Spec.Name].PutAsync(desired, cancellationToken: cancellationToken);
+        }
+        catch (Microsoft.Kiota.Abstractions.ApiException e) when (e.ResponseStatusCode is 400 or 422)
+        {
+            throw HeraldCalls.Rejected(e);
+        }
         return new(resource.Spec.Name, HeraldCalls.WasReady(resource));
     }
 

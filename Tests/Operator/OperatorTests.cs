@@ -98,7 +98,11 @@ public sealed class OperatorTests(HeraldAppFixture fixture) : IAsyncLifetime
         await ApplyAsync(new HeraldEventType
         {
             Kind = HeraldEventType.Type.Kind, Metadata = new() { Name = "invoice-paid" },
-            Spec = new() { ApplicationRef = "acme", Name = "invoice.paid", Description = "An invoice was paid." },
+            Spec = new()
+            {
+                ApplicationRef = "acme", Name = "invoice.paid", Description = "An invoice was paid.",
+                Schema = JsonDocument.Parse("""{"type":"object","required":["invoice"],"properties":{"invoice":{"type":"string"}}}""").RootElement,
+            },
         }, HeraldEventType.Type);
         await ApplyAsync(Endpoint("billing", "acme", "op-billing"), WebhookEndpoint.Type);
 
@@ -114,6 +118,7 @@ public sealed class OperatorTests(HeraldAppFixture fixture) : IAsyncLifetime
         var (typeStatus, typeBody, _) = await fixture.Admin.GetAsync($"/api/v1/apps/{appId}/event-types/invoice.paid");
         Assert.Equal(HttpStatusCode.OK, typeStatus);
         Assert.Equal("An invoice was paid.", typeBody.GetProperty("description").GetString());
+        Assert.Equal("invoice", typeBody.GetProperty("schema").GetProperty("required")[0].GetString());
         Assert.Equal("invoice.paid", eventType.Status!.HeraldId);
 
         var endpoint = await ReadyAsync<WebhookEndpoint>("billing", WebhookEndpoint.Type);
@@ -191,6 +196,22 @@ public sealed class OperatorTests(HeraldAppFixture fixture) : IAsyncLifetime
         await StartOperatorAsync();
         var recovered = await ReadyAsync<HeraldApplication>("down", HeraldApplication.Type);
         Assert.NotNull(recovered.Status!.HeraldId);
+    }
+
+    [Fact]
+    public async Task A_watch_resumed_from_an_expired_version_lists_again_and_misses_nothing()
+    {
+        var standIn = _api.StandIn ?? throw new InvalidOperationException("compaction needs the stand-in");
+        await StartOperatorAsync(); // resync every 30 s: only the watch can find the next resource in time
+        await ApplyAsync(Application("before"), HeraldApplication.Type);
+        await ReadyAsync<HeraldApplication>("before", HeraldApplication.Type);
+
+        // History compacted, then the watch cut: the operator's last version is now too old to resume from.
+        standIn.Store.Compact();
+        standIn.Store.CloseWatches();
+        await ApplyAsync(Application("after"), HeraldApplication.Type);
+        await ReadyAsync<HeraldApplication>("after", HeraldApplication.Type, seconds: 10);
+        Assert.True(standIn.ExpiredWatches >= 1, "the operator resumed from its version and was told 410 Expired");
     }
 
     [Fact]

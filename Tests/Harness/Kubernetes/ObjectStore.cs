@@ -33,6 +33,16 @@ public sealed class ObjectStore(int historyLimit)
         }
     }
 
+    /// <summary>Ends every open watch (as an API server restart does); watchers resume from the last version they saw.</summary>
+    public void CloseWatches()
+    {
+        lock (_gate)
+        {
+            foreach (var (_, _, channel) in _watchers) channel.Writer.TryComplete();
+            _watchers.Clear();
+        }
+    }
+
     public JsonObject Get(ResourceKind kind, string ns, string name)
     {
         lock (_gate) return Find(kind, ns, name)?.DeepClone().AsObject() ?? throw ApiError.NotFound(kind, name);

@@ -34,6 +34,10 @@ public sealed class StandInApiServer : IAsyncDisposable
     public Func<HttpRequest, int?>? Fault { get; set; }
     public string Url { get; private set; } = "";
 
+    private int _expiredWatches;
+    /// <summary>Watches answered 410 Expired so far.</summary>
+    public int ExpiredWatches => Volatile.Read(ref _expiredWatches);
+
     private StandInApiServer(StandInOptions options)
     {
         Store = new ObjectStore(options.HistoryLimit);
@@ -124,6 +128,7 @@ public sealed class StandInApiServer : IAsyncDisposable
         }
         catch (ApiError error)
         {
+            if (error.Code == 410) Interlocked.Increment(ref _expiredWatches);
             await WriteLineAsync(context, new JsonObject { ["type"] = "ERROR", ["object"] = StatusObject(error) });
             return;
         }
