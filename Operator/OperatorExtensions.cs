@@ -35,6 +35,7 @@ public static class OperatorExtensions
         services.AddSingleton(sp => new ResourceApi<HeraldEventType>(sp.GetRequiredService<IKubernetes>(), HeraldEventType.Type));
         services.AddSingleton(sp => new ResourceApi<WebhookEndpoint>(sp.GetRequiredService<IKubernetes>(), WebhookEndpoint.Type));
         services.AddSingleton<ApplicationRefs>();
+        services.AddSingleton<SigningSecrets>();
         services.AddSingleton<IReconciler<HeraldApplication>, ApplicationReconciler>();
         services.AddSingleton<IReconciler<HeraldEventType>, EventTypeReconciler>();
         services.AddSingleton<IReconciler<WebhookEndpoint>, EndpointReconciler>();

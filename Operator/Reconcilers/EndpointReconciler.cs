@@ -7,7 +7,7 @@ using Microsoft.Kiota.Abstractions;
 namespace Herald.Operator.Reconcilers;
 
 /// <summary><see cref="WebhookEndpoint"/> → an endpoint of the referenced application.</summary>
-public sealed class EndpointReconciler(HeraldApiClient herald, ApplicationRefs applications) : IReconciler<WebhookEndpoint>
+public sealed class EndpointReconciler(HeraldApiClient herald, ApplicationRefs applications, SigningSecrets secrets) : IReconciler<WebhookEndpoint>
 {
     public async Task<ReconcileOutcome> ReconcileAsync(WebhookEndpoint resource, CancellationToken cancellationToken)
     {
@@ -22,21 +22,45 @@ public sealed class EndpointReconciler(HeraldApiClient herald, ApplicationRefs a
         var actual = resource.Status?.HeraldId is { } id
             ? await HeraldCalls.FindAsync(() => endpoints[id].GetAsync(cancellationToken: cancellationToken))
             : null;
+        var fromSecret = spec.SigningSecret is { } reference ? await secrets.ReadAsync(reference, cancellationToken) : null;
         try
         {
+            ReconcileOutcome outcome;
             if (actual is null)
             {
-                var created = await endpoints.PostAsync(desired, HeraldCalls.CreateKey(resource), cancellationToken);
-                return new(created!.Id!, false);
+                // The secret goes with the create only: an update never carries one (Herald rotates instead).
+                var created = await endpoints.PostAsync(new EndpointInput
+                {
+                    Url = desired.Url, Description = desired.Description, EventTypes = desired.EventTypes, Channels = desired.Channels,
+                    Disabled = desired.Disabled, Ordering = desired.Ordering, RateLimit = desired.RateLimit, Secret = fromSecret,
+                }, HeraldCalls.CreateKey(resource), cancellationToken);
+                outcome = new(created!.Id!, false);
             }
-            if (Matches(desired, actual)) return new(actual.Id!, false);
-            await endpoints[actual.Id].PutAsync(desired, cancellationToken: cancellationToken);
-            return new(actual.Id!, HeraldCalls.WasReady(resource));
+            else if (Matches(desired, actual)) outcome = new(actual.Id!, false);
+            else
+            {
+                await endpoints[actual.Id].PutAsync(desired, cancellationToken: cancellationToken);
+                outcome = new(actual.Id!, HeraldCalls.WasReady(resource));
+            }
+            if (spec.SigningSecret is { } secretRef) await SyncSecretAsync(resource, secretRef, fromSecret, outcome.HeraldId, endpoints, cancellationToken);
+            return outcome;
         }
         catch (ApiException e) when (e.ResponseStatusCode is 400 or 422)
         {
             throw HeraldCalls.Rejected(e);
         }
+    }
+
+    /// <summary>The Secret and Herald agree on the current signing secret: the Secret's wins when it has one.</summary>
+    private async Task SyncSecretAsync(WebhookEndpoint resource, SecretKeyRef reference, string? fromSecret, string endpointId,
+        Herald.Client.Generated.Api.V1.Apps.Item.Endpoints.EndpointsRequestBuilder endpoints, CancellationToken cancellationToken)
+    {
+        var current = (await endpoints[endpointId].Secret.GetAsync(cancellationToken: cancellationToken))!.Key!;
+        if (fromSecret is null) await secrets.WriteAsync(resource, reference, current, cancellationToken);
+        else if (fromSecret != current)
+            await endpoints[endpointId].Secret.Rotate.PostAsync(new RotateSecretInput { Key = fromSecret },
+                Herald.Client.Idempotency.Key($"herald-operator:{resource.Metadata.Uid}:rotate:{Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(fromSecret)))[..16]}"),
+                cancellationToken);
     }
 
     private static bool Matches(EndpointInput desired, EndpointResponse actual) =>

@@ -21,4 +21,15 @@ public sealed class WebhookEndpointSpec
     /// <summary><c>parallel</c> (default) or <c>fifo</c>.</summary>
     [JsonPropertyName("ordering")] public string? Ordering { get; set; }
     [JsonPropertyName("rateLimit")] public int? RateLimit { get; set; }
+    /// <summary>
+    /// The Secret holding the signing secret (<c>whsec_…</c>): read from it when it has the key, written to it (created,
+    /// owned by this resource) otherwise. Unset: Herald's secret stays in Herald.
+    /// </summary>
+    [JsonPropertyName("signingSecret")] public SecretKeyRef? SigningSecret { get; set; }
+}
+
+public sealed class SecretKeyRef
+{
+    [JsonPropertyName("name")] public string Name { get; set; } = "";
+    [JsonPropertyName("key")] public string Key { get; set; } = "signingSecret";
 }

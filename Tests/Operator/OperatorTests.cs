@@ -215,6 +215,41 @@ public sealed class OperatorTests(HeraldAppFixture fixture) : IAsyncLifetime
     }
 
     [Fact]
+    public async Task The_signing_secret_is_written_to_the_named_Secret_or_read_from_it_and_a_changed_Secret_rotates_Herald()
+    {
+        await StartOperatorAsync(new Dictionary<string, string?> { ["Herald:Operator:ResyncPeriod"] = "00:00:01" });
+        await ApplyAsync(Application("signed"), HeraldApplication.Type);
+        var appId = (await ReadyAsync<HeraldApplication>("signed", HeraldApplication.Type)).Status!.HeraldId!;
+        async Task<string> HeraldSecretAsync(string endpointId) =>
+            (await fixture.Admin.GetAsync($"/api/v1/apps/{appId}/endpoints/{endpointId}/secret")).Body.GetProperty("key").GetString()!;
+        async Task<string?> SecretAsync(string name, string key) =>
+            (await _k8s.CoreV1.ReadNamespacedSecretAsync(name, _ns)).Data?.TryGetValue(key, out var v) == true ? System.Text.Encoding.UTF8.GetString(v) : null;
+
+        // No Secret yet: Herald's generated secret is written to it.
+        var written = Endpoint("written", "signed", "op-written");
+        written.Spec.SigningSecret = new() { Name = "written-signing" };
+        await ApplyAsync(written, WebhookEndpoint.Type);
+        var writtenId = (await ReadyAsync<WebhookEndpoint>("written", WebhookEndpoint.Type)).Status!.HeraldId!;
+        Assert.Equal(await HeraldSecretAsync(writtenId), await SecretAsync("written-signing", "signingSecret"));
+        Assert.Equal("written", Assert.Single((await _k8s.CoreV1.ReadNamespacedSecretAsync("written-signing", _ns)).Metadata.OwnerReferences).Name);
+
+        // A Secret given: Herald signs with it; a new value in the Secret becomes Herald's current secret.
+        var given = "whsec_" + Convert.ToBase64String(System.Security.Cryptography.RandomNumberGenerator.GetBytes(32));
+        await _k8s.CoreV1.CreateNamespacedSecretAsync(new V1Secret { Metadata = new() { Name = "given-signing" }, StringData = new Dictionary<string, string> { ["whsec"] = given } }, _ns);
+        var read = Endpoint("read", "signed", "op-read");
+        read.Spec.SigningSecret = new() { Name = "given-signing", Key = "whsec" };
+        await ApplyAsync(read, WebhookEndpoint.Type);
+        var readId = (await ReadyAsync<WebhookEndpoint>("read", WebhookEndpoint.Type)).Status!.HeraldId!;
+        Assert.Equal(given, await HeraldSecretAsync(readId));
+
+        var rotated = "whsec_" + Convert.ToBase64String(System.Security.Cryptography.RandomNumberGenerator.GetBytes(32));
+        var secret = await _k8s.CoreV1.ReadNamespacedSecretAsync("given-signing", _ns);
+        secret.Data["whsec"] = System.Text.Encoding.UTF8.GetBytes(rotated);
+        await _k8s.CoreV1.ReplaceNamespacedSecretAsync(secret, "given-signing", _ns);
+        Assert.True(await Eventually.HoldsAsync(async () => await HeraldSecretAsync(readId) == rotated, TimeSpan.FromSeconds(15)));
+    }
+
+    [Fact]
     public async Task An_endpoint_waits_for_its_application_with_a_reason()
     {
         await StartOperatorAsync();

@@ -316,7 +316,7 @@ public sealed class StandInApiServerTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task Events_and_secrets_are_created_and_read_and_unknown_types_are_404()
+    public async Task Events_and_secrets_are_created_and_read_with_stringData_folded_into_data_and_unknown_types_are_404()
     {
         await _client.CoreV1.CreateNamespacedEventAsync(new Corev1Event
         {
@@ -325,7 +325,9 @@ public sealed class StandInApiServerTests : IAsyncLifetime
         }, Ns);
         Assert.Equal("DriftCorrected", (await _client.CoreV1.ReadNamespacedEventAsync("ep-1.drift", Ns)).Reason);
         await _client.CoreV1.CreateNamespacedSecretAsync(new V1Secret { Metadata = new() { Name = "admin" }, StringData = new Dictionary<string, string> { ["key"] = "k" } }, Ns);
-        Assert.NotNull(await _client.CoreV1.ReadNamespacedSecretAsync("admin", Ns));
+        var secret = await _client.CoreV1.ReadNamespacedSecretAsync("admin", Ns);
+        Assert.Equal("k", System.Text.Encoding.UTF8.GetString(secret.Data["key"])); // stringData folded into data
+        Assert.Null(secret.StringData);
         Assert.Equal(HttpStatusCode.NotFound, (await FailsAsync(() => _client.CoreV1.ReadNamespacedConfigMapAsync("x", Ns))).Response.StatusCode);
     }
 }

@@ -70,6 +70,7 @@ public sealed class ObjectStore(int historyLimit)
         {
             if (Find(kind, ns, name) is not null) throw ApiError.AlreadyExists(kind, name);
             var created = body.DeepClone().AsObject();
+            MergeStringData(kind, created);
             created["apiVersion"] = kind.ApiVersion;
             created["kind"] = kind.Kind;
             var metadata = Metadata(created);
@@ -115,6 +116,7 @@ public sealed class ObjectStore(int historyLimit)
             else
             {
                 updated = body.DeepClone().AsObject();
+                MergeStringData(kind, updated);
                 updated["apiVersion"] = kind.ApiVersion;
                 updated["kind"] = kind.Kind;
                 var metadata = Metadata(updated);
@@ -223,6 +225,15 @@ public sealed class ObjectStore(int historyLimit)
         }
         foreach (var (kind, ns, channel) in _watchers)
             if (Matches(e, kind, ns)) channel.Writer.TryWrite(e);
+    }
+
+    // A Secret's stringData is write-only: the server folds it into data (base64) and never stores it.
+    private static void MergeStringData(ResourceKind kind, JsonObject o)
+    {
+        if (kind.Plural != "secrets" || o["stringData"] is not JsonObject strings) return;
+        var data = o["data"] as JsonObject ?? (JsonObject)(o["data"] = new JsonObject());
+        foreach (var (key, value) in strings) data[key] = Convert.ToBase64String(System.Text.Encoding.UTF8.GetBytes(value!.GetValue<string>()));
+        o.Remove("stringData");
     }
 
     private static long Number(JsonNode n) => long.Parse(n.ToJsonString(), CultureInfo.InvariantCulture);
