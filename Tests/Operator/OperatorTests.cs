@@ -15,7 +15,7 @@ namespace Herald.Tests.Operator;
 /// KUBEBUILDER_ASSETS) and the test app's live Herald: resources in, Herald objects and status out.
 /// </summary>
 [Collection(HeraldAppCollection.Name)]
-public sealed class OperatorTests(HeraldAppFixture fixture) : IAsyncLifetime
+public sealed class OperatorTests(HeraldAppFixture fixture, Xunit.Abstractions.ITestOutputHelper output) : IAsyncLifetime
 {
     private static readonly string[] CrdFiles = Directory.GetFiles(Path.Combine(AppContext.BaseDirectory, "Crds"), "*.yaml");
     private readonly string _ns = "t-" + Guid.NewGuid().ToString("N")[..10];
@@ -128,6 +128,12 @@ public sealed class OperatorTests(HeraldAppFixture fixture) : IAsyncLifetime
         Assert.Equal(["invoice.paid"], actual.Value.GetProperty("eventTypes").EnumerateArray().Select(e => e.GetString()));
         Assert.Equal("Reconciled", Ready(endpoint)!.Reason);
         Assert.Equal(1, endpoint.Status.ObservedGeneration);
+        // The transcript: resources as the API server holds them after reconcile, and what Herald has.
+        foreach (IHeraldResource r in new IHeraldResource[] { app, eventType, endpoint })
+            output.WriteLine($"# GET {r.Kind} {r.Name()}\n" + JsonSerializer.Serialize(JsonDocument.Parse(KubernetesJson.Serialize(r)), new JsonSerializerOptions { WriteIndented = true }));
+        output.WriteLine($"# GET /api/v1/apps/{appId}\n{appBody}");
+        output.WriteLine($"# GET /api/v1/apps/{appId}/event-types/invoice.paid\n{typeBody}");
+        output.WriteLine($"# GET /api/v1/apps/{appId}/endpoints/{endpointId}\n{actual}");
 
         // An update: the spec's new URL reaches Herald, observedGeneration follows.
         endpoint.Spec.Url = fixture.Receiver.UrlFor("op-billing-v2").ToString();
@@ -247,6 +253,39 @@ public sealed class OperatorTests(HeraldAppFixture fixture) : IAsyncLifetime
         secret.Data["whsec"] = System.Text.Encoding.UTF8.GetBytes(rotated);
         await _k8s.CoreV1.ReplaceNamespacedSecretAsync(secret, "given-signing", _ns);
         Assert.True(await Eventually.HoldsAsync(async () => await HeraldSecretAsync(readId) == rotated, TimeSpan.FromSeconds(15)));
+    }
+
+    [Fact]
+    public async Task Metrics_count_reconciles_by_result_time_them_and_show_queue_depth_and_leadership()
+    {
+        var measurements = new System.Collections.Concurrent.ConcurrentQueue<(string Instrument, double Value, Dictionary<string, object?> Tags)>();
+        using var listener = new System.Diagnostics.Metrics.MeterListener();
+        listener.InstrumentPublished = (instrument, l) =>
+        {
+            if (instrument.Meter.Name == Herald.Operator.Telemetry.OperatorMetrics.MeterName) l.EnableMeasurementEvents(instrument);
+        };
+        void Record(System.Diagnostics.Metrics.Instrument i, double v, ReadOnlySpan<KeyValuePair<string, object?>> tags) =>
+            measurements.Enqueue((i.Name, v, tags.ToArray().ToDictionary(t => t.Key, t => t.Value)));
+        listener.SetMeasurementEventCallback<long>((i, v, tags, _) => Record(i, v, tags));
+        listener.SetMeasurementEventCallback<int>((i, v, tags, _) => Record(i, v, tags));
+        listener.SetMeasurementEventCallback<double>((i, v, tags, _) => Record(i, v, tags));
+        listener.Start();
+
+        var host = await StartOperatorAsync();
+        await ApplyAsync(Endpoint("orphan", "no-such-app", "op-orphan"), WebhookEndpoint.Type);
+        await ApplyAsync(Application("measured"), HeraldApplication.Type);
+        await ReadyAsync<HeraldApplication>("measured", HeraldApplication.Type);
+        await ReadyAsync<WebhookEndpoint>("orphan", WebhookEndpoint.Type, "False", "ApplicationNotFound");
+        Assert.True(host.IsLeader);
+        listener.RecordObservableInstruments();
+
+        var all = measurements.ToList();
+        Assert.Contains(all, m => m.Instrument == "herald.operator.reconciles" && (string?)m.Tags["kind"] == "HeraldApplication" && (string?)m.Tags["result"] == "success");
+        Assert.Contains(all, m => m.Instrument == "herald.operator.reconciles" && (string?)m.Tags["kind"] == "WebhookEndpoint" && (string?)m.Tags["result"] == "error");
+        Assert.Contains(all, m => m.Instrument == "herald.operator.reconcile.duration" && m.Value > 0);
+        Assert.Contains(all, m => m.Instrument == "herald.operator.leader" && m.Value == 1);
+        Assert.Equal(["HeraldApplication", "HeraldEventType", "WebhookEndpoint"],
+            all.Where(m => m.Instrument == "herald.operator.queue.depth").Select(m => (string)m.Tags["kind"]!).Distinct().Order());
     }
 
     [Fact]
