@@ -158,7 +158,7 @@ public sealed class Controller<T>(
         try
         {
             var outcome = await reconciler.ReconcileAsync(resource, cancellationToken);
-            await WriteStatusAsync(resource, outcome.HeraldId, "True", "Reconciled", "Herald matches the resource.", cancellationToken);
+            await WriteStatusAsync(resource, outcome.HeraldId, "True", "Reconciled", "Herald matches the resource.", applied: true, cancellationToken);
             if (outcome.DriftCorrected)
                 await events.RecordAsync(resource, Kind, "DriftCorrected", $"Herald's {outcome.HeraldId} differed from the resource and was put back.", cancellationToken);
         }
@@ -171,25 +171,30 @@ public sealed class Controller<T>(
                 HttpRequestException h => ("HeraldUnreachable", h.Message),
                 _ => ("ReconcileError", e.Message),
             };
-            await WriteStatusAsync(resource, resource.Status?.HeraldId, "False", reason, message, cancellationToken);
+            await WriteStatusAsync(resource, resource.Status?.HeraldId, "False", reason, message, applied: false, cancellationToken);
             throw;
         }
     }
 
-    /// <summary>Writes <c>Ready</c> unless it says that already (a no-op write would wake every watcher for nothing).</summary>
-    private async Task WriteStatusAsync(T resource, string? heraldId, string ready, string reason, string message, CancellationToken cancellationToken)
+    /// <summary>
+    /// Writes <c>Ready</c> (its observedGeneration: the generation this outcome is about) unless it says that already (a
+    /// no-op write would wake every watcher for nothing). <c>status.observedGeneration</c> moves only when the spec was
+    /// applied to Herald: it says which generation Herald holds.
+    /// </summary>
+    private async Task WriteStatusAsync(T resource, string? heraldId, string ready, string reason, string message, bool applied, CancellationToken cancellationToken)
     {
         var generation = resource.Metadata.Generation ?? 0;
         var status = resource.Status ??= new ResourceStatus();
+        var observed = applied ? generation : status.ObservedGeneration;
         var previous = status.Conditions.FirstOrDefault(c => c.Type == "Ready");
         if (previous is not null && previous.Status == ready && previous.Reason == reason && previous.Message == message &&
-            previous.ObservedGeneration == generation && status.HeraldId == heraldId && status.ObservedGeneration == generation)
+            previous.ObservedGeneration == generation && status.HeraldId == heraldId && status.ObservedGeneration == observed)
             return;
         var transition = previous is not null && previous.Status == ready ? previous.LastTransitionTime : DateTime.UtcNow;
         status.Conditions.RemoveAll(c => c.Type == "Ready");
         status.Conditions.Add(new Condition("Ready", ready, reason, message, generation, transition));
         status.HeraldId = heraldId;
-        status.ObservedGeneration = generation;
+        status.ObservedGeneration = observed;
         await api.ReplaceStatusAsync(resource, cancellationToken);
     }
 }

@@ -36,6 +36,12 @@ public sealed class EndpointReconciler(HeraldApiClient herald, ApplicationRefs a
                 }, HeraldCalls.CreateKey(resource), cancellationToken);
                 outcome = new(created!.Id!, false);
             }
+            else if (actual is { Disabled: true, DisabledReason: { } why } && !spec.Disabled && HeraldCalls.WasReady(resource))
+            {
+                // Herald disabled it itself (it failed for days, or answered 410 Gone): re-enabling it at every resync
+                // would fight Herald's judgement. A new generation of the resource (any spec change) enables it again.
+                throw new ReconcileFailure("DisabledByHerald", $"Herald disabled the endpoint: {why} Change the resource's spec to enable it again.");
+            }
             else if (Matches(desired, actual)) outcome = new(actual.Id!, false);
             else
             {

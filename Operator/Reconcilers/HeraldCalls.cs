@@ -29,10 +29,9 @@ public static class HeraldCalls
     public static Action<RequestConfiguration<DefaultQueryParameters>> CreateKey(IHeraldResource resource) =>
         Idempotency.Key($"herald-operator:{resource.Metadata.Uid}:{resource.Metadata.Generation}:{resource.Status?.HeraldId ?? "new"}");
 
-    /// <summary>Whether a difference now is drift (a change made in Herald) rather than a new spec being applied.</summary>
+    /// <summary>Whether Herald already holds this generation: a difference now is drift (a change made in Herald), not a new spec.</summary>
     public static bool WasReady(IHeraldResource resource) =>
-        resource.Status is { } status && status.ObservedGeneration == resource.Metadata.Generation &&
-        status.Conditions.Any(c => c is { Type: "Ready", Status: "True" });
+        resource.Status is { } status && status.ObservedGeneration == resource.Metadata.Generation;
 
     public static bool SameSet(IEnumerable<string>? a, IEnumerable<string>? b) =>
         (a ?? []).ToHashSet(StringComparer.Ordinal).SetEquals(b ?? []);

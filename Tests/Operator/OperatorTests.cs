@@ -289,6 +289,34 @@ public sealed class OperatorTests(HeraldAppFixture fixture, Xunit.Abstractions.I
     }
 
     [Fact]
+    public async Task An_endpoint_Herald_disabled_itself_stays_disabled_until_the_resource_changes()
+    {
+        await StartOperatorAsync(new Dictionary<string, string?> { ["Herald:Operator:ResyncPeriod"] = "00:00:01" });
+        await ApplyAsync(Application("gone"), HeraldApplication.Type);
+        var appId = (await ReadyAsync<HeraldApplication>("gone", HeraldApplication.Type)).Status!.HeraldId!;
+        var endpoint = Endpoint("gone-ep", "gone", "op-gone");
+        fixture.Receiver.ReplyAt(new Uri(endpoint.Spec.Url), new Reply(410));
+        await ApplyAsync(endpoint, WebhookEndpoint.Type);
+        var endpointId = (await ReadyAsync<WebhookEndpoint>("gone-ep", WebhookEndpoint.Type)).Status!.HeraldId!;
+
+        // The receiver answers 410 Gone: Herald disables the endpoint with its reason.
+        await fixture.Admin.SendMessageAsync(appId, "invoice.paid", new { invoice = "in_1" });
+        Assert.True(await Eventually.HoldsAsync(async () => (await HeraldEndpointAsync(appId, endpointId))?.GetProperty("disabled").GetBoolean() == true,
+            TimeSpan.FromSeconds(30)));
+        var disabled = await ReadyAsync<WebhookEndpoint>("gone-ep", WebhookEndpoint.Type, "False", "DisabledByHerald");
+        Assert.Contains("410", Ready(disabled)!.Message);
+        await Task.Delay(2500); // two resyncs: still disabled
+        Assert.True((await HeraldEndpointAsync(appId, endpointId))!.Value.GetProperty("disabled").GetBoolean());
+
+        // A spec change (a new generation) is the team's decision: enabled again.
+        fixture.Receiver.ReplyAt(new Uri(endpoint.Spec.Url), Reply.Ok);
+        disabled.Spec.Description = "receiver fixed";
+        await _k8s.CustomObjects.ReplaceNamespacedCustomObjectAsync(disabled, ResourceGroup.Group, ResourceGroup.Version, _ns, WebhookEndpoint.Type.Plural, "gone-ep");
+        await ReadyAsync<WebhookEndpoint>("gone-ep", WebhookEndpoint.Type);
+        Assert.False((await HeraldEndpointAsync(appId, endpointId))!.Value.GetProperty("disabled").GetBoolean());
+    }
+
+    [Fact]
     public async Task An_endpoint_waits_for_its_application_with_a_reason()
     {
         await StartOperatorAsync();
