@@ -24,7 +24,8 @@ public sealed class LeaderElection(
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         var o = options.Value;
-        using var elector = new LeaderElector(new LeaderElectionConfig(new LeaseLock(kubernetes, o.Namespace, o.LeaseName, Identity))
+        var lease = new LeaseLock(kubernetes, o.Namespace, o.LeaseName, Identity);
+        using var elector = new LeaderElector(new LeaderElectionConfig(lease)
         {
             LeaseDuration = o.LeaseDuration, RenewDeadline = o.RenewDeadline, RetryPeriod = o.RetryPeriod,
         });
@@ -41,6 +42,33 @@ public sealed class LeaderElection(
         {
             EndTerm();
             await _running;
+            // Whether it led is the Lease's to say (the elector has already reported "stopped leading" on cancellation).
+            await ReleaseAsync(lease);
+        }
+    }
+
+    /// <summary>
+    /// On a graceful stop (a rolling update, a scale-down) the Lease is handed back at once, as client-go's
+    /// ReleaseOnCancel does: a standby sees no holder and takes it at its next retry instead of waiting out the lease.
+    /// </summary>
+    private async Task ReleaseAsync(LeaseLock lease)
+    {
+        try
+        {
+            using var timeout = new CancellationTokenSource(options.Value.RenewDeadline);
+            var record = await lease.GetAsync(timeout.Token);
+            if (record.HolderIdentity != Identity) return;
+            await lease.UpdateAsync(new LeaderElectionRecord
+            {
+                HolderIdentity = "", LeaseDurationSeconds = 1, AcquireTime = record.AcquireTime, RenewTime = DateTime.UtcNow,
+                LeaderTransitions = record.LeaderTransitions,
+            }, timeout.Token);
+            logger.LogInformation("{Identity} released the Lease", Identity);
+        }
+        catch (Exception e)
+        {
+            // The Lease then expires on its own: slower, not wrong.
+            logger.LogWarning(e, "{Identity} could not release the Lease", Identity);
         }
     }
 
