@@ -353,6 +353,28 @@ public sealed class OperatorTests(HeraldAppFixture fixture, Xunit.Abstractions.I
     }
 
     [Fact]
+    public async Task A_leader_that_can_no_longer_renew_steps_down_and_the_standby_takes_over_within_the_lease_duration()
+    {
+        var standIn = _api.StandIn ?? throw new InvalidOperationException("fault injection needs the stand-in");
+        var first = await StartOperatorAsync();
+        var second = await StartOperatorAsync();
+        Assert.True(await Eventually.HoldsAsync(() => Task.FromResult(first.IsLeader ^ second.IsLeader), TimeSpan.FromSeconds(10)));
+        var (leader, standby) = first.IsLeader ? (first, second) : (second, first);
+
+        // As good as dead to the cluster (hung, partitioned): every Lease write in its name fails from now on.
+        var frozen = DateTime.UtcNow;
+        standIn.Fault = r => r.Method == "PUT" && r.Path.Contains("/leases/") &&
+                             r.Body?["spec"]?["holderIdentity"]?.GetValue<string>() == leader.Identity ? 500 : null;
+        Assert.True(await Eventually.HoldsAsync(() => Task.FromResult(standby.IsLeader && !leader.IsLeader), TimeSpan.FromSeconds(10)));
+        // Lease duration 3 s from its last renewal, plus the standby's retry (0.3 s) and the polling here (0.5 s).
+        Assert.True(DateTime.UtcNow - frozen < TimeSpan.FromSeconds(4.5), $"took over after {DateTime.UtcNow - frozen}");
+        Assert.Equal(standby.Identity, (await _k8s.CoordinationV1.ReadNamespacedLeaseAsync("herald-operator", _ns)).Spec.HolderIdentity);
+        await ApplyAsync(Application("after-failover"), HeraldApplication.Type);
+        await ReadyAsync<HeraldApplication>("after-failover", HeraldApplication.Type);
+        Assert.False(leader.IsLeader);
+    }
+
+    [Fact]
     public async Task A_restart_between_creating_in_Herald_and_writing_status_creates_nothing_twice()
     {
         // Every status write fails: the operator creates the application in Herald, then cannot record it.
@@ -360,7 +382,7 @@ public sealed class OperatorTests(HeraldAppFixture fixture, Xunit.Abstractions.I
         var statusWrites = 0;
         standIn.Fault = request =>
         {
-            if (request.Method != "PUT" || !request.Path.Value!.EndsWith("/status")) return null;
+            if (request.Method != "PUT" || !request.Path.EndsWith("/status")) return null;
             Interlocked.Increment(ref statusWrites);
             return 500;
         };

@@ -12,6 +12,9 @@ using Microsoft.Extensions.Logging;
 
 namespace Herald.Tests.Harness.Kubernetes;
 
+/// <summary>A request as a fault sees it.</summary>
+public sealed record StandInRequest(string Method, string Path, JsonObject? Body);
+
 /// <param name="HistoryLimit">Changes kept for watches; a watch from before the oldest kept is 410 Expired.</param>
 /// <param name="BookmarkInterval">How often a watch that asked for bookmarks gets one (the API server: about a minute).</param>
 public sealed record StandInOptions(int HistoryLimit = 1000, TimeSpan? BookmarkInterval = null);
@@ -30,8 +33,8 @@ public sealed class StandInApiServer : IAsyncDisposable
 
     public ObjectStore Store { get; }
 
-    /// <summary>A fault to inject: given a request, the status to fail it with (as a Status object), or null to serve it.</summary>
-    public Func<HttpRequest, int?>? Fault { get; set; }
+    /// <summary>A fault to inject: given a request (its body read), the status to fail it with (as a Status object), or null to serve it.</summary>
+    public Func<StandInRequest, int?>? Fault { get; set; }
     public string Url { get; private set; } = "";
 
     private int _expiredWatches;
@@ -61,10 +64,12 @@ public sealed class StandInApiServer : IAsyncDisposable
     {
         try
         {
-            if (Fault?.Invoke(context.Request) is { } injected) throw new ApiError(injected, "InternalError", "injected by the test");
+            var method = context.Request.Method;
+            var body = method is "PUT" or "POST" ? await BodyAsync(context) : null;
+            if (Fault?.Invoke(new StandInRequest(method, context.Request.Path.Value ?? "", body)) is { } injected)
+                throw new ApiError(injected, "InternalError", "injected by the test");
             var route = Route.Parse(context.Request.Path.Value ?? "") ?? throw new ApiError(404, "NotFound", "the server could not find the requested resource");
             var kind = ResourceKinds.Find(route.Group, route.Version, route.Plural) ?? throw new ApiError(404, "NotFound", "the server could not find the requested resource");
-            var method = context.Request.Method;
             var query = context.Request.Query;
 
             if (route.Name is null && method == "GET" && query["watch"] is var w && (w == "true" || w == "1"))
@@ -75,9 +80,9 @@ public sealed class StandInApiServer : IAsyncDisposable
             JsonObject result = (method, route.Name, route.Status) switch
             {
                 ("GET", null, false) => ListJson(kind, route.Namespace),
-                ("POST", null, false) when route.Namespace is not null => Store.Create(kind, route.Namespace, await BodyAsync(context)),
+                ("POST", null, false) when route.Namespace is not null => Store.Create(kind, route.Namespace, body!),
                 ("GET", not null, _) when route.Namespace is not null => Store.Get(kind, route.Namespace, route.Name),
-                ("PUT", not null, var status) when route.Namespace is not null => Store.Update(kind, route.Namespace, route.Name, await BodyAsync(context), status),
+                ("PUT", not null, var status) when route.Namespace is not null => Store.Update(kind, route.Namespace, route.Name, body!, status),
                 ("DELETE", not null, false) when route.Namespace is not null => Store.Delete(kind, route.Namespace, route.Name),
                 _ => throw new ApiError(405, "MethodNotAllowed", $"{method} is not supported by the stand-in here"),
             };
