@@ -183,11 +183,28 @@ public sealed class OperatorTests(HeraldAppFixture fixture, Xunit.Abstractions.I
     {
         // Nothing listens there: every call to Herald fails to connect.
         var closed = new Uri("http://127.0.0.1:" + FreePort());
+        var attempts = new System.Collections.Concurrent.ConcurrentQueue<DateTime>();
+        using var listener = new System.Diagnostics.Metrics.MeterListener();
+        listener.InstrumentPublished = (instrument, l) =>
+        {
+            if (instrument is { Name: "herald.operator.reconciles", Meter.Name: Herald.Operator.Telemetry.OperatorMetrics.MeterName }) l.EnableMeasurementEvents(instrument);
+        };
+        listener.SetMeasurementEventCallback<long>((_, _, tags, _) =>
+        {
+            foreach (var tag in tags) if (tag is { Key: "kind", Value: "HeraldApplication" }) attempts.Enqueue(DateTime.UtcNow);
+        });
+        listener.Start();
         await using (var _ = await StartOperatorAsync(api: closed))
         {
             await ApplyAsync(Application("down"), HeraldApplication.Type);
             var app = await ReadyAsync<HeraldApplication>("down", HeraldApplication.Type, "False", "HeraldUnreachable");
             Assert.Null(app.Status!.HeraldId);
+            // Back-off from 0.2 s doubling: attempts at about 0, 0.2, 0.6, 1.4, 3.0 s — the gaps grow.
+            await Task.Delay(3500);
+            var times = attempts.ToList();
+            var gaps = times.Zip(times.Skip(1), (a, b) => (b - a).TotalSeconds).ToList();
+            Assert.InRange(times.Count, 4, 7);
+            Assert.True(gaps[^1] > 4 * gaps[0] && gaps[^1] >= 0.7, $"gaps between attempts: {string.Join(", ", gaps.Select(g => g.ToString("F2")))}");
         }
         _hosts.Clear();
 
