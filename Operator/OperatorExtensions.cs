@@ -40,6 +40,7 @@ public static class OperatorExtensions
         services.AddSingleton<IReconciler<HeraldEventType>, EventTypeReconciler>();
         services.AddSingleton<IReconciler<WebhookEndpoint>, EndpointReconciler>();
         services.AddSingleton<EventRecorder>();
+        services.AddSingleton<Dependencies>();
         services.AddSingleton<IController, Controller<HeraldApplication>>();
         services.AddSingleton<IController, Controller<HeraldEventType>>();
         services.AddSingleton<IController, Controller<WebhookEndpoint>>();

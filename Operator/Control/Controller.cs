@@ -24,7 +24,7 @@ public interface IController
 /// name: the finalizer first, then Herald, then <c>status</c> (<c>Ready</c>, the Herald id, observedGeneration).
 /// </summary>
 public sealed class Controller<T>(
-    ResourceApi<T> api, IReconciler<T> reconciler, EventRecorder events, OperatorMetrics metrics,
+    ResourceApi<T> api, IReconciler<T> reconciler, EventRecorder events, OperatorMetrics metrics, Dependencies dependencies,
     IOptions<OperatorOptions> options, ILogger<Controller<T>> logger) : IController
     where T : class, IHeraldResource
 {
@@ -40,7 +40,34 @@ public sealed class Controller<T>(
     {
         // A fresh queue per term of leadership: back-offs from a previous term mean nothing now.
         _queue = new WorkQueue<string>(_options.BaseBackoff, _options.MaxBackoff);
-        await Task.WhenAll(WatchAsync(cancellationToken), ResyncAsync(cancellationToken), WorkAsync(cancellationToken));
+        dependencies.ApplicationReady += RequeueDependents;
+        try
+        {
+            await Task.WhenAll(WatchAsync(cancellationToken), ResyncAsync(cancellationToken), WorkAsync(cancellationToken));
+        }
+        finally
+        {
+            dependencies.ApplicationReady -= RequeueDependents;
+        }
+    }
+
+    // Which application each resource of this kind needs, as the list and the watch last showed it.
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, string> _needs = new(StringComparer.Ordinal);
+
+    private void Seen(T item, WatchEventType type)
+    {
+        if (type == WatchEventType.Deleted || item.ApplicationRef is not { } application) _needs.TryRemove(item.Name(), out _);
+        else _needs[item.Name()] = application;
+    }
+
+    private void RequeueDependents(string application)
+    {
+        foreach (var (name, needs) in _needs)
+        {
+            if (needs != application) continue;
+            _queue.Forget(name);
+            _queue.Add(name);
+        }
     }
 
     private async Task WatchAsync(CancellationToken cancellationToken)
@@ -53,7 +80,11 @@ public sealed class Controller<T>(
                 if (version is null)
                 {
                     var (items, listed) = await api.ListAsync(_options.Namespace, cancellationToken);
-                    foreach (var item in items) _queue.Add(item.Name());
+                    foreach (var item in items)
+                    {
+                        Seen(item, WatchEventType.Added);
+                        _queue.Add(item.Name());
+                    }
                     version = listed;
                 }
                 var expired = false;
@@ -61,7 +92,9 @@ public sealed class Controller<T>(
                                    e => expired |= e is KubernetesException { Status.Code: 410 }, cancellationToken))
                 {
                     version = item.ResourceVersion();
-                    if (type != WatchEventType.Bookmark) _queue.Add(item.Name());
+                    if (type == WatchEventType.Bookmark) continue;
+                    Seen(item, type);
+                    _queue.Add(item.Name());
                 }
                 // 410 Gone: the version is older than the server keeps; what happened since is known only by listing again.
                 if (expired)
@@ -159,6 +192,7 @@ public sealed class Controller<T>(
         {
             var outcome = await reconciler.ReconcileAsync(resource, cancellationToken);
             await WriteStatusAsync(resource, outcome.HeraldId, "True", "Reconciled", "Herald matches the resource.", applied: true, cancellationToken);
+            if (resource is HeraldApplication) dependencies.Ready(resource.Name());
             if (outcome.DriftCorrected)
                 await events.RecordAsync(resource, Kind, "DriftCorrected", $"Herald's {outcome.HeraldId} differed from the resource and was put back.", cancellationToken);
         }

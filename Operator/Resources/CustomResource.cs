@@ -9,6 +9,9 @@ namespace Herald.Operator.Resources;
 public interface IHeraldResource : IKubernetesObject<V1ObjectMeta>
 {
     ResourceStatus? Status { get; set; }
+
+    /// <summary>The HeraldApplication this resource needs first, if any.</summary>
+    string? ApplicationRef => null;
 }
 
 public abstract class CustomResource<TSpec> : IHeraldResource where TSpec : new()

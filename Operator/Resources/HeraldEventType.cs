@@ -3,9 +3,11 @@ using System.Text.Json.Serialization;
 
 namespace Herald.Operator.Resources;
 
-public sealed class HeraldEventType : CustomResource<HeraldEventTypeSpec>
+public sealed class HeraldEventType : CustomResource<HeraldEventTypeSpec>, IHeraldResource
 {
     public static readonly ResourceType Type = new("HeraldEventType", "heraldeventtypes");
+
+    string? IHeraldResource.ApplicationRef => Spec.ApplicationRef;
 }
 
 public sealed class HeraldEventTypeSpec

@@ -2,9 +2,11 @@ using System.Text.Json.Serialization;
 
 namespace Herald.Operator.Resources;
 
-public sealed class WebhookEndpoint : CustomResource<WebhookEndpointSpec>
+public sealed class WebhookEndpoint : CustomResource<WebhookEndpointSpec>, IHeraldResource
 {
     public static readonly ResourceType Type = new("WebhookEndpoint", "webhookendpoints");
+
+    string? IHeraldResource.ApplicationRef => Spec.ApplicationRef;
 }
 
 public sealed class WebhookEndpointSpec

@@ -334,13 +334,14 @@ public sealed class OperatorTests(HeraldAppFixture fixture, Xunit.Abstractions.I
     }
 
     [Fact]
-    public async Task An_endpoint_waits_for_its_application_with_a_reason()
+    public async Task An_endpoint_waits_for_its_application_with_a_reason_and_goes_as_soon_as_the_application_is_ready()
     {
-        await StartOperatorAsync();
+        // A back-off far longer than the test: only the application's readiness can bring the endpoint back in time.
+        await StartOperatorAsync(new Dictionary<string, string?> { ["Herald:Operator:BaseBackoff"] = "00:01:00" });
         await ApplyAsync(Endpoint("early", "later-app", "op-early"), WebhookEndpoint.Type);
         await ReadyAsync<WebhookEndpoint>("early", WebhookEndpoint.Type, "False", "ApplicationNotFound");
         await ApplyAsync(Application("later-app"), HeraldApplication.Type);
-        await ReadyAsync<WebhookEndpoint>("early", WebhookEndpoint.Type);
+        await ReadyAsync<WebhookEndpoint>("early", WebhookEndpoint.Type, seconds: 10);
     }
 
     [Fact]
