@@ -35,9 +35,22 @@ public sealed class LeaderElection(
         elector.OnError += e => logger.LogWarning(e, "Leader election: {Message}", e.Message);
         try
         {
-            await elector.RunAndTryToHoldLeadershipForeverAsync(stoppingToken);
+            while (!stoppingToken.IsCancellationRequested)
+            {
+                try
+                {
+                    await elector.RunAndTryToHoldLeadershipForeverAsync(stoppingToken);
+                }
+                catch (Exception e) when (e is not OperationCanceledException || !stoppingToken.IsCancellationRequested)
+                {
+                    // The elector lets a transport error (the API server unreachable) escape: the process must not stop
+                    // for it — a blip would become a crash loop. Not leading until the Lease can be read again.
+                    EndTerm();
+                    logger.LogWarning(e, "Leader election could not reach the API server; trying again");
+                    await Task.Delay(o.RetryPeriod, stoppingToken).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+                }
+            }
         }
-        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested) { }
         finally
         {
             EndTerm();

@@ -17,6 +17,8 @@ public sealed class OperatorHost : IAsyncDisposable
 
     public bool IsLeader => _host.Services.GetRequiredService<OperatorMetrics>().IsLeader;
     public string Identity => _host.Services.GetRequiredService<LeaderElection>().Identity;
+    /// <summary>Whether the host has begun stopping on its own (a background service failed).</summary>
+    public bool Stopping => _host.Services.GetRequiredService<IHostApplicationLifetime>().ApplicationStopping.IsCancellationRequested;
 
     public static async Task<OperatorHost> StartAsync(string kubernetesUrl, string ns, Uri heraldApi, string adminKey,
         IDictionary<string, string?>? settings = null)

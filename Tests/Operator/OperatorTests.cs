@@ -393,6 +393,17 @@ public sealed class OperatorTests(HeraldAppFixture fixture, Xunit.Abstractions.I
     }
 
     [Fact]
+    public async Task An_unreachable_API_server_does_not_stop_the_operator()
+    {
+        var port = FreePort();
+        var host = await OperatorHost.StartAsync($"http://127.0.0.1:{port}", _ns, HeraldApi, fixture.AdminKey);
+        _hosts.Add(host);
+        await Task.Delay(2000); // several failed attempts to read the Lease
+        Assert.False(host.Stopping);
+        Assert.False(host.IsLeader);
+    }
+
+    [Fact]
     public async Task A_restart_between_creating_in_Herald_and_writing_status_creates_nothing_twice()
     {
         // Every status write fails: the operator creates the application in Herald, then cannot record it.
