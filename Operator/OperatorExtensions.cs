@@ -1,0 +1,54 @@
+using Herald.Client;
+using Herald.Operator.Control;
+using Herald.Operator.Leadership;
+using Herald.Operator.Reconcilers;
+using Herald.Operator.Resources;
+using Herald.Operator.Telemetry;
+using k8s;
+using Microsoft.Extensions.Options;
+
+namespace Herald.Operator;
+
+public static class OperatorExtensions
+{
+    /// <summary>The operator: its clients (Kubernetes, Herald), one controller per kind, and the leader election running them.</summary>
+    public static IHostApplicationBuilder AddHeraldOperator(this IHostApplicationBuilder builder)
+    {
+        var services = builder.Services;
+        services.AddOptions<OperatorOptions>().Bind(builder.Configuration.GetSection(OperatorOptions.Section));
+
+        services.AddSingleton<IKubernetes>(sp =>
+        {
+            var o = sp.GetRequiredService<IOptions<OperatorOptions>>().Value;
+            return new Kubernetes(o.KubernetesUrl is { } url ? new KubernetesClientConfiguration { Host = url }
+                : KubernetesClientConfiguration.IsInCluster() ? KubernetesClientConfiguration.InClusterConfig()
+                : KubernetesClientConfiguration.BuildConfigFromConfigFile());
+        });
+        services.AddHttpClient("herald");
+        services.AddSingleton(sp =>
+        {
+            var o = sp.GetRequiredService<IOptions<OperatorOptions>>().Value;
+            return HeraldClient.Create(o.ApiUrl, o.AdminKey, sp.GetRequiredService<IHttpClientFactory>().CreateClient("herald"));
+        });
+
+        services.AddSingleton(sp => new ResourceApi<HeraldApplication>(sp.GetRequiredService<IKubernetes>(), HeraldApplication.Type));
+        services.AddSingleton(sp => new ResourceApi<HeraldEventType>(sp.GetRequiredService<IKubernetes>(), HeraldEventType.Type));
+        services.AddSingleton(sp => new ResourceApi<WebhookEndpoint>(sp.GetRequiredService<IKubernetes>(), WebhookEndpoint.Type));
+        services.AddSingleton<ApplicationRefs>();
+        services.AddSingleton<SigningSecrets>();
+        services.AddSingleton<IReconciler<HeraldApplication>, ApplicationReconciler>();
+        services.AddSingleton<IReconciler<HeraldEventType>, EventTypeReconciler>();
+        services.AddSingleton<IReconciler<WebhookEndpoint>, EndpointReconciler>();
+        services.AddSingleton<EventRecorder>();
+        services.AddSingleton<Dependencies>();
+        services.AddSingleton<IController, Controller<HeraldApplication>>();
+        services.AddSingleton<IController, Controller<HeraldEventType>>();
+        services.AddSingleton<IController, Controller<WebhookEndpoint>>();
+
+        services.AddSingleton(sp => new OperatorMetrics(() =>
+            sp.GetServices<IController>().Select(c => (c.Kind, c.QueueDepth))));
+        services.AddSingleton<LeaderElection>();
+        services.AddHostedService(sp => sp.GetRequiredService<LeaderElection>());
+        return builder;
+    }
+}
