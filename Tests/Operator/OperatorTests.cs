@@ -425,8 +425,15 @@ public sealed class OperatorTests(HeraldAppFixture fixture, Xunit.Abstractions.I
         standIn.Fault = null;
         await StartOperatorAsync();
         var app = await ReadyAsync<HeraldApplication>("restart", HeraldApplication.Type);
-        var (_, page, _) = await fixture.Admin.GetAsync("/api/v1/apps?limit=250");
-        var named = page.GetProperty("data").EnumerateArray().Where(a => a.GetProperty("name").GetString() == "op-restart").ToList();
+        // Every application, page by page: the shared test app holds hundreds.
+        var named = new List<JsonElement>();
+        for (string? iterator = null; ;)
+        {
+            var (_, page, _) = await fixture.Admin.GetAsync($"/api/v1/apps?limit=250{(iterator is null ? "" : "&iterator=" + Uri.EscapeDataString(iterator))}");
+            named.AddRange(page.GetProperty("data").EnumerateArray().Where(a => a.GetProperty("name").GetString() == "op-restart"));
+            if (page.GetProperty("done").GetBoolean()) break;
+            iterator = page.GetProperty("iterator").GetString();
+        }
         Assert.Equal(app.Status!.HeraldId, Assert.Single(named).GetProperty("id").GetString());
     }
 

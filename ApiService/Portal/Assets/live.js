@@ -14,6 +14,28 @@
     row.appendChild(td);
     return td;
   }
+  // An attempt made after this page was rendered but before the stream began reached neither: once the stream is
+  // open, take the table from a fresh rendering and add the rows this one lacks.
+  var caughtUp = false;
+  source.addEventListener("open", function () {
+    if (caughtUp || !window.fetch || !window.DOMParser) return;
+    caughtUp = true;
+    fetch(location.href, { credentials: "same-origin" }).then(function (response) {
+      return response.ok ? response.text() : "";
+    }).then(function (html) {
+      var fresh = new DOMParser().parseFromString(html, "text/html").querySelector("[data-live-attempts] tbody");
+      if (!fresh) return;
+      var rows = Array.prototype.slice.call(fresh.querySelectorAll("tr[data-attempt]")).reverse();
+      rows.forEach(function (row) {
+        var id = row.getAttribute("data-attempt");
+        var known = Array.prototype.some.call(body.querySelectorAll("tr[data-attempt]"), function (r) { return r.getAttribute("data-attempt") === id; });
+        if (known) return;
+        body.insertBefore(document.importNode(row, true), body.firstChild);
+        var empty = table.querySelector("[data-empty]");
+        if (empty) empty.remove();
+      });
+    }).catch(function () { });
+  });
   source.addEventListener("delivery", function (event) {
     var o = JSON.parse(event.data);
     var row = document.createElement("tr");
