@@ -14,6 +14,10 @@
     row.appendChild(td);
     return td;
   }
+  // The catch-up and the stream can both bring the same attempt; each row is added once.
+  function has(id) {
+    return Array.prototype.some.call(body.querySelectorAll("tr[data-attempt]"), function (r) { return r.getAttribute("data-attempt") === id; });
+  }
   // An attempt made after this page was rendered but before the stream began reached neither: once the stream is
   // open, take the table from a fresh rendering and add the rows this one lacks.
   var caughtUp = false;
@@ -28,8 +32,7 @@
       var rows = Array.prototype.slice.call(fresh.querySelectorAll("tr[data-attempt]")).reverse();
       rows.forEach(function (row) {
         var id = row.getAttribute("data-attempt");
-        var known = Array.prototype.some.call(body.querySelectorAll("tr[data-attempt]"), function (r) { return r.getAttribute("data-attempt") === id; });
-        if (known) return;
+        if (has(id)) return;
         body.insertBefore(document.importNode(row, true), body.firstChild);
         var empty = table.querySelector("[data-empty]");
         if (empty) empty.remove();
@@ -38,6 +41,7 @@
   });
   source.addEventListener("delivery", function (event) {
     var o = JSON.parse(event.data);
+    if (has(o.attemptId)) return;
     var row = document.createElement("tr");
     row.setAttribute("data-attempt", o.attemptId);
     var when = cell(row, new Date(o.attemptedAt).toLocaleString());
