@@ -4,6 +4,7 @@ using Herald.AppHost.Infrastructure;
 using Herald.AppHost.Infrastructure.Local;
 using Herald.AppHost.Supervision;
 using Herald.ServiceDefaults.Health;
+using Microsoft.Extensions.Configuration;
 
 var builder = DistributedApplication.CreateBuilder(args);
 
@@ -27,7 +28,7 @@ var adminKey = builder.AddParameter("admin-api-key", new GenerateParameterDefaul
 // generated the same way, and given to every service that reads them.
 var sealingKeys = builder.AddParameter("sealing-keys", new GenerateParameterDefault { MinLength = 48, Special = false }, secret: true, persist: true);
 
-builder.AddProject<Projects.ApiService>("api")
+var api = builder.AddProject<Projects.ApiService>("api")
     .WithHeraldInfrastructure(infrastructure)
     .WithEnvironment("Herald__Auth__AdminKey", adminKey)
     .WithEnvironment("Herald__Sealing__Keys", sealingKeys)
@@ -53,6 +54,24 @@ builder.AddProject<Projects.Processor>("processor")
     .WithManagementPort()
     .WithServiceSettings(builder.Configuration)
     .WithRestartOnCrash();
+
+// The Kubernetes operator: herald.dev resources (applications, event types, endpoints) reconciled into Herald. Published
+// unless Herald:Operator:Publish=false (a target with no Kubernetes API, such as Container Apps); run locally only
+// against an API server named with --Herald:Operator:KubernetesUrl (e.g. `kubectl proxy`).
+if (builder.ExecutionContext.IsPublishMode ? builder.Configuration.GetValue(OperatorAccess.PublishSetting, true)
+        : builder.Configuration["Herald:Operator:KubernetesUrl"] is not null)
+{
+    // Two replicas, one leading (a Lease): the standby takes over within the lease duration.
+    builder.AddProject<Projects.Operator>("operator")
+        .WithReplicas(2)
+        .WithEnvironment("Herald__Operator__ApiUrl", api.GetEndpoint("http"))
+        .WithEnvironment("Herald__Operator__AdminKey", adminKey)
+        .WithManagementPort()
+        .WithServiceSettings(builder.Configuration)
+        .WithRestartOnCrash()
+        .WithEndpoint(ManagementPort.EndpointName, endpoint => endpoint.IsExternal = false)
+        .AsKubernetesController("Crds", OperatorAccess.Rules);
+}
 
 builder.AddKubernetesPublishing();
 

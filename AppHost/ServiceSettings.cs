@@ -9,7 +9,7 @@ public static class ServiceSettings
     public static readonly string[] ForwardedSections = ["Herald", "Kafka"];
 
     // The AppHost's own settings (a key, or a whole section), meaningless to a service.
-    private static readonly string[] AppHostOnly = [Infrastructure.InfrastructureModes.Setting, Deployment.Kubernetes.KubernetesOptions.Section];
+    private static readonly string[] AppHostOnly = [Infrastructure.InfrastructureModes.Setting, Deployment.Kubernetes.KubernetesOptions.Section, OperatorAccess.PublishSetting];
 
     public static IResourceBuilder<ProjectResource> WithServiceSettings(this IResourceBuilder<ProjectResource> project, IConfiguration configuration)
     {

@@ -15,7 +15,11 @@ public static class OperatorExtensions
     public static IHostApplicationBuilder AddHeraldOperator(this IHostApplicationBuilder builder)
     {
         var services = builder.Services;
-        services.AddOptions<OperatorOptions>().Bind(builder.Configuration.GetSection(OperatorOptions.Section));
+        services.AddOptions<OperatorOptions>().Bind(builder.Configuration.GetSection(OperatorOptions.Section))
+            .PostConfigure(o =>
+            {
+                if (o.Namespace.Length == 0) o.Namespace = KubernetesClientConfiguration.IsInCluster() ? KubernetesClientConfiguration.InClusterConfig().Namespace : "default";
+            });
 
         services.AddSingleton<IKubernetes>(sp =>
         {

@@ -5,8 +5,9 @@ public sealed class OperatorOptions
 {
     public const string Section = "Herald:Operator";
 
-    /// <summary>The namespace whose resources are reconciled (and where the Lease lives): the Role grants no more.</summary>
-    public string Namespace { get; set; } = "default";
+    /// <summary>The namespace whose resources are reconciled (and where the Lease lives): the Role grants no more.
+    /// Unset: the pod's own namespace in a cluster, else <c>default</c>.</summary>
+    public string Namespace { get; set; } = "";
 
     /// <summary>Herald's API (its HTTP endpoint's base URL).</summary>
     public Uri ApiUrl { get; set; } = new("http://api");

@@ -35,7 +35,7 @@ public static class KubernetesPublishing
                 {
                     throw new DistributedApplicationException($"{StepName} needs --output-path <directory>.");
                 }
-                KustomizeTree.Write(AspireManifest.Load(Path.Combine(output, ManifestFile)), options, output,
+                KustomizeTree.Write(AspireManifest.Load(Path.Combine(output, ManifestFile)), options, KubernetesControllers.In(context.Model), output,
                     name => builder.Configuration[$"Parameters:{name}"] ?? builder.Configuration.GetConnectionString(name));
             }
             catch

@@ -27,11 +27,11 @@ public sealed partial class AspireManifestTests(PublishedManifest published) : I
 
         Assert.All(types, type => Assert.Contains(type, ConsumableTypes));
         Assert.DoesNotContain("executable.v0", types);
-        Assert.Equal(["admin-api-key", "api", "herald", "kafka", "postgres", "postgres-password", "processor", "redis", "redis-password", "sealing-keys"],
+        Assert.Equal(["admin-api-key", "api", "herald", "kafka", "operator", "postgres", "postgres-password", "processor", "redis", "redis-password", "sealing-keys"],
             _manifest.Resources.Keys.Order(StringComparer.Ordinal));
         // Containers for the infrastructure and projects for the services, whatever mode the AppHost would run in locally.
         Assert.All((string[])["postgres", "redis", "kafka"], name => Assert.StartsWith("container.", _manifest[name].Type, StringComparison.Ordinal));
-        Assert.All((string[])["api", "processor"], name => Assert.StartsWith("project.", _manifest[name].Type, StringComparison.Ordinal));
+        Assert.All((string[])["api", "processor", "operator"], name => Assert.StartsWith("project.", _manifest[name].Type, StringComparison.Ordinal));
         Assert.Equal("value.v0", _manifest["herald"].Type);
     }
 
@@ -112,6 +112,24 @@ public sealed partial class AspireManifestTests(PublishedManifest published) : I
         Assert.Equal("http://api:8080", resolver.Resolve("{api.bindings.http.url}").LiteralText);
         var refused = Assert.Throws<DistributedApplicationException>(() => resolver.Resolve("{api.bindings.https.url}"));
         Assert.Contains("serves no TLS", refused.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task The_operator_is_left_out_for_a_target_without_a_Kubernetes_API()
+    {
+        Assert.Equal("project.v0", _manifest["operator"].Type);
+        var path = System.IO.Path.Combine(System.IO.Path.GetTempPath(), $"herald-manifest-{Guid.NewGuid():N}.json");
+        try
+        {
+            await AppHostPublish.ManifestAsync(path, "--Herald:Operator:Publish=false");
+            var without = AspireManifest.Load(path);
+            Assert.DoesNotContain("operator", without.Resources.Keys);
+            Assert.Equal(_manifest.Resources.Keys.Where(k => k != "operator").Order(StringComparer.Ordinal), without.Resources.Keys.Order(StringComparer.Ordinal));
+        }
+        finally
+        {
+            File.Delete(path);
+        }
     }
 
     // A password given as anything but a {parameter.value} reference.

@@ -1,4 +1,6 @@
 using System.Text;
+using System.Text.Json.Nodes;
+using Herald.AppHost;
 using Herald.AppHost.Deployment.Kubernetes;
 using Herald.Kafka;
 using Herald.ServiceDefaults.Health;
@@ -21,6 +23,11 @@ public sealed class KubernetesManifestTests(KubernetesTree tree) : IClassFixture
 {
     private static readonly string[] Services = ["api", "processor"];
     private static readonly string[] BackingServices = ["postgres", "redis", "kafka"];
+    private const string Operator = "operator";
+    private static readonly string[] Deployments = [.. Services.Append(Operator).Order()];
+
+    /// <summary>The folder of each Deployment's project.</summary>
+    private static readonly Dictionary<string, string> Projects = new() { ["api"] = "ApiService", ["processor"] = "Processor", [Operator] = "Operator" };
 
     public static TheoryData<string> Overlays => [.. KubernetesTree.Overlays];
 
@@ -31,12 +38,14 @@ public sealed class KubernetesManifestTests(KubernetesTree tree) : IClassFixture
         var rendered = tree.Rendered[overlay];
         var @namespace = Assert.Single(rendered.OfKind<V1Namespace>()).Metadata.Name;
 
-        Assert.Equal(Services, rendered.OfKind<V1Deployment>().Select(d => d.Metadata.Name).Order());
+        Assert.Equal(Deployments, rendered.OfKind<V1Deployment>().Select(d => d.Metadata.Name).Order());
         Assert.Equal(BackingServices.Order(), rendered.OfKind<V1StatefulSet>().Select(s => s.Metadata.Name).Order());
+        // Nothing calls the operator: no Service, and leader election rather than CPU decides its replicas.
         Assert.Equal(Services.Concat(BackingServices).Order(), rendered.OfKind<V1Service>().Select(s => s.Metadata.Name).Order());
-        Assert.Equal(Services, rendered.OfKind<V1PodDisruptionBudget>().Select(p => p.Metadata.Name).Order());
+        Assert.Equal(Deployments, rendered.OfKind<V1PodDisruptionBudget>().Select(p => p.Metadata.Name).Order());
         Assert.Equal(Services, rendered.OfKind<V2HorizontalPodAutoscaler>().Select(h => h.Metadata.Name).Order());
-        Assert.All(rendered.Objects.OfType<IMetadata<V1ObjectMeta>>().Where(o => o is not V1Namespace),
+        // CustomResourceDefinitions are cluster-scoped; everything else is in the namespace.
+        Assert.All(rendered.Objects.OfType<IMetadata<V1ObjectMeta>>().Where(o => o is not V1Namespace and not V1CustomResourceDefinition),
             o => Assert.Equal(@namespace, o.Metadata.NamespaceProperty));
     }
 
@@ -54,9 +63,9 @@ public sealed class KubernetesManifestTests(KubernetesTree tree) : IClassFixture
             Assert.Equal((HealthProbes.ReadinessPath, port.Name), (container.ReadinessProbe.HttpGet.Path, container.ReadinessProbe.HttpGet.Port.Value));
             // The service listens where the probes knock, on the port its project file declares for them.
             Assert.Equal(port.ContainerPort.ToString(System.Globalization.CultureInfo.InvariantCulture), Settings(overlay, container)[ManagementPort.PortSetting]);
-            Assert.Equal(AppHostPublish.ContainerSettings(deployment.Metadata.Name == "api" ? "ApiService" : "Processor").PortFor(ManagementPort.EndpointName), port.ContainerPort);
+            Assert.Equal(AppHostPublish.ContainerSettings(Projects[deployment.Metadata.Name]).PortFor(ManagementPort.EndpointName), port.ContainerPort);
             // No Service carries it: the kubelet and Prometheus reach pods directly, and nothing else should.
-            Assert.DoesNotContain(tree.Rendered[overlay].Named<V1Service>(deployment.Metadata.Name).Spec.Ports, p => p.Name == ManagementPort.EndpointName);
+            Assert.DoesNotContain(ServiceOf(overlay, deployment)?.Spec.Ports ?? [], p => p.Name == ManagementPort.EndpointName);
         }
     }
 
@@ -94,10 +103,10 @@ public sealed class KubernetesManifestTests(KubernetesTree tree) : IClassFixture
                 .Select(port => int.Parse(port, System.Globalization.CultureInfo.InvariantCulture));
 
             Assert.Equal(listening.Order(), container.Ports.Select(p => p.ContainerPort).Order());
-            var service = rendered.Named<V1Service>(deployment.Metadata.Name);
-            Assert.All(service.Spec.Ports, port => Assert.Contains(container.Ports, p => p.Name == port.TargetPort.Value && p.ContainerPort == port.Port));
+            var ports = ServiceOf(overlay, deployment)?.Spec.Ports ?? [];
+            Assert.All(ports, port => Assert.Contains(container.Ports, p => p.Name == port.TargetPort.Value && p.ContainerPort == port.Port));
             // TLS is terminated in front of the services: Aspire's https binding has no port in the cluster.
-            Assert.DoesNotContain(service.Spec.Ports, port => port.Name == "https");
+            Assert.DoesNotContain(ports, port => port.Name == "https");
         }
     }
 
@@ -129,7 +138,7 @@ public sealed class KubernetesManifestTests(KubernetesTree tree) : IClassFixture
         var containers = rendered.OfKind<V1Deployment>().SelectMany(d => d.Spec.Template.Spec.Containers)
             .Concat(rendered.OfKind<V1StatefulSet>().SelectMany(s => s.Spec.Template.Spec.Containers)).ToList();
 
-        Assert.Equal(5, containers.Count);
+        Assert.Equal(6, containers.Count);
         foreach (var container in containers)
         {
             foreach (var resource in new[] { "cpu", "memory" })
@@ -188,7 +197,7 @@ public sealed class KubernetesManifestTests(KubernetesTree tree) : IClassFixture
     public void Connection_strings_reach_the_backing_services_with_the_secrets_passwords(string overlay)
     {
         var rendered = tree.Rendered[overlay];
-        foreach (var deployment in rendered.OfKind<V1Deployment>())
+        foreach (var deployment in rendered.OfKind<V1Deployment>().Where(d => Services.Contains(d.Metadata.Name)))
         {
             var environment = rendered.EnvironmentOf(Assert.Single(deployment.Spec.Template.Spec.Containers), reference => tree.DevSecrets[reference.Key]);
 
@@ -275,6 +284,68 @@ public sealed class KubernetesManifestTests(KubernetesTree tree) : IClassFixture
             });
     }
 
+    [Theory]
+    [MemberData(nameof(Overlays))]
+    public void The_operator_runs_two_replicas_as_its_own_service_account_bound_to_a_namespaced_role_of_exactly_its_rules(string overlay)
+    {
+        var rendered = tree.Rendered[overlay];
+        var pod = rendered.Named<V1Deployment>(Operator).Spec;
+        Assert.Equal(2, pod.Replicas);
+        Assert.Equal((Operator, true), (pod.Template.Spec.ServiceAccountName, pod.Template.Spec.AutomountServiceAccountToken));
+        // The services never talk to the API server, so get no token.
+        Assert.All(rendered.OfKind<V1Deployment>().Where(d => d.Metadata.Name != Operator), d =>
+            Assert.Equal((null, false), (d.Spec.Template.Spec.ServiceAccountName, d.Spec.Template.Spec.AutomountServiceAccountToken)));
+
+        var @namespace = Assert.Single(rendered.OfKind<V1Namespace>()).Metadata.Name;
+        Assert.Equal(Operator, Assert.Single(rendered.OfKind<V1ServiceAccount>()).Metadata.Name);
+        var role = Assert.Single(rendered.OfKind<V1Role>());
+        Assert.Equal(KubernetesJson.Serialize(OperatorAccess.Rules), KubernetesJson.Serialize(role.Rules));
+        // Nothing cluster-wide, and no wildcard.
+        Assert.Empty(rendered.OfKind<V1ClusterRole>());
+        Assert.Empty(rendered.OfKind<V1ClusterRoleBinding>());
+        Assert.DoesNotContain(role.Rules.SelectMany(r => r.Verbs.Concat(r.Resources).Concat(r.ApiGroups)), value => value == "*");
+
+        var binding = Assert.Single(rendered.OfKind<V1RoleBinding>());
+        Assert.Equal((V1Role.KubeKind, role.Metadata.Name), (binding.RoleRef.Kind, binding.RoleRef.Name));
+        var subject = Assert.Single(binding.Subjects);
+        Assert.Equal((V1ServiceAccount.KubeKind, Operator, @namespace), (subject.Kind, subject.Name, subject.NamespaceProperty));
+    }
+
+    [Theory]
+    [MemberData(nameof(Overlays))]
+    public void The_operator_reaches_the_api_through_its_service_with_the_admin_key_from_the_secret(string overlay)
+    {
+        var rendered = tree.Rendered[overlay];
+        var environment = rendered.EnvironmentOf(Assert.Single(rendered.Named<V1Deployment>(Operator).Spec.Template.Spec.Containers),
+            reference => reference.Key == "admin-api-key" ? tree.DevSecrets[reference.Key] : throw new InvalidOperationException(reference.Key));
+
+        var api = new Uri(environment["Herald__Operator__ApiUrl"]);
+        AssertServes(rendered, api.Host, api.Port);
+        Assert.Equal(tree.DevSecrets["admin-api-key"], environment["Herald__Operator__AdminKey"]);
+        // Unset, so the operator watches the namespace it runs in, which is all its Role allows.
+        Assert.DoesNotContain("Herald__Operator__Namespace", environment.Keys);
+    }
+
+    [Theory]
+    [MemberData(nameof(Overlays))]
+    public void The_custom_resource_definitions_go_with_the_tree_as_the_operator_declares_them(string overlay)
+    {
+        var declared = Directory.GetFiles(Path.Combine(AppHostPublish.RepositoryRoot(), "Operator", "Crds"), "*.yaml")
+            .Select(f => KubernetesYaml.Deserialize<V1CustomResourceDefinition>(File.ReadAllText(f), strict: true))
+            .ToDictionary(c => c.Metadata.Name, c => JsonNode.Parse(KubernetesJson.Serialize(c)), StringComparer.Ordinal);
+        var rendered = tree.Rendered[overlay].OfKind<V1CustomResourceDefinition>().ToList();
+
+        Assert.Equal(3, declared.Count);
+        Assert.Equal(declared.Keys.Order(), rendered.Select(c => c.Metadata.Name).Order());
+        // kustomize orders a map's keys its own way.
+        Assert.All(rendered, crd => Assert.True(JsonNode.DeepEquals(declared[crd.Metadata.Name], JsonNode.Parse(KubernetesJson.Serialize(crd))), crd.Metadata.Name));
+    }
+
+    [Theory]
+    [MemberData(nameof(Overlays))]
+    public Task Every_object_of_each_overlay_is_valid_against_the_Kubernetes_schemas(string overlay) =>
+        KubernetesSchemas.AssertValidAsync([.. tree.Rendered[overlay].Objects]);
+
     private const string DevSecretsFile = "overlays/dev/" + KustomizeTree.SecretsFile;
     private const string GrpcPort = "grpc";
     // GrpcHosting.PortSetting in ApiService.
@@ -296,6 +367,9 @@ public sealed class KubernetesManifestTests(KubernetesTree tree) : IClassFixture
             Directory.Delete(directory, recursive: true);
         }
     }
+
+    private V1Service? ServiceOf(string overlay, V1Deployment deployment) =>
+        tree.Rendered[overlay].OfKind<V1Service>().SingleOrDefault(s => s.Metadata.Name == deployment.Metadata.Name);
 
     private Dictionary<string, string> Settings(string overlay, V1Container container) =>
         tree.Rendered[overlay].EnvironmentOf(container, reference => tree.DevSecrets[reference.Key]);

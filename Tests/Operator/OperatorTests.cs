@@ -345,6 +345,45 @@ public sealed class OperatorTests(HeraldAppFixture fixture, Xunit.Abstractions.I
     }
 
     [Fact]
+    public async Task One_pass_through_everything_the_operator_does_uses_every_grant_of_its_Role_and_nothing_else()
+    {
+        // Every test here holds the operator to the Role the AppHost deploys it with (KubernetesTestApi): a request
+        // outside it is 403 and the test fails. This one also shows that no grant is spare. Real binaries run the
+        // operator as an administrator, so there it shows nothing.
+        if (_api.StandIn is not { } standIn) return;
+        await StartOperatorAsync(new Dictionary<string, string?> { ["Herald:Operator:ResyncPeriod"] = "00:00:01" });
+        await _k8s.CoreV1.CreateNamespacedSecretAsync(new V1Secret { Metadata = new() { Name = "shared" }, StringData = new Dictionary<string, string> { ["other"] = "kept" } }, _ns);
+        await ApplyAsync(Application("rbac"), HeraldApplication.Type);
+        await ApplyAsync(new HeraldEventType
+        {
+            Kind = HeraldEventType.Type.Kind, Metadata = new() { Name = "rbac-type" }, Spec = new() { ApplicationRef = "rbac", Name = "invoice.paid" },
+        }, HeraldEventType.Type);
+        // Its signing secret is added to a Secret that exists (update), and written to one that does not (create).
+        var updated = Endpoint("rbac-updated", "rbac", "op-rbac-1");
+        updated.Spec.SigningSecret = new() { Name = "shared" };
+        var created = Endpoint("rbac-created", "rbac", "op-rbac-2");
+        created.Spec.SigningSecret = new() { Name = "rbac-created-signing" };
+        await ApplyAsync(updated, WebhookEndpoint.Type);
+        await ApplyAsync(created, WebhookEndpoint.Type);
+        var appId = (await ReadyAsync<HeraldApplication>("rbac", HeraldApplication.Type)).Status!.HeraldId!;
+        await ReadyAsync<HeraldEventType>("rbac-type", HeraldEventType.Type);
+        var endpointId = (await ReadyAsync<WebhookEndpoint>("rbac-updated", WebhookEndpoint.Type)).Status!.HeraldId!;
+        await ReadyAsync<WebhookEndpoint>("rbac-created", WebhookEndpoint.Type);
+        Assert.Equal("kept", System.Text.Encoding.UTF8.GetString((await _k8s.CoreV1.ReadNamespacedSecretAsync("shared", _ns)).Data["other"]));
+        // Drift, corrected and recorded as an Event.
+        await fixture.Admin.PutAsync($"/api/v1/apps/{appId}/endpoints/{endpointId}", new { url = fixture.Receiver.UrlFor("op-rbac-hijacked").ToString() });
+        Assert.True(await Eventually.HoldsAsync(async () =>
+            (await _k8s.CoreV1.ListNamespacedEventAsync(_ns)).Items.Any(e => e.Reason == "DriftCorrected"), TimeSpan.FromSeconds(15)));
+
+        var granted = Herald.AppHost.OperatorAccess.Rules
+            .SelectMany(rule => rule.ApiGroups.SelectMany(g => rule.Resources.SelectMany(r => rule.Verbs.Select(v => new StandInAccess(v, g, r)))));
+        Assert.Equal(granted.Order(AccessOrder), standIn.OperatorAccesses.Order(AccessOrder));
+    }
+
+    private static readonly Comparer<StandInAccess> AccessOrder = Comparer<StandInAccess>.Create((a, b) =>
+        string.CompareOrdinal($"{a.Group}/{a.Resource} {a.Verb}", $"{b.Group}/{b.Resource} {b.Verb}"));
+
+    [Fact]
     public async Task Two_replicas_one_active_and_the_standby_takes_over_within_the_lease_duration()
     {
         var first = await StartOperatorAsync();

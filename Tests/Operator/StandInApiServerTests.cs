@@ -330,4 +330,37 @@ public sealed class StandInApiServerTests : IAsyncLifetime
         Assert.Null(secret.StringData);
         Assert.Equal(HttpStatusCode.NotFound, (await FailsAsync(() => _client.CoreV1.ReadNamespacedConfigMapAsync("x", Ns))).Response.StatusCode);
     }
+
+    [Fact]
+    public async Task With_RBAC_rules_a_request_outside_them_is_403_Forbidden_and_one_inside_is_served()
+    {
+        await using var server = await StandInApiServer.StartAsync(new(Rules:
+        [
+            new V1PolicyRule { ApiGroups = [Group], Resources = [Plural], Verbs = ["get", "list"] },
+            new V1PolicyRule { ApiGroups = [Group], Resources = [Plural + "/status"], Verbs = ["update"] },
+        ]));
+        using var client = new Kubernetes(new KubernetesClientConfiguration { Host = server.Url });
+        using var test = new Kubernetes(new KubernetesClientConfiguration { Host = server.Url }, new TestClientMarker());
+
+        // The test's own client is not held to the rules.
+        var created = await test.CustomObjects.CreateNamespacedCustomObjectAsync<JsonObject>(Endpoint("ep-rbac"), Group, Version, Ns, Plural);
+        Assert.Equal("ep-rbac", Name(await client.CustomObjects.GetNamespacedCustomObjectAsync<JsonObject>(Group, Version, Ns, Plural, "ep-rbac")));
+        await client.CustomObjects.ListNamespacedCustomObjectAsync<JsonObject>(Group, Version, Ns, Plural);
+        created["status"] = new JsonObject { ["heraldId"] = "ep_1" };
+        await client.CustomObjects.ReplaceNamespacedCustomObjectStatusAsync<JsonObject>(created, Group, Version, Ns, Plural, "ep-rbac");
+
+        // The object itself is not the status subresource; nor is a watch a list, nor a Secret a custom resource.
+        var refused = await FailsAsync(() => client.CustomObjects.ReplaceNamespacedCustomObjectAsync<JsonObject>(created, Group, Version, Ns, Plural, "ep-rbac"));
+        Assert.Equal(HttpStatusCode.Forbidden, refused.Response.StatusCode);
+        Assert.Equal("Forbidden", JsonNode.Parse(refused.Response.Content)!["reason"]!.GetValue<string>());
+        Assert.Equal(HttpStatusCode.Forbidden, (await FailsAsync(() => client.CustomObjects.DeleteNamespacedCustomObjectAsync<JsonObject>(Group, Version, Ns, Plural, "ep-rbac"))).Response.StatusCode);
+        Assert.Equal(HttpStatusCode.Forbidden, (await FailsAsync(() => client.CoreV1.ReadNamespacedSecretAsync("any", Ns))).Response.StatusCode);
+        var watch = await FailsAsync(() => client.CustomObjects.ListNamespacedCustomObjectWithHttpMessagesAsync(Group, Version, Ns, Plural, watch: true));
+        Assert.Equal(HttpStatusCode.Forbidden, watch.Response.StatusCode);
+
+        Assert.Equal(
+            ["delete herald.dev/webhookendpoints", "get /secrets", "get herald.dev/webhookendpoints", "list herald.dev/webhookendpoints",
+             "update herald.dev/webhookendpoints", "update herald.dev/webhookendpoints/status", "watch herald.dev/webhookendpoints"],
+            server.OperatorAccesses.Select(a => $"{a.Verb} {a.Group}/{a.Resource}").Order(StringComparer.Ordinal));
+    }
 }

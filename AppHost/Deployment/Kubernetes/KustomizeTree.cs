@@ -20,11 +20,13 @@ public static class KustomizeTree
     public static string ConfigMapName(string workload) => $"{workload}-config";
 
     /// <param name="configuredValue">A secret parameter's value in the AppHost's configuration, if it has one.</param>
-    public static void Write(AspireManifest manifest, KubernetesOptions options, string directory, Func<string, string?> configuredValue)
+    /// <param name="controllers">Projects that work through the Kubernetes API (see <see cref="KubernetesControllerAnnotation"/>).</param>
+    public static void Write(AspireManifest manifest, KubernetesOptions options, IReadOnlyDictionary<string, KubernetesController> controllers,
+        string directory, Func<string, string?> configuredValue)
     {
         var containers = manifest.Projects.ToDictionary(p => p.Name, p => ProjectContainer.For(manifest, p, options), StringComparer.Ordinal);
         var resolver = new ManifestExpressionResolver(manifest, containers.ToDictionary(c => c.Key, c => c.Value.HttpPort, StringComparer.Ordinal));
-        var services = manifest.Projects.Select(p => (p.Name, Workload: ServiceWorkload.For(p, containers[p.Name], resolver, options))).ToList();
+        var services = manifest.Projects.Select(p => (p.Name, Workload: ServiceWorkload.For(p, containers[p.Name], resolver, options, controllers.GetValueOrDefault(p.Name)))).ToList();
         var backing = manifest.Containers.Select(c => (c.Name, Workload: BackingServiceWorkload.For(c, resolver, options))).ToList();
 
         var baseDirectory = Path.Combine(directory, "base");
@@ -47,6 +49,14 @@ public static class KustomizeTree
                 });
             }
         }
+        // CustomResourceDefinitions as their project declares them (cluster-scoped: the overlays' namespace leaves them be).
+        foreach (var crd in controllers.Values.SelectMany(c => c.CrdFiles))
+        {
+            var file = $"crds/{Path.GetFileName(crd)}";
+            Directory.CreateDirectory(Path.Combine(baseDirectory, "crds"));
+            File.WriteAllText(Path.Combine(baseDirectory, file), $"# Copied from {Path.GetFileName(Path.GetDirectoryName(Path.GetDirectoryName(crd)))}/{Path.GetFileName(Path.GetDirectoryName(crd))} by `{Command}`.\n" + File.ReadAllText(crd));
+            files.Add(file);
+        }
         WriteKustomization(Path.Combine(baseDirectory, "kustomization.yaml"), new Kustomization { Resources = files, ConfigMapGenerator = configMaps });
 
         foreach (var (environmentName, environment) in options.Environments)
@@ -54,7 +64,7 @@ public static class KustomizeTree
             var overlay = Path.Combine(directory, "overlays", environmentName);
             ClearGenerated(overlay);
             WriteObjects(Path.Combine(overlay, "namespace.yaml"), [new V1Namespace { Metadata = new V1ObjectMeta { Name = environment.Namespace } }]);
-            WriteObjects(Path.Combine(overlay, "autoscalers.yaml"), [.. services.Select(s => s.Workload.Autoscaler(environment))]);
+            WriteObjects(Path.Combine(overlay, "autoscalers.yaml"), [.. services.Select(s => s.Workload.Autoscaler(environment)).OfType<V2HorizontalPodAutoscaler>()]);
             if (environment.GenerateSecrets)
             {
                 DevelopmentSecrets.Write(Path.Combine(overlay, SecretsFile), manifest.SecretParameters, configuredValue);

@@ -9,30 +9,36 @@ namespace Herald.AppHost.Deployment.Kubernetes;
 /// <summary>
 /// A Herald service (an Aspire project): a Deployment that probes the paths ServiceDefaults maps and stops within the
 /// grace period its own shutdown settings imply, a Service with a port per binding the service serves (REST, gRPC…),
-/// a PodDisruptionBudget, and per environment an autoscaler.
+/// a PodDisruptionBudget, and per environment an autoscaler. A <see cref="KubernetesController"/> instead runs its fixed
+/// replicas under a ServiceAccount bound to a namespaced Role of its rules, with no Service and no autoscaler.
 /// </summary>
 public sealed class ServiceWorkload
 {
     private const string Component = "service";
+    private const string ControllerComponent = "controller";
     private const string TempVolume = "tmp";
 
     private readonly string _name;
     private readonly KubernetesOptions _options;
+    private readonly bool _scales;
 
-    private ServiceWorkload(string name, KubernetesOptions options, PodEnvironment environment, IReadOnlyList<IKubernetesObject> objects)
+    private ServiceWorkload(string name, KubernetesOptions options, bool scales, PodEnvironment environment, IReadOnlyList<IKubernetesObject> objects)
     {
         _name = name;
         _options = options;
+        _scales = scales;
         Environment = environment;
         Objects = objects;
     }
 
     public PodEnvironment Environment { get; }
 
-    /// <summary>Deployment, Service and PodDisruptionBudget, for the base.</summary>
+    /// <summary>Deployment, Service and PodDisruptionBudget (a controller: Deployment, PodDisruptionBudget, ServiceAccount,
+    /// Role and RoleBinding), for the base.</summary>
     public IReadOnlyList<IKubernetesObject> Objects { get; }
 
-    public static ServiceWorkload For(ManifestResource project, ProjectContainer container, ManifestExpressionResolver resolver, KubernetesOptions options)
+    public static ServiceWorkload For(ManifestResource project, ProjectContainer container, ManifestExpressionResolver resolver, KubernetesOptions options,
+        KubernetesController? controller = null)
     {
         var timings = ServiceTimings.For(project, options);
         var environment = PodEnvironment.For(project, resolver, options.SecretName, timings.PodSettings());
@@ -43,19 +49,23 @@ public sealed class ServiceWorkload
             ?? ports.FirstOrDefault(p => p.Binding.Scheme == "http" && !p.Binding.IsCleartextHttp2)
             ?? throw new DistributedApplicationException($"Project '{project.Name}' has no HTTP/1.1 binding to probe.");
 
-        IKubernetesObject[] objects =
-        [
-            Deployment(project.Name, container, ports, probed, environment, timings, options),
-            // The management port is for the kubelet and Prometheus, which reach pods directly: no Service carries it.
-            Service(project.Name, [.. ports.Where(p => p.Binding.Name != ManagementPort.EndpointName)]),
-            DisruptionBudget(project.Name),
-        ];
-        return new ServiceWorkload(project.Name, options, environment, objects);
+        var deployment = Deployment(project.Name, container, ports, probed, environment, timings, options, controller);
+        IKubernetesObject[] objects = controller is null
+            ?
+            [
+                deployment,
+                // The management port is for the kubelet and Prometheus, which reach pods directly: no Service carries it.
+                Service(project.Name, [.. ports.Where(p => p.Binding.Name != ManagementPort.EndpointName)]),
+                DisruptionBudget(project.Name, Component),
+            ]
+            : [deployment, DisruptionBudget(project.Name, ControllerComponent), .. Access(project.Name, controller)];
+        return new ServiceWorkload(project.Name, options, controller is null, environment, objects);
     }
 
-    /// <summary>Scales on CPU between the environment's bounds for this service.</summary>
-    public V2HorizontalPodAutoscaler Autoscaler(EnvironmentOptions environment)
+    /// <summary>Scales on CPU between the environment's bounds for this service; none for a controller.</summary>
+    public V2HorizontalPodAutoscaler? Autoscaler(EnvironmentOptions environment)
     {
+        if (!_scales) return null;
         var replicas = environment.Replicas.TryGetValue(_name, out var range) ? range : new ReplicaRange();
         return new V2HorizontalPodAutoscaler
         {
@@ -100,11 +110,13 @@ public sealed class ServiceWorkload
     }
 
     private static V1Deployment Deployment(string name, ProjectContainer container, List<ServedPort> ports, ServedPort probed, PodEnvironment environment,
-        ServiceTimings timings, KubernetesOptions options) => new()
+        ServiceTimings timings, KubernetesOptions options, KubernetesController? controller) => new()
     {
-        Metadata = WorkloadLabels.Metadata(name, Component),
+        Metadata = WorkloadLabels.Metadata(name, controller is null ? Component : ControllerComponent),
         Spec = new V1DeploymentSpec
         {
+            // A service's replicas are its autoscaler's; a controller's are the model's.
+            Replicas = controller?.Replicas,
             Selector = new V1LabelSelector { MatchLabels = WorkloadLabels.Selector(name) },
             // Start the new pod before stopping an old one: capacity never drops during a rollout.
             Strategy = new V1DeploymentStrategy
@@ -116,7 +128,7 @@ public sealed class ServiceWorkload
             {
                 Metadata = new V1ObjectMeta
                 {
-                    Labels = WorkloadLabels.All(name, Component),
+                    Labels = WorkloadLabels.All(name, controller is null ? Component : ControllerComponent),
                     Annotations = new Dictionary<string, string>
                     {
                         ["prometheus.io/scrape"] = "true",
@@ -129,7 +141,9 @@ public sealed class ServiceWorkload
                     TerminationGracePeriodSeconds = timings.TerminationGracePeriodSeconds,
                     // Service links would add REDIS_PORT, KAFKA_PORT, … to every container; nothing reads them.
                     EnableServiceLinks = false,
-                    AutomountServiceAccountToken = false,
+                    // Only a controller talks to the API server, as its own ServiceAccount.
+                    ServiceAccountName = controller is null ? null : name,
+                    AutomountServiceAccountToken = controller is not null,
                     SecurityContext = new V1PodSecurityContext
                     {
                         RunAsNonRoot = true,
@@ -203,15 +217,29 @@ public sealed class ServiceWorkload
     };
 
     // One pod at a time may be evicted by a drain or an upgrade, whatever the replica count.
-    private static V1PodDisruptionBudget DisruptionBudget(string name) => new()
+    private static V1PodDisruptionBudget DisruptionBudget(string name, string component) => new()
     {
-        Metadata = WorkloadLabels.Metadata(name, Component),
+        Metadata = WorkloadLabels.Metadata(name, component),
         Spec = new V1PodDisruptionBudgetSpec
         {
             Selector = new V1LabelSelector { MatchLabels = WorkloadLabels.Selector(name) },
             MaxUnavailable = 1,
         },
     };
+
+    /// <summary>The controller's identity in the namespace and what it may do there: a Role, never a ClusterRole.</summary>
+    private static IKubernetesObject[] Access(string name, KubernetesController controller) =>
+    [
+        new V1ServiceAccount { Metadata = WorkloadLabels.Metadata(name, ControllerComponent) },
+        new V1Role { Metadata = WorkloadLabels.Metadata(name, ControllerComponent), Rules = [.. controller.Rules] },
+        new V1RoleBinding
+        {
+            Metadata = WorkloadLabels.Metadata(name, ControllerComponent),
+            RoleRef = new V1RoleRef { ApiGroup = "rbac.authorization.k8s.io", Kind = V1Role.KubeKind, Name = name },
+            // The overlay's namespace transformer fills in the subject's namespace along with the objects'.
+            Subjects = [new Rbacv1Subject { Kind = V1ServiceAccount.KubeKind, Name = name }],
+        },
+    ];
 
     private sealed record ServedPort(ManifestBinding Binding, int Number);
 }

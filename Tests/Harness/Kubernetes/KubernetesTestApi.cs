@@ -21,7 +21,8 @@ public sealed class KubernetesTestApi : IAsyncDisposable
     /// <summary>The stand-in when that is what runs (tests that reach into its store need it); null with real binaries.</summary>
     public StandInApiServer? StandIn { get; private set; }
 
-    public IKubernetes NewClient() => new k8s.Kubernetes(Configuration);
+    /// <summary>A client for the test itself: its requests are not held to the operator's Role.</summary>
+    public IKubernetes NewClient() => new k8s.Kubernetes(Configuration, new TestClientMarker());
 
     public static string? Assets =>
         Environment.GetEnvironmentVariable("KUBEBUILDER_ASSETS") is { Length: > 0 } dir &&
@@ -33,7 +34,8 @@ public sealed class KubernetesTestApi : IAsyncDisposable
         if (Assets is { } assets) await api.StartControlPlaneAsync(assets, crdFiles);
         else
         {
-            api.StandIn = await StandInApiServer.StartAsync(standIn);
+            // The operator's requests are held to the Role the AppHost deploys it with: every operator test shows it suffices.
+            api.StandIn = await StandInApiServer.StartAsync((standIn ?? new StandInOptions()) with { Rules = Herald.AppHost.OperatorAccess.Rules });
             api.Configuration = new KubernetesClientConfiguration { Host = api.StandIn.Url };
         }
         return api;
@@ -100,5 +102,15 @@ public sealed class KubernetesTestApi : IAsyncDisposable
             process.Dispose();
         }
         if (_workDirectory is not null) Directory.Delete(_workDirectory, recursive: true);
+    }
+}
+
+/// <summary>Marks a request as the test's own (<see cref="StandInApiServer.TestClientHeader"/>).</summary>
+internal sealed class TestClientMarker : DelegatingHandler
+{
+    protected override Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
+    {
+        request.Headers.Add(StandInApiServer.TestClientHeader, "true");
+        return base.SendAsync(request, cancellationToken);
     }
 }

@@ -1,7 +1,9 @@
+using System.Collections.Concurrent;
 using System.Globalization;
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using k8s.Models;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Hosting.Server;
@@ -17,7 +19,12 @@ public sealed record StandInRequest(string Method, string Path, JsonObject? Body
 
 /// <param name="HistoryLimit">Changes kept for watches; a watch from before the oldest kept is 410 Expired.</param>
 /// <param name="BookmarkInterval">How often a watch that asked for bookmarks gets one (the API server: about a minute).</param>
-public sealed record StandInOptions(int HistoryLimit = 1000, TimeSpan? BookmarkInterval = null);
+/// <param name="Rules">RBAC rules the operator's requests are held to (403 Forbidden outside them, as the API server's RBAC
+/// authorizer answers); requests from the tests' own clients (<see cref="StandInApiServer.TestClientHeader"/>) are not.</param>
+public sealed record StandInOptions(int HistoryLimit = 1000, TimeSpan? BookmarkInterval = null, IReadOnlyList<V1PolicyRule>? Rules = null);
+
+/// <summary>A request as RBAC sees it: <c>get</c> <c>herald.dev</c> <c>webhookendpoints/status</c>.</summary>
+public sealed record StandInAccess(string Verb, string Group, string Resource);
 
 /// <summary>
 /// An in-process stand-in for the Kubernetes API server (Kestrel on loopback, random port), serving exactly what the
@@ -31,7 +38,16 @@ public sealed class StandInApiServer : IAsyncDisposable
     private readonly WebApplication _app;
     private readonly TimeSpan _bookmarkInterval;
 
+    /// <summary>Marks a request as the test's own (see <see cref="StandInOptions.Rules"/>).</summary>
+    public const string TestClientHeader = "X-Herald-Test-Client";
+
+    private readonly IReadOnlyList<V1PolicyRule>? _rules;
+    private readonly ConcurrentDictionary<StandInAccess, int> _operatorAccesses = new();
+
     public ObjectStore Store { get; }
+
+    /// <summary>What the operator's requests (every request not from a test client) have done, allowed or not.</summary>
+    public IReadOnlyCollection<StandInAccess> OperatorAccesses => [.. _operatorAccesses.Keys];
 
     /// <summary>A fault to inject: given a request (its body read), the status to fail it with (as a Status object), or null to serve it.</summary>
     public Func<StandInRequest, int?>? Fault { get; set; }
@@ -45,6 +61,7 @@ public sealed class StandInApiServer : IAsyncDisposable
     {
         Store = new ObjectStore(options.HistoryLimit);
         _bookmarkInterval = options.BookmarkInterval ?? TimeSpan.FromMinutes(1);
+        _rules = options.Rules;
         var builder = WebApplication.CreateSlimBuilder();
         builder.WebHost.UseUrls("http://127.0.0.1:0");
         builder.Logging.SetMinimumLevel(LogLevel.Warning);
@@ -71,6 +88,13 @@ public sealed class StandInApiServer : IAsyncDisposable
             var route = Route.Parse(context.Request.Path.Value ?? "") ?? throw new ApiError(404, "NotFound", "the server could not find the requested resource");
             var kind = ResourceKinds.Find(route.Group, route.Version, route.Plural) ?? throw new ApiError(404, "NotFound", "the server could not find the requested resource");
             var query = context.Request.Query;
+            if (!context.Request.Headers.ContainsKey(TestClientHeader))
+            {
+                var access = route.Access(method, query["watch"] is var watching && (watching == "true" || watching == "1"));
+                _operatorAccesses.TryAdd(access, 0);
+                if (_rules is not null && !_rules.Any(rule => Allows(rule, access)))
+                    throw new ApiError(403, "Forbidden", $"cannot {access.Verb} resource \"{access.Resource}\" in API group \"{access.Group}\"");
+            }
 
             if (route.Name is null && method == "GET" && query["watch"] is var w && (w == "true" || w == "1"))
             {
@@ -95,6 +119,9 @@ public sealed class StandInApiServer : IAsyncDisposable
             await WriteJsonAsync(context, StatusObject(error));
         }
     }
+
+    private static bool Allows(V1PolicyRule rule, StandInAccess access) =>
+        rule.ApiGroups.Contains(access.Group) && rule.Resources.Contains(access.Resource) && rule.Verbs.Contains(access.Verb);
 
     private JsonObject ListJson(ResourceKind kind, string? ns)
     {
@@ -222,6 +249,21 @@ public sealed class StandInApiServer : IAsyncDisposable
     /// </summary>
     private sealed record Route(string Group, string Version, string? Namespace, string Plural, string? Name, bool Status)
     {
+        /// <summary>The verb and resource the API server's authorizer sees for this route.</summary>
+        public StandInAccess Access(string method, bool watch) => new(
+            (method, Name) switch
+            {
+                ("GET", null) => watch ? "watch" : "list",
+                ("GET", _) => "get",
+                ("POST", _) => "create",
+                ("PUT", _) => "update",
+                ("PATCH", _) => "patch",
+                ("DELETE", null) => "deletecollection",
+                ("DELETE", _) => "delete",
+                _ => method.ToLowerInvariant(),
+            },
+            Group, Status ? Plural + "/status" : Plural);
+
         public static Route? Parse(string path)
         {
             var s = path.Trim('/').Split('/');
