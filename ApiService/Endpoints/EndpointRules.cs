@@ -22,7 +22,8 @@ public static partial class EndpointRules
         "upgrade", "te", "trailer", "expect", "user-agent", "webhook-id", "webhook-timestamp", "webhook-signature",
     };
 
-    public static void Validate(EndpointInput input, EndpointOptions options, Validation validation)
+    /// <returns>The content filter compiled to the SQL/JSON path fan-out evaluates (null: none, or invalid).</returns>
+    public static string? Validate(EndpointInput input, EndpointOptions options, Validation validation)
     {
         ValidateUrl(input.Url, options, validation);
         if (input.Description is { Length: > 1024 }) validation.Add("description", "At most 1024 characters.");
@@ -51,13 +52,12 @@ public static partial class EndpointRules
         if (input.RetryPolicy is { } policy)
             foreach (var (field, error) in policy.Problems("retryPolicy")) validation.Add(field, error);
         RoutingLabels.Validate(input.Channels, "channels", RoutingLabels.MaxChannels, validation);
-        CompileFilter(input, validation);
         if (input.Secret is not null && !IsValidSecret(input.Secret))
             validation.Add("secret", $"'{SecretPrefix}' followed by the base64 of 24 to 64 random bytes; omit it to have one generated.");
+        return CompileFilter(input, validation);
     }
 
-    /// <summary>The endpoint's content filter as the SQL/JSON path fan-out evaluates (null: none).</summary>
-    public static string? CompileFilter(EndpointInput input, Validation validation)
+    private static string? CompileFilter(EndpointInput input, Validation validation)
     {
         if (input.Filter is not { ValueKind: not JsonValueKind.Null } filter) return null;
         try

@@ -37,18 +37,17 @@ public sealed class EndpointService(
         """;
 
     // A FIFO endpoint's head of line, when it holds the others back: retrying after a failure, or paused.
-    private const string WithBlockingHead = $"""
+    private static readonly string WithBlockingHead = $"""
         endpoints e LEFT JOIN LATERAL (
             SELECT d.message_id, d.status, d.attempts, d.next_attempt_at, d.last_error FROM deliveries d
-            WHERE d.endpoint_id = e.id AND d.queue_position IS NOT NULL
-              AND (d.status = '{DeliveryStatus.Paused}' OR (d.status = '{DeliveryStatus.Pending}' AND d.attempts > 0))) head ON true
+            WHERE d.endpoint_id = e.id AND {FifoHead.Blocks("d")}) head ON true
         """;
 
     public async Task<EndpointResponse> CreateAsync(Caller caller, string applicationId, EndpointInput input, CancellationToken cancellationToken)
     {
         caller.RequireChangeTo(applicationId);
         var application = await applications.FindAsync(applicationId, cancellationToken) ?? throw ApiError.NotFound("application");
-        await ValidateAsync(input, application, cancellationToken);
+        var filterPath = await ValidateAsync(input, application, cancellationToken);
 
         var now = DatabaseTime.Now(time);
         var endpoint = Define(SortableId.New("ep", now), input, input.Disabled == true ? DisabledByApi : null, now);
@@ -63,7 +62,7 @@ public sealed class EndpointService(
             """, connection, transaction))
         {
             insert.Parameters.Add(new() { Value = endpoint.Id });
-            AddEndpointParameters(insert, endpoint, input);
+            AddEndpointParameters(insert, endpoint, filterPath);
             insert.Parameters.Add(new() { Value = now });
             insert.Parameters.Add(new() { Value = applicationId });
             await insert.ExecuteNonQueryAsync(cancellationToken);
@@ -112,7 +111,7 @@ public sealed class EndpointService(
         caller.RequireChangeTo(applicationId);
         var application = await applications.FindAsync(applicationId, cancellationToken) ?? throw ApiError.NotFound("application");
         if (input.Secret is not null) throw ApiError.Invalid("secret", "Rotate the secret with POST …/secret/rotate.");
-        await ValidateAsync(input, application, cancellationToken);
+        var filterPath = await ValidateAsync(input, application, cancellationToken);
 
         var now = DatabaseTime.Now(time);
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
@@ -139,7 +138,7 @@ public sealed class EndpointService(
             """, connection, transaction))
         {
             update.Parameters.Add(new() { Value = endpointId });
-            AddEndpointParameters(update, endpoint, input);
+            AddEndpointParameters(update, endpoint, filterPath);
             update.Parameters.Add(new() { Value = now });
             update.Parameters.Add(new() { Value = applicationId });
             await update.ExecuteNonQueryAsync(cancellationToken);
@@ -282,10 +281,11 @@ public sealed class EndpointService(
             publisher.Publish(new NewMessage(e.MessageId, OperationalEvents.ApplicationId, e.Type, e.EventId, e.Payload, e.Timestamp));
     }
 
-    private async Task ValidateAsync(EndpointInput input, ApplicationResponse application, CancellationToken cancellationToken)
+    /// <returns>The content filter's compiled path (see <see cref="EndpointRules.Validate"/>).</returns>
+    private async Task<string?> ValidateAsync(EndpointInput input, ApplicationResponse application, CancellationToken cancellationToken)
     {
         var validation = new Validation();
-        EndpointRules.Validate(input, options.Value, validation);
+        var filterPath = EndpointRules.Validate(input, options.Value, validation);
         validation.ThrowIfInvalid();
         if (application.RequireRegisteredEventTypes && input.EventTypes is { Length: > 0 } types)
         {
@@ -294,6 +294,7 @@ public sealed class EndpointService(
                 validation.Add("eventTypes", $"'{type}' is not a registered event type of this application.");
             validation.ThrowIfInvalid();
         }
+        return filterPath;
     }
 
     private async Task InsertSecretAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, string endpointId, string secret,
@@ -317,7 +318,7 @@ public sealed class EndpointService(
 
     // Parameters $2..$13 shared by insert and update: url, description, event_types, disabled, reason, rate_limit, headers,
     // ordering, retry_policy, channels, filter, filter_path.
-    private void AddEndpointParameters(NpgsqlCommand command, EndpointResponse endpoint, EndpointInput input)
+    private void AddEndpointParameters(NpgsqlCommand command, EndpointResponse endpoint, string? filterPath)
     {
         command.Parameters.Add(new() { Value = endpoint.Url });
         command.Parameters.Add(new() { Value = endpoint.Description });
@@ -330,7 +331,7 @@ public sealed class EndpointService(
         command.Parameters.Add(new() { Value = (object?)endpoint.RetryPolicy?.ToJson() ?? DBNull.Value, NpgsqlDbType = NpgsqlDbType.Text });
         command.Parameters.Add(new() { Value = (object?)endpoint.Channels ?? DBNull.Value, NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Text });
         command.Parameters.Add(new() { Value = (object?)endpoint.Filter?.Text ?? DBNull.Value, NpgsqlDbType = NpgsqlDbType.Text });
-        command.Parameters.Add(new() { Value = (object?)EndpointRules.CompileFilter(input, new Validation()) ?? DBNull.Value, NpgsqlDbType = NpgsqlDbType.Text });
+        command.Parameters.Add(new() { Value = (object?)filterPath ?? DBNull.Value, NpgsqlDbType = NpgsqlDbType.Text });
     }
 
     private static string[]? Distinct(string[]? types) => types?.Distinct(StringComparer.Ordinal).ToArray();

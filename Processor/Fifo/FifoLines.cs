@@ -76,9 +76,7 @@ public sealed class FifoLines(
                     SELECT q.message_id, q.endpoint_id FROM deliveries q
                     WHERE q.endpoint_id = e.id AND q.status = '{DeliveryStatus.Queued}'
                     ORDER BY q.queue_position LIMIT 1) next
-                WHERE NOT EXISTS (
-                    SELECT 1 FROM deliveries head WHERE head.endpoint_id = e.id AND head.queue_position IS NOT NULL
-                      AND head.status IN ('{DeliveryStatus.Pending}', '{DeliveryStatus.Paused}'))),
+                WHERE NOT EXISTS (SELECT 1 FROM deliveries head WHERE head.endpoint_id = e.id AND {FifoHead.Is("head")})),
             promoted AS (
                 UPDATE deliveries d SET status = '{DeliveryStatus.Pending}', next_attempt_at = $2, claimed_attempt = d.attempts, updated_at = $3
                 FROM heads h
@@ -100,8 +98,7 @@ public sealed class FifoLines(
             SELECT e.id FROM endpoints e
             WHERE e.ordering = '{EndpointOrdering.Fifo}'
               AND EXISTS (SELECT 1 FROM deliveries q WHERE q.endpoint_id = e.id AND q.status = '{DeliveryStatus.Queued}')
-              AND NOT EXISTS (SELECT 1 FROM deliveries head WHERE head.endpoint_id = e.id AND head.queue_position IS NOT NULL
-                                AND head.status IN ('{DeliveryStatus.Pending}', '{DeliveryStatus.Paused}'))
+              AND NOT EXISTS (SELECT 1 FROM deliveries head WHERE head.endpoint_id = e.id AND {FifoHead.Is("head")})
             LIMIT $1
             """);
         query.Parameters.Add(new() { Value = limit });

@@ -70,8 +70,7 @@ internal sealed class BacklogSampler : BackgroundService
                 await SampleAsync(() => CountAsync($"SELECT count(*) FROM deliveries WHERE status = '{DeliveryStatus.Queued}'", stoppingToken),
                     value => _queued = new Reading(value), "queued FIFO deliveries", stoppingToken);
                 await SampleAsync(() => CountAsync($"""
-                    SELECT count(*) FROM deliveries WHERE queue_position IS NOT NULL
-                      AND (status = '{DeliveryStatus.Paused}' OR (status = '{DeliveryStatus.Pending}' AND attempts > 0))
+                    SELECT count(*) FROM deliveries d WHERE {FifoHead.Blocks("d")}
                     """, stoppingToken), value => _blocked = new Reading(value), "blocked FIFO lines", stoppingToken);
             }
         }
