@@ -30,7 +30,6 @@ public sealed class DeliveryWorker(
     DeliveryAdmission admission,
     DeliveryClaims claims,
     WebhookSender sender,
-    RetrySchedule schedule,
     DeliveryLedger ledger,
     OutcomePublisher outcomes,
     EndpointHealth health,
@@ -184,7 +183,7 @@ public sealed class DeliveryWorker(
     private async Task RecordAsync(DeliveryTask task, EndpointTarget endpoint, Attempt attempt, bool probe, long consumed, Progress progress)
     {
         var now = Now();
-        var decision = (endpoint.Retries ?? schedule).Decide(task.Attempt, attempt, now);
+        var decision = endpoint.Retries.Decide(task.Attempt, attempt, now);
         var entry = new LedgerEntry(task, decision.Status, decision.NextAttemptAt, now, attempt, SortableId.New("atmpt", now));
         // The attempt is recorded first: nothing after it may turn a sent webhook into a handed-back (resent) one.
         await RecordAsync(progress, entry);

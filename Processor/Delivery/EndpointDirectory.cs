@@ -21,10 +21,10 @@ public sealed record EndpointTarget(
     Uri Url,
     IReadOnlyList<string> Secrets,
     IReadOnlyDictionary<string, string> Headers,
+    RetrySchedule Retries,
     bool Disabled = false,
     int? RateLimit = null,
-    int? ApplicationRateLimit = null,
-    RetrySchedule? Retries = null)
+    int? ApplicationRateLimit = null)
 {
     /// <summary>One signer per secret, made once per load rather than per attempt.</summary>
     public IReadOnlyList<StandardWebhook> Signers { get; } = [.. Secrets.Select(secret => new StandardWebhook(secret))];
@@ -160,12 +160,12 @@ public sealed class EndpointDirectory
             new Uri(reader.GetString(2)),
             [.. reader.GetFieldValue<string[]>(6).Select(secret => _sealer.Unseal(secret, SealedField.Secret(id)))],
             _sealer.UnsealHeaders(id, JsonSerializer.Deserialize<Dictionary<string, string>>(reader.GetString(3)) ?? []),
-            reader.GetBoolean(4),
-            reader.IsDBNull(5) ? null : reader.GetInt32(5),
-            reader.IsDBNull(7) ? null : reader.GetInt32(7),
             _schedule.With(RetryPolicy.Merge(
                 RetryPolicy.FromJson(reader.IsDBNull(8) ? null : reader.GetString(8)),
-                RetryPolicy.FromJson(reader.IsDBNull(9) ? null : reader.GetString(9)))));
+                RetryPolicy.FromJson(reader.IsDBNull(9) ? null : reader.GetString(9)))),
+            reader.GetBoolean(4),
+            reader.IsDBNull(5) ? null : reader.GetInt32(5),
+            reader.IsDBNull(7) ? null : reader.GetInt32(7));
     }
 
     private sealed record Cached(long LoadedAt, Task<EndpointTarget?> Endpoint);

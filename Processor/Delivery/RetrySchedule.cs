@@ -43,7 +43,11 @@ public sealed class RetrySchedule
     /// <summary>How long one attempt may take.</summary>
     public TimeSpan Timeout { get; }
 
-    public TimeSpan Longest => _retryDelays.Count == 0 ? TimeSpan.FromSeconds(1) : _retryDelays.Max();
+    /// <summary>A receiver's Retry-After is honoured from this up: sooner would retry a 429 in a tight loop.</summary>
+    public static readonly TimeSpan RetryAfterFloor = TimeSpan.FromSeconds(1);
+
+    /// <summary>The longest wait the schedule allows before a retry, and so for a Retry-After (never under its floor).</summary>
+    public TimeSpan Longest => _retryDelays.Count == 0 ? RetryAfterFloor : Max(_retryDelays.Max(), RetryAfterFloor);
 
     /// <summary>This schedule with the fields <paramref name="policy"/> sets replaced (itself when it sets none). A
     /// policy's timeout can only shorten the Processor's, which bounds how long a claim on an attempt lasts.</summary>
@@ -70,7 +74,7 @@ public sealed class RetrySchedule
     {
         // The receiver named its time: honour it exactly, within the schedule's bounds.
         if (outcome.RetryAfter is { } asked && outcome.HttpStatus is 429 or 503)
-            return TimeSpan.FromTicks(Math.Clamp(asked.Ticks, TimeSpan.FromSeconds(1).Ticks, Math.Max(Longest.Ticks, TimeSpan.FromSeconds(1).Ticks)));
+            return TimeSpan.FromTicks(Math.Clamp(asked.Ticks, RetryAfterFloor.Ticks, Longest.Ticks));
         // With more attempts than delays, the last delay repeats.
         var scheduled = _retryDelays.Count == 0 ? TimeSpan.Zero : _retryDelays[Math.Min(attempt, _retryDelays.Count) - 1];
         return scheduled * (1 + _jitter * (2 * random.NextDouble() - 1));
@@ -94,4 +98,6 @@ public sealed class RetrySchedule
     }
 
     private static TimeSpan Min(TimeSpan a, TimeSpan b) => a < b ? a : b;
+
+    private static TimeSpan Max(TimeSpan a, TimeSpan b) => a > b ? a : b;
 }

@@ -33,7 +33,7 @@ public sealed class WebhookSender(HttpClient http, IOptions<DeliveryOptions> opt
         request.Headers.UserAgent.Add(_userAgent);
 
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        timeout.CancelAfter(endpoint.Retries?.Timeout ?? options.Value.RequestTimeout);
+        timeout.CancelAfter(endpoint.Retries.Timeout);
         var started = Stopwatch.GetTimestamp();
         try
         {

@@ -29,7 +29,7 @@ public sealed class OutgoingUrlRedactionTests
         await host.StartAsync();
 
         var url = new Uri(receiver.Url, "/webhooks/T0/B0/s3cr3t-path?token=s3cr3t-query");
-        var endpoint = new EndpointTarget("ep_1", "app_1", url, ["whsec_" + Convert.ToBase64String(new byte[32])], new Dictionary<string, string>());
+        var endpoint = new EndpointTarget("ep_1", "app_1", url, ["whsec_" + Convert.ToBase64String(new byte[32])], new Dictionary<string, string>(), host.Services.GetRequiredService<RetrySchedule>());
         var attempt = await host.Services.GetRequiredService<WebhookSender>().SendAsync(endpoint,
             new DeliveryTask("msg_1", "ep_1", "app_1", "invoice.paid", "{}", DateTimeOffset.UtcNow, 1, DateTimeOffset.UtcNow), default);
         await host.StopAsync();

@@ -116,7 +116,7 @@ public sealed class SsrfConnectTests
         using var host = builder.Build();
         var sender = host.Services.GetRequiredService<WebhookSender>();
         var endpoint = new EndpointTarget("ep_1", "app_1", new Uri($"http://127.0.0.1:{server.Port}/hook"),
-            ["whsec_" + Convert.ToBase64String(new byte[32])], new Dictionary<string, string>());
+            ["whsec_" + Convert.ToBase64String(new byte[32])], new Dictionary<string, string>(), host.Services.GetRequiredService<RetrySchedule>());
 
         var attempt = await sender.SendAsync(endpoint, new DeliveryTask("msg_1", "ep_1", "app_1", "invoice.paid", "{}", DateTimeOffset.UtcNow, 1, DateTimeOffset.UtcNow), default);
 

@@ -22,7 +22,7 @@ public sealed class RetryAfterHarness : IHarness
     private static readonly DeliveryOptions Options = new();
     private static readonly RetrySchedule Schedule = new(Microsoft.Extensions.Options.Options.Create(Options));
     private static readonly EndpointTarget Endpoint = new("ep_fuzz", "app_fuzz", new Uri("https://receiver.example/hook"),
-        ["whsec_" + Convert.ToBase64String(new byte[32])], new Dictionary<string, string>());
+        ["whsec_" + Convert.ToBase64String(new byte[32])], new Dictionary<string, string>(), Schedule);
     private static readonly DeliveryTask Task = new("msg_fuzz", "ep_fuzz", "app_fuzz", "invoice.paid", "{}", Now, 1, Now);
 
     public void Run(ReadOnlySpan<byte> input)
