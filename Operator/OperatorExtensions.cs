@@ -28,6 +28,9 @@ public static class OperatorExtensions
                 : KubernetesClientConfiguration.IsInCluster() ? KubernetesClientConfiguration.InClusterConfig()
                 : KubernetesClientConfiguration.BuildConfigFromConfigFile());
         });
+        // No timeout of its own: AddServiceDefaults (Program.cs) gives every factory client the standard resilience
+        // handler (30 s per call in all, 10 s per attempt, retries, circuit breaker), so a hung Herald fails the
+        // reconcile, retried with back-off, rather than stalling the loop.
         services.AddHttpClient("herald");
         services.AddSingleton(sp =>
         {

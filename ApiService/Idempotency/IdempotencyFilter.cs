@@ -11,7 +11,7 @@ namespace Herald.ApiService.Idempotency;
 /// <summary>
 /// Honours an <c>idempotency-key</c> header on POST: the first successful response is kept and returned for
 /// identical repeats within 24 h (one that carries a secret is not kept: repeats get 409); the same key with a different
-/// request is 422. Failures are not kept, so a retry
+/// request is 422. Both refusals carry <c>Location</c> when the first request created something. Failures are not kept, so a retry
 /// after a 4xx or 5xx runs again. A request with a key runs to its end even if the client leaves, so the client's retry
 /// finds its outcome instead of doing it a second time.
 /// </summary>

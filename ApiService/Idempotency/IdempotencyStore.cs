@@ -34,7 +34,7 @@ public sealed class IdempotencyStore(NpgsqlDataSource dataSource, TimeProvider t
     /// Claims <paramref name="key"/> for this request. Null: this request owns it — run it, then
     /// <see cref="CompleteAsync"/> or <see cref="AbandonAsync"/>. Otherwise the earlier response to replay. A key that
     /// is malformed, was used for a different request, or whose first request is still running is refused with the
-    /// same <see cref="ApiError"/> on every surface.
+    /// same <see cref="ApiError"/> on every surface (naming, when the earlier request created something, where it is).
     /// </summary>
     public async Task<IdempotentReplay?> ClaimAsync(string scope, string key, byte[] requestHash, CancellationToken cancellationToken)
     {
@@ -73,11 +73,13 @@ public sealed class IdempotencyStore(NpgsqlDataSource dataSource, TimeProvider t
                 await using var reader = await existing.ExecuteReaderAsync(cancellationToken);
                 if (await reader.ReadAsync(cancellationToken))
                 {
+                    var location = reader.IsDBNull(2) ? null : reader.GetString(2);
+                    // What the first request made, if it finished: a client whose request changed since (the operator,
+                    // after a Secret changed) can take that over instead of being stuck with the key for its lifetime.
                     if (!reader.GetFieldValue<byte[]>(0).AsSpan().SequenceEqual(requestHash))
-                        throw new ApiError(ApiErrorKind.Unprocessable, "This idempotency-key was already used for a different request.");
+                        throw new ApiError(ApiErrorKind.Unprocessable, "This idempotency-key was already used for a different request.") { Location = location };
                     if (!reader.IsDBNull(1))
                     {
-                        var location = reader.IsDBNull(2) ? null : reader.GetString(2);
                         return reader.IsDBNull(3) ? throw SecretNotKept(location) : new IdempotentReplay(reader.GetInt32(1), location, reader.GetString(3));
                     }
                 }
@@ -107,7 +109,7 @@ public sealed class IdempotencyStore(NpgsqlDataSource dataSource, TimeProvider t
     private static ApiError SecretNotKept(string? location) => new(ApiErrorKind.Conflict,
         "A request with this idempotency-key already succeeded. Its response held a secret, which is shown only once and " +
         "never stored, so it cannot be replayed: " + (location is null ? "find what it created by listing, " : $"what it created is at {location}; ") +
-        "revoke or rotate that secret if the response was lost.");
+        "revoke or rotate that secret if the response was lost.") { Location = location };
 
     /// <summary>The request failed without an effect worth replaying; free the key so a retry runs afresh.</summary>
     public async Task AbandonAsync(string scope, string key)

@@ -34,6 +34,10 @@ public sealed class ApiError(ApiErrorKind kind, string title, IReadOnlyDictionar
 
     public TimeSpan? RetryAfter { get; init; }
 
+    /// <summary>Where the object the conflict is about is (REST: the <c>Location</c> header), so a client can take it over
+    /// without parsing the title.</summary>
+    public string? Location { get; init; }
+
     public static ApiError NotFound(string what) => new(ApiErrorKind.NotFound, $"The {what} was not found.");
 
     public static ApiError Invalid(string field, string message) =>

@@ -44,6 +44,7 @@ public static class ProblemResponses
         {
             context.Response.Headers.RetryAfter = Math.Max(1, (int)Math.Ceiling(retryAfter.TotalSeconds)).ToString(CultureInfo.InvariantCulture);
         }
+        if (error.Location is { } location) context.Response.Headers.Location = location;
         var problem = error.Errors.Count > 0
             ? new ValidationProblemDetails(error.Errors.ToDictionary(e => e.Key, e => e.Value)) { Title = error.Title, Status = status }
             : new ProblemDetails { Title = error.Title, Status = status };

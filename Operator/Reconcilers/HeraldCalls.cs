@@ -27,7 +27,26 @@ public static class HeraldCalls
     /// object having been deleted behind the operator's back, is a new creation.
     /// </summary>
     public static Action<RequestConfiguration<DefaultQueryParameters>> CreateKey(IHeraldResource resource) =>
-        Idempotency.Key($"herald-operator:{resource.Metadata.Uid}:{resource.Metadata.Generation}:{resource.Status?.HeraldId ?? "new"}");
+        CreateKey(resource, resource.Status?.HeraldId);
+
+    /// <param name="replaces">The Herald object the create replaces (gone from Herald); null: the first.</param>
+    public static Action<RequestConfiguration<DefaultQueryParameters>> CreateKey(IHeraldResource resource, string? replaces) =>
+        Idempotency.Key($"herald-operator:{resource.Metadata.Uid}:{resource.Metadata.Generation}:{replaces ?? "new"}");
+
+    /// <summary>
+    /// The id of what an earlier request under the same key created, when Herald refuses the repeat and names it in
+    /// <c>Location</c>: 409 when its response held secrets and so is not replayed (an endpoint with headers), 422 when
+    /// the request differs from the first (a header Secret changed in between). Only an object under
+    /// <paramref name="collection"/> (e.g. <c>/api/v1/apps/app_1/endpoints/</c>) counts.
+    /// </summary>
+    public static string? CreatedEarlier(ApiException e, string collection)
+    {
+        if (e.ResponseStatusCode is not (409 or 422)) return null;
+        var location = e.ResponseHeaders.FirstOrDefault(h => h.Key.Equals("Location", StringComparison.OrdinalIgnoreCase)).Value?.FirstOrDefault();
+        if (location is null || !location.StartsWith(collection, StringComparison.Ordinal)) return null;
+        var id = location[collection.Length..];
+        return id.Length > 0 && !id.Contains('/') ? Uri.UnescapeDataString(id) : null;
+    }
 
     /// <summary>Whether Herald already holds this generation: a difference now is drift (a change made in Herald), not a new spec.</summary>
     public static bool WasReady(IHeraldResource resource) =>

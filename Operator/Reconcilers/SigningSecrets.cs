@@ -10,7 +10,8 @@ namespace Herald.Operator.Reconcilers;
 
 /// <summary>
 /// An endpoint's signing secret in a Kubernetes Secret: read from it when it holds the key (Herald is given that
-/// secret), written to it otherwise (Herald's generated secret, for the receiving service to mount).
+/// secret), written to it otherwise (Herald's generated secret, for the receiving service to mount). Also reads the
+/// Secrets an endpoint's headers come from.
 /// </summary>
 public sealed class SigningSecrets(IKubernetes kubernetes, IOptions<OperatorOptions> options)
 {
@@ -21,6 +22,12 @@ public sealed class SigningSecrets(IKubernetes kubernetes, IOptions<OperatorOpti
         var secret = await FindAsync(reference.Name, cancellationToken);
         return secret?.Data?.TryGetValue(reference.Key, out var value) == true ? Encoding.UTF8.GetString(value) : null;
     }
+
+    /// <summary>Every key of the Secret with its value (null: no such Secret).</summary>
+    public async Task<IReadOnlyDictionary<string, string>?> ReadAllAsync(string name, CancellationToken cancellationToken) =>
+        await FindAsync(name, cancellationToken) is { } secret
+            ? (secret.Data ?? new Dictionary<string, byte[]>()).ToDictionary(d => d.Key, d => Encoding.UTF8.GetString(d.Value), StringComparer.Ordinal)
+            : null;
 
     /// <summary>Writes the key, creating the Secret (owned by the endpoint resource, so it goes with it) if there is none.</summary>
     public async Task WriteAsync(WebhookEndpoint owner, SecretKeyRef reference, string value, CancellationToken cancellationToken)

@@ -4,7 +4,7 @@ using Microsoft.Kiota.Abstractions.Serialization;
 
 namespace Herald.Operator.Reconcilers;
 
-/// <summary>Free-form JSON (an event type's schema) between the resource's JSON and the generated client's untyped nodes.</summary>
+/// <summary>Free-form JSON (an event type's schema, an endpoint's filter) between the resource's JSON and the generated client's untyped nodes.</summary>
 public static class UntypedJson
 {
     public static UntypedNode? From(JsonElement? element) => element is { } e ? From(e) : null;
@@ -48,11 +48,15 @@ public static class UntypedJson
     };
 
     /// <summary>Equal as JSON values (numbers by value, objects regardless of key order).</summary>
-    public static bool Same(JsonElement? desired, Herald.Client.Generated.Models.RawJson? actual)
+    public static bool Same(JsonElement? desired, Herald.Client.Generated.Models.RawJson? actual) => Same(desired, ToNode(actual));
+
+    /// <inheritdoc cref="Same(JsonElement?, Herald.Client.Generated.Models.RawJson?)"/>
+    public static bool Same(JsonElement? desired, UntypedNode? actual) => Same(desired, ToNode(actual));
+
+    private static bool Same(JsonElement? desired, JsonNode? actual)
     {
         var a = desired is { ValueKind: not JsonValueKind.Null } d ? JsonNode.Parse(d.GetRawText()) : null;
-        var b = ToNode(actual);
-        return JsonNode.DeepEquals(Normalize(a), Normalize(b));
+        return JsonNode.DeepEquals(Normalize(a), Normalize(actual));
     }
 
     // Numbers as doubles: 1 and 1.0 are one schema.

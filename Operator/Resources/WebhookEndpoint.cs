@@ -1,3 +1,4 @@
+using System.Text.Json;
 using System.Text.Json.Serialization;
 
 namespace Herald.Operator.Resources;
@@ -28,6 +29,33 @@ public sealed class WebhookEndpointSpec
     /// owned by this resource) otherwise. Unset: Herald's secret stays in Herald.
     /// </summary>
     [JsonPropertyName("signingSecret")] public SecretKeyRef? SigningSecret { get; set; }
+    /// <summary>Headers Herald adds to every delivery, for values that are not secret; a name here wins over the same
+    /// name from <see cref="HeadersFrom"/> (as a Pod's <c>env</c> wins over its <c>envFrom</c>).</summary>
+    [JsonPropertyName("headers")] public Dictionary<string, string>? Headers { get; set; }
+    /// <summary>Secrets whose every key is a header name and value (a Pod's <c>envFrom</c>); a later one wins a name.</summary>
+    [JsonPropertyName("headersFrom")] public List<HeadersSource>? HeadersFrom { get; set; }
+    /// <summary>Herald's content filter, as its API takes it; unset: none.</summary>
+    [JsonPropertyName("filter")] public JsonElement? Filter { get; set; }
+    /// <summary>Herald's retry policy for this endpoint (each field unset: the application's).</summary>
+    [JsonPropertyName("retryPolicy")] public EndpointRetryPolicy? RetryPolicy { get; set; }
+}
+
+public sealed class HeadersSource
+{
+    [JsonPropertyName("secretRef")] public SecretRef SecretRef { get; set; } = new();
+}
+
+public sealed class SecretRef
+{
+    [JsonPropertyName("name")] public string Name { get; set; } = "";
+}
+
+/// <summary>Herald's <c>retryPolicy</c>: durations like <c>5s</c>, <c>10m</c>, <c>2h</c>.</summary>
+public sealed class EndpointRetryPolicy
+{
+    [JsonPropertyName("delays")] public List<string>? Delays { get; set; }
+    [JsonPropertyName("maxAttempts")] public int? MaxAttempts { get; set; }
+    [JsonPropertyName("timeout")] public string? Timeout { get; set; }
 }
 
 public sealed class SecretKeyRef

@@ -36,11 +36,13 @@ public sealed class IdempotencyTests(HeraldAppFixture herald)
         var key = Guid.NewGuid().ToString();
         await herald.Admin.PostOkAsync($"/api/v1/apps/{app}/messages", new { eventType = "a.b", payload = new { n = 1 } }, HttpStatusCode.Accepted);
         var first = await herald.Admin.PostAsync($"/api/v1/apps/{app}/messages", new { eventType = "a.b", payload = new { n = 2 } }, key);
-        var (status, problem, _) = await herald.Admin.PostAsync($"/api/v1/apps/{app}/messages", new { eventType = "a.b", payload = new { n = 3 } }, key);
+        var (status, problem, response) = await herald.Admin.PostAsync($"/api/v1/apps/{app}/messages", new { eventType = "a.b", payload = new { n = 3 } }, key);
 
         Assert.Equal(HttpStatusCode.Accepted, first.Status);
         Assert.Equal(HttpStatusCode.UnprocessableEntity, status);
         Assert.Equal(422, problem.GetProperty("status").GetInt32());
+        // Where the key's first request put what it made.
+        Assert.Equal($"/api/v1/apps/{app}/messages/{first.Body.GetProperty("id").GetString()}", response.Headers.Location?.OriginalString);
         var (_, list, _) = await herald.Admin.GetAsync($"/api/v1/apps/{app}/messages");
         Assert.Equal(2, list.GetProperty("data").GetArrayLength());
     }

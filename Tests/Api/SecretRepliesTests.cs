@@ -45,13 +45,16 @@ public sealed class SecretRepliesTests(HeraldAppFixture herald)
         var plain = new { url = "https://example.com/plain" };
         var plainKey = Guid.NewGuid().ToString();
 
-        Assert.Equal(HttpStatusCode.Created, (await herald.Admin.PostAsync(path, withHeaders, withHeadersKey)).Status);
-        var (repeated, problem, _) = await herald.Admin.PostAsync(path, withHeaders, withHeadersKey);
+        var created = await herald.Admin.PostAsync(path, withHeaders, withHeadersKey);
+        Assert.Equal(HttpStatusCode.Created, created.Status);
+        var (repeated, problem, conflict) = await herald.Admin.PostAsync(path, withHeaders, withHeadersKey);
         var first = await herald.Admin.PostAsync(path, plain, plainKey);
         var replay = await herald.Admin.PostAsync(path, plain, plainKey);
 
         Assert.Equal(HttpStatusCode.Conflict, repeated);
         Assert.Contains($"/api/v1/apps/{app}/endpoints/", problem.GetProperty("title").GetString());
+        // Named as a header too, so a client (the operator) can take the endpoint over.
+        Assert.Equal($"/api/v1/apps/{app}/endpoints/{created.Body.GetProperty("id").GetString()}", conflict.Headers.Location?.OriginalString);
         Assert.Equal(HttpStatusCode.Created, replay.Status);
         Assert.True(replay.Response.Headers.Contains("idempotent-replayed"));
         Assert.Equal(first.Body.GetProperty("id").GetString(), replay.Body.GetProperty("id").GetString());

@@ -15,7 +15,7 @@ namespace Herald.Tests.Operator;
 /// KUBEBUILDER_ASSETS) and the test app's live Herald: resources in, Herald objects and status out.
 /// </summary>
 [Collection(HeraldAppCollection.Name)]
-public sealed class OperatorTests(HeraldAppFixture fixture, Xunit.Abstractions.ITestOutputHelper output) : IAsyncLifetime
+public sealed partial class OperatorTests(HeraldAppFixture fixture, Xunit.Abstractions.ITestOutputHelper output) : IAsyncLifetime
 {
     private static readonly string[] CrdFiles = Directory.GetFiles(Path.Combine(AppContext.BaseDirectory, "Crds"), "*.yaml");
     private readonly string _ns = "t-" + Guid.NewGuid().ToString("N")[..10];
