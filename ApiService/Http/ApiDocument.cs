@@ -27,8 +27,53 @@ public static class ApiDocument
             Description = "An API key: an application's (hk_app_…) or an admin key (hk_admin_…).",
         };
         document.Security = [new OpenApiSecurityRequirement { [new OpenApiSecuritySchemeReference(BearerScheme, document)] = [] }];
+        AddProblems(document);
         return Task.CompletedTask;
     });
+
+    public const string ProblemSchema = "ProblemDetails";
+
+    /// <summary>
+    /// Every operation's errors: RFC 9457 problem details (<see cref="Problems.ProblemResponses"/>), which generated clients
+    /// then raise as a typed exception carrying the title and each field's messages rather than a bare status code.
+    /// </summary>
+    private static void AddProblems(OpenApiDocument document)
+    {
+        document.Components!.Schemas ??= new Dictionary<string, IOpenApiSchema>();
+        document.Components.Schemas[ProblemSchema] = new OpenApiSchema
+        {
+            Type = JsonSchemaType.Object,
+            Description = "An error (RFC 9457). `errors` names each invalid field and what is wrong with it.",
+            Properties = new Dictionary<string, IOpenApiSchema>
+            {
+                ["type"] = new OpenApiSchema { Type = JsonSchemaType.String },
+                ["title"] = new OpenApiSchema { Type = JsonSchemaType.String },
+                ["status"] = new OpenApiSchema { Type = JsonSchemaType.Integer, Format = "int32" },
+                ["detail"] = new OpenApiSchema { Type = JsonSchemaType.String },
+                ["instance"] = new OpenApiSchema { Type = JsonSchemaType.String },
+                ["errors"] = new OpenApiSchema
+                {
+                    Type = JsonSchemaType.Object,
+                    AdditionalProperties = new OpenApiSchema { Type = JsonSchemaType.Array, Items = new OpenApiSchema { Type = JsonSchemaType.String } },
+                },
+            },
+        };
+        foreach (var operation in (document.Paths ?? []).Values.SelectMany(path => path.Operations?.Values.AsEnumerable() ?? []))
+        {
+            operation.Responses ??= [];
+            foreach (var (range, description) in new[] { ("4XX", "The request was refused: see the problem's title and errors."), ("5XX", "Herald could not serve the request (503: retry after Retry-After).") })
+            {
+                operation.Responses.TryAdd(range, new OpenApiResponse
+                {
+                    Description = description,
+                    Content = new Dictionary<string, OpenApiMediaType>
+                    {
+                        ["application/problem+json"] = new() { Schema = new OpenApiSchemaReference(ProblemSchema, document) },
+                    },
+                });
+            }
+        }
+    }
 
     /// <summary>Documents <c>?limit=</c> and <c>?iterator=</c> (<see cref="PageRequest"/>).</summary>
     public static RouteHandlerBuilder WithPaging(this RouteHandlerBuilder route) => route

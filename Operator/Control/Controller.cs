@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Net;
+using Herald.Operator.Reconcilers;
 using Herald.Operator.Resources;
 using Herald.Operator.Telemetry;
 using k8s;
@@ -201,7 +202,7 @@ public sealed class Controller<T>(
             var (reason, message) = e switch
             {
                 ReconcileFailure f => (f.Reason, f.Message),
-                ApiException a => ("HeraldApiError", $"Herald's API answered {a.ResponseStatusCode}: {a.Message}"),
+                ApiException a => ("HeraldApiError", $"Herald's API answered {a.ResponseStatusCode}: {HeraldCalls.Describe(a)}"),
                 HttpRequestException h => ("HeraldUnreachable", h.Message),
                 _ => ("ReconcileError", e.Message),
             };

@@ -2,7 +2,9 @@ using System.Net;
 using Herald.Client;
 using Herald.Operator.Control;
 using Herald.Operator.Resources;
+using Herald.Client.Generated.Models;
 using Microsoft.Kiota.Abstractions;
+using Microsoft.Kiota.Abstractions.Serialization;
 
 namespace Herald.Operator.Reconcilers;
 
@@ -56,5 +58,21 @@ public static class HeraldCalls
         (a ?? []).ToHashSet(StringComparer.Ordinal).SetEquals(b ?? []);
 
     public static ReconcileFailure Rejected(ApiException e) =>
-        new("HeraldRejected", $"Herald's API refused the resource ({e.ResponseStatusCode}): {e.Message}", e);
+        new("HeraldRejected", $"Herald's API refused the resource ({e.ResponseStatusCode}): {Describe(e)}", e);
+
+    /// <summary>Herald's own words for an error: its problem's title and each invalid field's messages.</summary>
+    public static string Describe(ApiException e)
+    {
+        if (e is not ProblemDetails problem) return e.Message;
+        var fields = (problem.Errors?.AdditionalData ?? new Dictionary<string, object>())
+            .SelectMany(field => Messages(field.Value).Select(message => $"{field.Key}: {message}"));
+        return string.Join(" ", new[] { problem.Title ?? e.Message }.Concat(fields));
+    }
+
+    private static IEnumerable<string> Messages(object value) => value switch
+    {
+        UntypedArray array => array.GetValue().OfType<UntypedString>().Select(s => s.GetValue() ?? ""),
+        IEnumerable<object> list => list.Select(item => item is UntypedString s ? s.GetValue() ?? "" : item.ToString() ?? ""),
+        _ => [value.ToString() ?? ""],
+    };
 }

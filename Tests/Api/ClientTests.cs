@@ -66,13 +66,16 @@ public sealed class ClientTests(HeraldAppFixture herald)
     }
 
     [Fact]
-    public async Task The_api_errors_reach_the_client_as_its_exceptions_with_their_status()
+    public async Task The_api_errors_reach_the_client_as_its_exceptions_with_their_status_and_problem()
     {
         var api = Connect(herald.AdminKey);
         var missing = await Assert.ThrowsAnyAsync<ApiException>(() => api.Api.V1.Apps["app_missing"].GetAsync());
         Assert.Equal(404, missing.ResponseStatusCode);
-        var invalid = await Assert.ThrowsAnyAsync<ApiException>(() => api.Api.V1.Apps.PostAsync(new ApplicationInput { Name = "" }));
-        Assert.Equal(400, invalid.ResponseStatusCode);
+        var invalid = await Assert.ThrowsAsync<ProblemDetails>(() => api.Api.V1.Apps.PostAsync(new ApplicationInput { Name = "" }));
+        Assert.Equal((400, 400), (invalid.ResponseStatusCode, invalid.Status));
+        // The document's problem schema: the client raises Herald's own words, field by field.
+        Assert.Contains("name", invalid.Errors!.AdditionalData.Keys);
+        Assert.Contains("name", Herald.Operator.Reconcilers.HeraldCalls.Describe(invalid), StringComparison.Ordinal);
         var anonymous = await Assert.ThrowsAnyAsync<ApiException>(() => Connect("hk_app_not-a-key").Api.V1.Apps.GetAsync());
         Assert.Equal(401, anonymous.ResponseStatusCode);
     }

@@ -99,6 +99,8 @@ public sealed partial class OperatorTests
         await ApplyAsync(badFilter, WebhookEndpoint.Type);
         var refused = await ReadyAsync<WebhookEndpoint>("bad-filter", WebhookEndpoint.Type, "False", "HeraldRejected");
         Assert.Contains("400", Ready(refused)!.Message);
+        // Herald's own validation message, not just its status.
+        Assert.Contains("filter: ", Ready(refused)!.Message, StringComparison.Ordinal);
         Assert.Null(refused.Status!.HeraldId);
         Assert.Empty(await HeraldEndpointsAtAsync(appId, badFilter.Spec.Url));
 

@@ -49,6 +49,7 @@ namespace Herald.Client.Generated.Api.V1.Apps.Item.ApiKeys
         /// <returns>A <see cref="global::Herald.Client.Generated.Models.PageOfApiKeyResponse"/></returns>
         /// <param name="cancellationToken">Cancellation token to use when cancelling requests</param>
         /// <param name="requestConfiguration">Configuration for the request such as headers, query parameters, and middleware options.</param>
+        /// <exception cref="global::Herald.Client.Generated.Models.ProblemDetails">When receiving a 4XX or 5XX status code</exception>
 #if NETSTANDARD2_1_OR_GREATER || NETCOREAPP3_1_OR_GREATER
 #nullable enable
         public async Task<global::Herald.Client.Generated.Models.PageOfApiKeyResponse?> GetAsync(Action<RequestConfiguration<global::Herald.Client.Generated.Api.V1.Apps.Item.ApiKeys.ApiKeysRequestBuilder.ApiKeysRequestBuilderGetQueryParameters>>? requestConfiguration = default, CancellationToken cancellationToken = default)
@@ -59,12 +60,17 @@ namespace Herald.Client.Generated.Api.V1.Apps.Item.ApiKeys
         {
 #endif
             var requestInfo = ToGetRequestInformation(requestConfiguration);
-            return await RequestAdapter.SendAsync<global::Herald.Client.Generated.Models.PageOfApiKeyResponse>(requestInfo, global::Herald.Client.Generated.Models.PageOfApiKeyResponse.CreateFromDiscriminatorValue, default, cancellationToken).ConfigureAwait(false);
+            var errorMapping = new Dictionary<string, ParsableFactory<IParsable>>
+            {
+                { "XXX", global::Herald.Client.Generated.Models.ProblemDetails.CreateFromDiscriminatorValue },
+            };
+            return await RequestAdapter.SendAsync<global::Herald.Client.Generated.Models.PageOfApiKeyResponse>(requestInfo, global::Herald.Client.Generated.Models.PageOfApiKeyResponse.CreateFromDiscriminatorValue, errorMapping, cancellationToken).ConfigureAwait(false);
         }
         /// <returns>A <see cref="global::Herald.Client.Generated.Models.CreatedApiKeyResponse"/></returns>
         /// <param name="body">The request body</param>
         /// <param name="cancellationToken">Cancellation token to use when cancelling requests</param>
         /// <param name="requestConfiguration">Configuration for the request such as headers, query parameters, and middleware options.</param>
+        /// <exception cref="global::Herald.Client.Generated.Models.ProblemDetails">When receiving a 4XX or 5XX status code</exception>
 #if NETSTANDARD2_1_OR_GREATER || NETCOREAPP3_1_OR_GREATER
 #nullable enable
         public async Task<global::Herald.Client.Generated.Models.CreatedApiKeyResponse?> PostAsync(global::Herald.Client.Generated.Models.ApiKeyInput body, Action<RequestConfiguration<DefaultQueryParameters>>? requestConfiguration = default, CancellationToken cancellationToken = default)
@@ -76,7 +82,11 @@ namespace Herald.Client.Generated.Api.V1.Apps.Item.ApiKeys
 #endif
             if(ReferenceEquals(body, null)) throw new ArgumentNullException(nameof(body));
             var requestInfo = ToPostRequestInformation(body, requestConfiguration);
-            return await RequestAdapter.SendAsync<global::Herald.Client.Generated.Models.CreatedApiKeyResponse>(requestInfo, global::Herald.Client.Generated.Models.CreatedApiKeyResponse.CreateFromDiscriminatorValue, default, cancellationToken).ConfigureAwait(false);
+            var errorMapping = new Dictionary<string, ParsableFactory<IParsable>>
+            {
+                { "XXX", global::Herald.Client.Generated.Models.ProblemDetails.CreateFromDiscriminatorValue },
+            };
+            return await RequestAdapter.SendAsync<global::Herald.Client.Generated.Models.CreatedApiKeyResponse>(requestInfo, global::Herald.Client.Generated.Models.CreatedApiKeyResponse.CreateFromDiscriminatorValue, errorMapping, cancellationToken).ConfigureAwait(false);
         }
         /// <returns>A <see cref="RequestInformation"/></returns>
         /// <param name="requestConfiguration">Configuration for the request such as headers, query parameters, and middleware options.</param>

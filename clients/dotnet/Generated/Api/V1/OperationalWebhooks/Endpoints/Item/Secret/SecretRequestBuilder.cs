@@ -42,6 +42,7 @@ namespace Herald.Client.Generated.Api.V1.OperationalWebhooks.Endpoints.Item.Secr
         /// <returns>A <see cref="global::Herald.Client.Generated.Models.EndpointSecretResponse"/></returns>
         /// <param name="cancellationToken">Cancellation token to use when cancelling requests</param>
         /// <param name="requestConfiguration">Configuration for the request such as headers, query parameters, and middleware options.</param>
+        /// <exception cref="global::Herald.Client.Generated.Models.ProblemDetails">When receiving a 4XX or 5XX status code</exception>
 #if NETSTANDARD2_1_OR_GREATER || NETCOREAPP3_1_OR_GREATER
 #nullable enable
         public async Task<global::Herald.Client.Generated.Models.EndpointSecretResponse?> GetAsync(Action<RequestConfiguration<DefaultQueryParameters>>? requestConfiguration = default, CancellationToken cancellationToken = default)
@@ -52,7 +53,11 @@ namespace Herald.Client.Generated.Api.V1.OperationalWebhooks.Endpoints.Item.Secr
         {
 #endif
             var requestInfo = ToGetRequestInformation(requestConfiguration);
-            return await RequestAdapter.SendAsync<global::Herald.Client.Generated.Models.EndpointSecretResponse>(requestInfo, global::Herald.Client.Generated.Models.EndpointSecretResponse.CreateFromDiscriminatorValue, default, cancellationToken).ConfigureAwait(false);
+            var errorMapping = new Dictionary<string, ParsableFactory<IParsable>>
+            {
+                { "XXX", global::Herald.Client.Generated.Models.ProblemDetails.CreateFromDiscriminatorValue },
+            };
+            return await RequestAdapter.SendAsync<global::Herald.Client.Generated.Models.EndpointSecretResponse>(requestInfo, global::Herald.Client.Generated.Models.EndpointSecretResponse.CreateFromDiscriminatorValue, errorMapping, cancellationToken).ConfigureAwait(false);
         }
         /// <returns>A <see cref="RequestInformation"/></returns>
         /// <param name="requestConfiguration">Configuration for the request such as headers, query parameters, and middleware options.</param>

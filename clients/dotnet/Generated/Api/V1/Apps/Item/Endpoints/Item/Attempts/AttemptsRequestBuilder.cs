@@ -36,6 +36,7 @@ namespace Herald.Client.Generated.Api.V1.Apps.Item.Endpoints.Item.Attempts
         /// <returns>A <see cref="global::Herald.Client.Generated.Models.PageOfAttemptResponse"/></returns>
         /// <param name="cancellationToken">Cancellation token to use when cancelling requests</param>
         /// <param name="requestConfiguration">Configuration for the request such as headers, query parameters, and middleware options.</param>
+        /// <exception cref="global::Herald.Client.Generated.Models.ProblemDetails">When receiving a 4XX or 5XX status code</exception>
 #if NETSTANDARD2_1_OR_GREATER || NETCOREAPP3_1_OR_GREATER
 #nullable enable
         public async Task<global::Herald.Client.Generated.Models.PageOfAttemptResponse?> GetAsync(Action<RequestConfiguration<global::Herald.Client.Generated.Api.V1.Apps.Item.Endpoints.Item.Attempts.AttemptsRequestBuilder.AttemptsRequestBuilderGetQueryParameters>>? requestConfiguration = default, CancellationToken cancellationToken = default)
@@ -46,7 +47,11 @@ namespace Herald.Client.Generated.Api.V1.Apps.Item.Endpoints.Item.Attempts
         {
 #endif
             var requestInfo = ToGetRequestInformation(requestConfiguration);
-            return await RequestAdapter.SendAsync<global::Herald.Client.Generated.Models.PageOfAttemptResponse>(requestInfo, global::Herald.Client.Generated.Models.PageOfAttemptResponse.CreateFromDiscriminatorValue, default, cancellationToken).ConfigureAwait(false);
+            var errorMapping = new Dictionary<string, ParsableFactory<IParsable>>
+            {
+                { "XXX", global::Herald.Client.Generated.Models.ProblemDetails.CreateFromDiscriminatorValue },
+            };
+            return await RequestAdapter.SendAsync<global::Herald.Client.Generated.Models.PageOfAttemptResponse>(requestInfo, global::Herald.Client.Generated.Models.PageOfAttemptResponse.CreateFromDiscriminatorValue, errorMapping, cancellationToken).ConfigureAwait(false);
         }
         /// <returns>A <see cref="RequestInformation"/></returns>
         /// <param name="requestConfiguration">Configuration for the request such as headers, query parameters, and middleware options.</param>
