@@ -122,6 +122,19 @@ public sealed partial class PortalBrowserTests(HeraldAppFixture herald, PortalBr
             return (await page.Locator($"tr[data-delivery='{endpointId}']").TextContentAsync())!.Contains(DeliveryStatus.Succeeded);
         }, DeliveryTimeout), "The portal never showed the resent delivery as succeeded.");
         await Expect(page.Locator("details[data-attempt]")).ToHaveCountAsync(5);
+
+        // Erasure: the payload and the receiver's replies go; the record of what happened stays.
+        await page.GetByRole(AriaRole.Link, new() { Name = "Erase content…" }).ClickAsync();
+        await page.GetByRole(AriaRole.Button, new() { Name = "Erase content" }).ClickAsync();
+        await Expect(page.GetByRole(AriaRole.Status)).ToContainTextAsync("Content erased");
+        await Expect(page.GetByText("The payload was expunged")).ToBeVisibleAsync();
+        await Expect(page.Locator("[data-payload]")).ToHaveCountAsync(0);
+        await Expect(page.Locator("details[data-attempt]")).ToHaveCountAsync(5);
+        Assert.DoesNotContain("warehouse system offline", await page.ContentAsync(), StringComparison.Ordinal);
+        await Expect(page.GetByRole(AriaRole.Button, new() { Name = "Resend" })).ToHaveCountAsync(0);
+        await Expect(page.GetByRole(AriaRole.Link, new() { Name = "Erase content…" })).ToHaveCountAsync(0);
+        var (_, expunged, _) = await herald.Admin.GetAsync($"/api/v1/apps/{app}/messages/{messageId}");
+        Assert.Equal(JsonValueKind.String, expunged.GetProperty("expungedAt").ValueKind);
     }
 
     [Fact]
