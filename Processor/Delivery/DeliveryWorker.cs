@@ -114,9 +114,21 @@ public sealed class DeliveryWorker(
 
             using var applicationLane = lanes.EnterApplication(task.ApplicationId);
             using var hostLane = lanes.EnterHost(endpoint.Url.IdnHost);
-            await applicationLane.Slots.WaitAsync();
-            await hostLane.Slots.WaitAsync();
-            await lanes.All.WaitAsync();
+            var ticket = new RateTicket();
+            while (true)
+            {
+                await applicationLane.Slots.WaitAsync();
+                await hostLane.Slots.WaitAsync();
+                await lanes.All.WaitAsync();
+                if (await admission.TryRatesAsync(endpoint, ticket) is not { } overRate) break;
+                // Over a rate: wait for its next second without holding slots other endpoints could use.
+                lanes.All.Release();
+                hostLane.Slots.Release();
+                applicationLane.Slots.Release();
+                await Task.Delay(overRate, time);
+            }
+            // The attempt's webhook-timestamp: the second its rates counted it in.
+            var admittedAt = time.GetUtcNow();
             if (!ownership.TryBeginSend())
             {
                 ReleaseSlots();
@@ -142,7 +154,7 @@ public sealed class DeliveryWorker(
                         await RecordAsync(progress, new LedgerEntry(task, DeliveryStatus.Pending, time.GetUtcNow(), Now(), HeldClaim: true));
                         return default;
                     }
-                    attempt = await sender.SendAsync(endpoint, task, CancellationToken.None);
+                    attempt = await sender.SendAsync(endpoint, task, CancellationToken.None, admittedAt);
                 }
                 finally
                 {

@@ -14,12 +14,13 @@ public sealed class WebhookSender(HttpClient http, IOptions<DeliveryOptions> opt
     private const int ResponseBodyLimit = 4096;
     private readonly ProductInfoHeaderValue _userAgent = ProductInfoHeaderValue.Parse(options.Value.UserAgent);
 
-    public async Task<Attempt> SendAsync(EndpointTarget endpoint, DeliveryTask message, CancellationToken cancellationToken)
+    /// <param name="timestamp">The attempt's <c>webhook-timestamp</c>; unset: now.</param>
+    public async Task<Attempt> SendAsync(EndpointTarget endpoint, DeliveryTask message, CancellationToken cancellationToken, DateTimeOffset? timestamp = null)
     {
         var body = message.Payload;
-        var timestamp = time.GetUtcNow();
+        var sentAt = timestamp ?? time.GetUtcNow();
         // One signature per active secret, so receivers mid-rotation verify with either.
-        var signature = string.Join(' ', endpoint.Signers.Select(signer => signer.Sign(message.MessageId, timestamp, body)));
+        var signature = string.Join(' ', endpoint.Signers.Select(signer => signer.Sign(message.MessageId, sentAt, body)));
 
         using var request = new HttpRequestMessage(HttpMethod.Post, endpoint.Url)
         {
@@ -28,7 +29,7 @@ public sealed class WebhookSender(HttpClient http, IOptions<DeliveryOptions> opt
         AddHeaders(request, endpoint.Headers);
         // webhook-id is the message id on every attempt, so receivers can deduplicate.
         request.Headers.Add("webhook-id", message.MessageId);
-        request.Headers.Add("webhook-timestamp", timestamp.ToUnixTimeSeconds().ToString(System.Globalization.CultureInfo.InvariantCulture));
+        request.Headers.Add("webhook-timestamp", sentAt.ToUnixTimeSeconds().ToString(System.Globalization.CultureInfo.InvariantCulture));
         request.Headers.Add("webhook-signature", signature);
         request.Headers.UserAgent.Add(_userAgent);
 
@@ -41,7 +42,7 @@ public sealed class WebhookSender(HttpClient http, IOptions<DeliveryOptions> opt
             var responseBody = await ReadLimitedAsync(response.Content, timeout.Token);
             // Success is 2xx only; redirects are not followed, so a 3xx is a failed attempt.
             return new Attempt(response.IsSuccessStatusCode, (int)response.StatusCode,
-                Stopwatch.GetElapsedTime(started), responseBody, null, RetryAfterOf(response, timestamp));
+                Stopwatch.GetElapsedTime(started), responseBody, null, RetryAfterOf(response, sentAt));
         }
         catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
         {

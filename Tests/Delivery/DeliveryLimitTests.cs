@@ -21,7 +21,7 @@ public sealed class DeliveryLimitTests(HeraldAppFixture herald, ITestOutputHelpe
         foreach (var id in sent) await herald.Receiver.WaitForAsync(id, TimeSpan.FromSeconds(60), url.AbsolutePath);
 
         var received = herald.Receiver.ReceivedAt(url);
-        // webhook-timestamp is taken as the request leaves, right after admission: the second the limit counted it in.
+        // webhook-timestamp is the second the rates counted the attempt in: it is stamped at admission, right before the send.
         var perSecond = received.GroupBy(r => r.Headers["webhook-timestamp"]).Select(g => g.Count()).ToList();
         var span = received.Max(r => r.ReceivedAt) - received.Min(r => r.ReceivedAt);
         output.WriteLine($"{received.Count} requests over {span.TotalSeconds:0.0} s; per second: {string.Join(", ", perSecond)}");
