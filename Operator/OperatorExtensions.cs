@@ -4,6 +4,8 @@ using Herald.Operator.Leadership;
 using Herald.Operator.Reconcilers;
 using Herald.Operator.Resources;
 using Herald.Operator.Telemetry;
+using Herald.ServiceDefaults.Health;
+using Dependencies = Herald.Operator.Control.Dependencies;
 using k8s;
 using Microsoft.Extensions.Options;
 
@@ -56,6 +58,23 @@ public static class OperatorExtensions
             sp.GetServices<IController>().Select(c => (c.Kind, c.QueueDepth))));
         services.AddSingleton<LeaderElection>();
         services.AddHostedService(sp => sp.GetRequiredService<LeaderElection>());
+
+        // Ready while the API server answers: a replica that cannot reach it can neither lead nor stand by.
+        builder.AddDependency(KubernetesDependency, DependencyRole.Required, async (sp, cancellationToken) =>
+        {
+            var o = sp.GetRequiredService<IOptions<OperatorOptions>>().Value;
+            try
+            {
+                // The Lease: the one read every replica's Role allows whoever leads; absent is still an answer.
+                await sp.GetRequiredService<IKubernetes>().CoordinationV1.ReadNamespacedLeaseAsync(o.LeaseName, o.Namespace, cancellationToken: cancellationToken);
+            }
+            catch (k8s.Autorest.HttpOperationException e) when (e.Response.StatusCode == System.Net.HttpStatusCode.NotFound)
+            {
+            }
+        });
         return builder;
     }
+
+    /// <summary>The operator's readiness check (and <c>herald_dependency_up</c> label) for the Kubernetes API server.</summary>
+    public const string KubernetesDependency = "kubernetes";
 }

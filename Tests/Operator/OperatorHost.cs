@@ -17,6 +17,10 @@ public sealed class OperatorHost : IAsyncDisposable
 
     public bool IsLeader => _host.Services.GetRequiredService<OperatorMetrics>().IsLeader;
     public string Identity => _host.Services.GetRequiredService<LeaderElection>().Identity;
+    /// <summary>What the replica's <c>/readyz</c> would answer.</summary>
+    public async Task<Microsoft.Extensions.Diagnostics.HealthChecks.HealthReport> ReadinessAsync() =>
+        await _host.Services.GetRequiredService<Microsoft.Extensions.Diagnostics.HealthChecks.HealthCheckService>().CheckHealthAsync();
+
     /// <summary>Whether the host has begun stopping on its own (a background service failed).</summary>
     public bool Stopping => _host.Services.GetRequiredService<IHostApplicationLifetime>().ApplicationStopping.IsCancellationRequested;
 

@@ -7,6 +7,7 @@ using Herald.Tests.Harness;
 using Herald.Tests.Harness.Kubernetes;
 using k8s;
 using k8s.Models;
+using Microsoft.Extensions.Diagnostics.HealthChecks;
 
 namespace Herald.Tests.Operator;
 
@@ -432,7 +433,7 @@ public sealed partial class OperatorTests(HeraldAppFixture fixture, Xunit.Abstra
     }
 
     [Fact]
-    public async Task An_unreachable_API_server_does_not_stop_the_operator()
+    public async Task An_unreachable_API_server_does_not_stop_the_operator_and_makes_it_unready()
     {
         var port = FreePort();
         var host = await OperatorHost.StartAsync($"http://127.0.0.1:{port}", _ns, HeraldApi, fixture.AdminKey);
@@ -440,6 +441,25 @@ public sealed partial class OperatorTests(HeraldAppFixture fixture, Xunit.Abstra
         await Task.Delay(2000); // several failed attempts to read the Lease
         Assert.False(host.Stopping);
         Assert.False(host.IsLeader);
+        var report = await host.ReadinessAsync();
+        Assert.Equal(HealthStatus.Unhealthy, report.Entries[Herald.Operator.OperatorExtensions.KubernetesDependency].Status);
+    }
+
+    [Fact]
+    public async Task Readiness_follows_the_API_server_and_a_standby_is_ready_too()
+    {
+        if (_api.StandIn is not { } standIn) return; // the fault needs the stand-in
+        var first = await StartOperatorAsync();
+        var second = await StartOperatorAsync();
+        async Task<bool> AllAsync(HealthStatus status) =>
+            (await first.ReadinessAsync()).Status == status && (await second.ReadinessAsync()).Status == status;
+
+        Assert.True(await Eventually.HoldsAsync(() => AllAsync(HealthStatus.Healthy), TimeSpan.FromSeconds(10)), "Both replicas, leader and standby, are ready.");
+        Assert.True(first.IsLeader ^ second.IsLeader);
+        standIn.Fault = _ => 503;
+        Assert.True(await Eventually.HoldsAsync(() => AllAsync(HealthStatus.Unhealthy), TimeSpan.FromSeconds(10)), "Without the API server, neither is ready.");
+        standIn.Fault = null;
+        Assert.True(await Eventually.HoldsAsync(() => AllAsync(HealthStatus.Healthy), TimeSpan.FromSeconds(10)), "Ready again once it answers.");
     }
 
     [Fact]
