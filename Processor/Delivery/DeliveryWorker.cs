@@ -120,12 +120,20 @@ public sealed class DeliveryWorker(
                 await applicationLane.Slots.WaitAsync();
                 await hostLane.Slots.WaitAsync();
                 await lanes.All.WaitAsync();
-                if (await admission.TryRatesAsync(endpoint, ticket) is not { } overRate) break;
+                TimeSpan? overRate;
+                try
+                {
+                    overRate = await admission.TryRatesAsync(endpoint, ticket);
+                }
+                catch
+                {
+                    ReleaseSharedSlots();
+                    throw;
+                }
+                if (overRate is null) break;
                 // Over a rate: wait for its next second without holding slots other endpoints could use.
-                lanes.All.Release();
-                hostLane.Slots.Release();
-                applicationLane.Slots.Release();
-                await Task.Delay(overRate, time);
+                ReleaseSharedSlots();
+                await Task.Delay(overRate.Value, time);
             }
             // The attempt's webhook-timestamp: the second its rates counted it in.
             var admittedAt = time.GetUtcNow();
@@ -172,11 +180,17 @@ public sealed class DeliveryWorker(
 
             void ReleaseSlots()
             {
+                ReleaseSharedSlots();
+                endpointLane.Slots.Release();
+                holdsSlots = false;
+            }
+
+            // The slots the attempt shares with other endpoints: of the whole process, its host and its application.
+            void ReleaseSharedSlots()
+            {
                 lanes.All.Release();
                 hostLane.Slots.Release();
                 applicationLane.Slots.Release();
-                endpointLane.Slots.Release();
-                holdsSlots = false;
             }
         }
         finally
