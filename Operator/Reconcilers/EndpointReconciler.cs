@@ -152,10 +152,15 @@ public sealed class EndpointReconciler(HeraldApiClient herald, ApplicationRefs a
     {
         static bool Empty(RetryPolicy? p) => p is null || p.Delays is null && p.MaxAttempts is null && p.Timeout is null;
         if (Empty(desired) || Empty(actual)) return Empty(desired) && Empty(actual);
-        return desired!.MaxAttempts == actual!.MaxAttempts && Durations.Same(desired.Timeout, actual.Timeout) &&
+        return desired!.MaxAttempts == actual!.MaxAttempts && SameDuration(desired.Timeout, actual.Timeout) &&
                (desired.Delays is null ? actual.Delays is null
-                   : actual.Delays is not null && desired.Delays.Count == actual.Delays.Count && desired.Delays.Zip(actual.Delays).All(d => Durations.Same(d.First, d.Second)));
+                   : actual.Delays is not null && desired.Delays.Count == actual.Delays.Count && desired.Delays.Zip(actual.Delays).All(d => SameDuration(d.First, d.Second)));
     }
+
+    /// <summary>Herald stores durations rewritten its own way (<c>60s</c> comes back as <c>1m</c>): the same by value when
+    /// both parse as Herald parses them, else by text (Herald would have refused either).</summary>
+    private static bool SameDuration(string? a, string? b) =>
+        Herald.Deliveries.RetryPolicy.TryParseDuration(a, out var x) && Herald.Deliveries.RetryPolicy.TryParseDuration(b, out var y) ? x == y : a == b;
 
     public async Task DeleteAsync(WebhookEndpoint resource, CancellationToken cancellationToken)
     {
